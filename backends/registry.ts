@@ -1,0 +1,46 @@
+// Storage URL → backend. The one place that knows which backends exist.
+//   /abs/path, file:///abs/path   local disk
+//   sftp://user@host[:port]/path  SFTP (//path for an absolute path)
+//   odb://path                    OneDrive through Microsoft Graph
+//   memory:                       in-process, for tests
+
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DbkError, usage } from '../src/errors.js';
+import { boolSetting } from '../src/settings.js';
+import type { Backend, BackendContext } from './backend.js';
+import { LocalBackend } from './local/local.js';
+import { MemoryBackend } from './memory/memory.js';
+import { withRetry } from './retry.js';
+
+type Opener = (url: string, ctx: BackendContext) => Promise<Backend>;
+
+const openers: Record<string, Opener> = {
+  file: async (url, ctx) => new LocalBackend(localPath(url), { fsync: boolSetting(ctx.settings, 'fsync', true) }),
+  memory: async () => new MemoryBackend(),
+};
+
+/** Lets a backend module add its scheme (sftp, odb) without the registry importing its dependencies eagerly. */
+export function registerScheme(scheme: string, opener: Opener): void {
+  openers[scheme] = opener;
+}
+
+export function schemeOf(url: string): string {
+  if (url.startsWith('/') || /^[A-Za-z]:[\\/]/.test(url)) return 'file';
+  const m = /^([a-z][a-z0-9+.-]*):/i.exec(url);
+  if (!m?.[1]) throw usage(`not a storage URL: ${url} (expected /path, file:///path, sftp://user@host/path or odb://path)`);
+  return m[1].toLowerCase();
+}
+
+function localPath(url: string): string {
+  const p = url.startsWith('file:') ? fileURLToPath(url) : url;
+  return path.resolve(p);
+}
+
+export async function openBackend(url: string, ctx: BackendContext): Promise<Backend> {
+  const scheme = schemeOf(url);
+  await import('./schemes.js'); // registers the remote backends
+  const open = openers[scheme];
+  if (!open) throw new DbkError('USAGE', `unsupported storage type '${scheme}:' in ${url}`);
+  return withRetry(await open(url, ctx), { log: ctx.log });
+}

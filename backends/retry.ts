@@ -1,0 +1,52 @@
+// Retries TRANSIENT failures with exponential backoff and jitter. Wraps any backend; permanent
+// errors, NOT_FOUND and ALREADY_EXISTS pass straight through.
+//
+// A write retried after a dropped connection may find its own earlier attempt completed: the
+// contract then says ALREADY_EXISTS, and callers of write() treat that as done for immutable files.
+
+import { DbkError } from '../src/errors.js';
+import type { Logger } from '../src/log.js';
+import type { Backend, Entry, ListTreeOptions } from './backend.js';
+
+export interface RetryOptions {
+  attempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  log?: Logger;
+}
+
+const DEFAULTS: RetryOptions = { attempts: 8, baseDelayMs: 200, maxDelayMs: 30_000 };
+
+export async function retrying<T>(what: string, fn: () => Promise<T>, options: Partial<RetryOptions> = {}): Promise<T> {
+  const o = { ...DEFAULTS, ...options };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!(e instanceof DbkError && e.temporary) || attempt >= o.attempts) throw e;
+      const delay = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+      o.log?.debug(`${what}: ${e.message}; retry ${attempt} in ${Math.round(delay)} ms`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+export function withRetry(inner: Backend, options: Partial<RetryOptions> = {}): Backend {
+  const r = <T>(what: string, fn: () => Promise<T>) => retrying(what, fn, options);
+  const wrapped: Backend = {
+    location: inner.location,
+    list: (dir) => r(`list ${dir}`, () => inner.list(dir)),
+    read: (p) => r(`read ${p}`, () => inner.read(p)),
+    write: (p, data) => r(`write ${p}`, () => inner.write(p, data)),
+    rename: (from, to) => r(`rename ${from}`, () => inner.rename(from, to)),
+    delete: (p) => r(`delete ${p}`, () => inner.delete(p)),
+    stat: (p) => r(`stat ${p}`, () => inner.stat(p)),
+    mkdir: (p) => r(`mkdir ${p}`, () => inner.mkdir(p)),
+    close: () => inner.close(),
+  };
+  if (inner.listTree) {
+    const listTree = inner.listTree.bind(inner);
+    wrapped.listTree = (dir: string, o: ListTreeOptions): Promise<Entry[]> => r(`list ${dir}`, () => listTree(dir, o));
+  }
+  return wrapped;
+}

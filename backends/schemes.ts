@@ -1,0 +1,3 @@
+// Side-effect module: registers the remote backends with the registry. Each backend module calls
+// registerScheme() when imported.
+export {};
