@@ -3,8 +3,9 @@
 // the files it breaks, and those files are left as they were. Nothing is written outside the
 // repository, whatever the revision says.
 
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
 import picomatch from 'picomatch';
 import { DbkError, isDbkError } from '../errors.js';
 import type { FileEntry } from '../format/file-list.js';
@@ -154,8 +155,10 @@ function brokenBy(err: unknown, e: FileEntry, hashes: ChunkHash[], repo: Reposit
 async function writeFile(tree: SafeTree, e: FileEntry, hashes: ChunkHash[], prefetch: ChunkPrefetcher): Promise<void> {
   await tree.prepareParent(e.path);
   const target = tree.abs(e.path);
-  const tmp = `${target}.dbk-restore`;
-  const fh = await fs.open(tmp, 'w', 0o600);
+  // a short random name beside the target: appending to the name would overflow a 255-byte name,
+  // and 'wx' never opens (and writes through) a symlink planted under a predictable name
+  const tmp = path.join(path.dirname(target), `.dbk-restore-${randomBytes(8).toString('hex')}`);
+  const fh = await fs.open(tmp, 'wx', 0o600);
   const sha = createHash('sha256');
   let failure: unknown;
   try {
