@@ -120,8 +120,8 @@ export function put(root: string, rel: string, content: string | Buffer, o: { mo
 export interface TreeEntry {
   type: 'file' | 'dir' | 'symlink';
   mode: number;
-  /** to the microsecond: what survives a round trip through a double of seconds */
-  mtimeUs: number;
+  /** to the millisecond: Node sets times as a double of seconds, which keeps about a quarter microsecond */
+  mtimeMs: number;
   uid: number;
   gid: number;
   size: number;
@@ -140,7 +140,7 @@ export function describeTree(root: string): Record<string, TreeEntry> {
       const abs = path.join(root, r);
       const st = fs.lstatSync(abs);
       const type = st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : 'file';
-      const e: TreeEntry = { type, mode: st.mode & 0o7777, mtimeUs: Math.round(st.mtimeMs * 1000), uid: st.uid, gid: st.gid, size: type === 'file' ? st.size : 0 };
+      const e: TreeEntry = { type, mode: st.mode & 0o7777, mtimeMs: Math.round(st.mtimeMs), uid: st.uid, gid: st.gid, size: type === 'file' ? st.size : 0 };
       if (type === 'symlink') {
         e.target = fs.readlinkSync(abs);
         e.mode = 0; // link permissions are not restored (Linux ignores them)
@@ -167,9 +167,9 @@ export function stampMtimes(root: string, baseMs = 1_600_000_000_000): void {
   };
   walk('');
   all.sort((a, b) => b.split('/').length - a.split('/').length);
-  // a microsecond part, so a restore that kept only milliseconds or seconds would show
+  // a millisecond part, so a restore that kept only seconds would show
   all.forEach((r, i) => {
-    const t = (baseMs + i * 1_001.25) / 1000;
+    const t = (baseMs + i * 1_001) / 1000;
     fs.lutimesSync(path.join(root, r), t, t);
   });
 }
