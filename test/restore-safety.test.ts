@@ -98,14 +98,18 @@ describe('restore safety', () => {
     expect(fs.readdirSync(outside)).toEqual([]);
   });
 
-  it('replaces a symlink standing where a file goes, never writing through it', async () => {
+  /** A revision holding file `f`, a restore target, and a file outside that must never change. */
+  async function fileAndVictim(): Promise<{ target: TestRepo; outside: string }> {
     const repo = await makeRepo();
     put(repo.repoDir, 'f', 'restored content\n');
     await backup(repo.open);
     const outside = path.join(tempDir('dbk-outside-'), 'victim');
     fs.writeFileSync(outside, 'must survive\n');
+    return { target: (await targetIn(repo)).target, outside };
+  }
 
-    const { target } = await targetIn(repo);
+  it('replaces a symlink standing where a file goes, never writing through it', async () => {
+    const { target, outside } = await fileAndVictim();
     fs.symlinkSync(outside, path.join(target.repoDir, 'f'));
     const kept = await restore({ ...target.open, revision: 1 });
     expect(kept.keptFiles).toEqual(['f']);
@@ -119,12 +123,7 @@ describe('restore safety', () => {
   });
 
   it('does not follow symlinks planted under the old temporary-file name', async () => {
-    const repo = await makeRepo();
-    put(repo.repoDir, 'f', 'restored content\n');
-    await backup(repo.open);
-    const outside = path.join(tempDir('dbk-outside-'), 'victim');
-    fs.writeFileSync(outside, 'must survive\n');
-    const { target } = await targetIn(repo);
+    const { target, outside } = await fileAndVictim();
     fs.symlinkSync(outside, path.join(target.repoDir, 'f.dbk-restore'));
     await restore({ ...target.open, revision: 1 });
     expect(fs.readFileSync(path.join(target.repoDir, 'f'), 'utf8')).toBe('restored content\n');

@@ -2,9 +2,9 @@
 
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { DbkError } from '../../src/errors.js';
 import { BinaryWriter } from '../../src/format/binary.js';
 import { type FileEntry, decodeFileList, encodeFileList } from '../../src/format/file-list.js';
+import { expectCorrupt } from '../support/engine.js';
 
 const entries: FileEntry[] = [
   { path: 'docs', type: 'dir', mode: 0o755, mtimeMs: 1_700_000_000_123.456, size: 0, uid: 1000, gid: 1000 },
@@ -15,17 +15,6 @@ const entries: FileEntry[] = [
   { path: `${'日'.repeat(85)}/${'x'.repeat(255)}`, type: 'dir', mode: 0o700, mtimeMs: 3, size: 0, uid: 0, gid: 0 },
 ];
 const CHUNKS = 300_000;
-
-function expectCorrupt(fn: () => unknown, what = ''): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected CORRUPT ${what}`).toBeInstanceOf(DbkError);
-  expect((caught as DbkError).code, what).toBe('CORRUPT');
-}
 
 /** A list of the current version holding one raw entry written by `write`. */
 const rawList = (write: (w: BinaryWriter) => void) => {

@@ -3,25 +3,14 @@
 
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { DbkError } from '../../src/errors.js';
 import { ObjectKind, decodeObject, encodeObject } from '../../src/format/object.js';
+import { expectCorrupt } from '../support/engine.js';
 
 const key = randomBytes(32);
 const text = Buffer.from('the quick brown fox jumps over the lazy dog\n'.repeat(2000));
 const random = randomBytes(50_000);
 const open = (data: Uint8Array, o: { key?: Uint8Array; kind?: ObjectKind; maxLength?: number } = {}) =>
   decodeObject(data, { kind: o.kind ?? ObjectKind.CHUNK, maxLength: o.maxLength ?? 1 << 20, what: 'test object', ...(o.key ? { key: o.key } : {}) });
-
-function expectCorrupt(fn: () => unknown): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, 'expected a CORRUPT error').toBeInstanceOf(DbkError);
-  expect((caught as DbkError).code).toBe('CORRUPT');
-}
 
 const ZSTD = 1;
 const AES = 2;

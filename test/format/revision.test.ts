@@ -7,6 +7,7 @@ import { DbkError } from '../../src/errors.js';
 import { asChunkHash } from '../../src/format/ids.js';
 import { ObjectKind, decodeObject, encodeObject } from '../../src/format/object.js';
 import { type Revision, checkSnapshotId, decodeRevision, encodeRevision, revisionPath } from '../../src/format/revision.js';
+import { expectCorrupt } from '../support/engine.js';
 
 const h = () => asChunkHash(randomBytes(32).toString('hex'));
 const revision: Revision = {
@@ -22,17 +23,6 @@ const revision: Revision = {
   sequences: { files: [h(), h()], chunkHashes: [h()], chunkLengths: [] },
 };
 const key = randomBytes(32);
-
-function expectCorrupt(fn: () => unknown, what = ''): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected CORRUPT ${what}`).toBeInstanceOf(DbkError);
-  expect((caught as DbkError).code, what).toBe('CORRUPT');
-}
 
 const json = () => JSON.parse(encodeRevision(revision).toString()) as Record<string, unknown>;
 const decodeJson = (j: unknown) => decodeRevision(Buffer.from(JSON.stringify(j)));

@@ -6,7 +6,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { expect } from 'vitest';
 import { init } from '../../src/commands/init.js';
+import { DbkError } from '../../src/errors.js';
 import type { FileEntry } from '../../src/format/file-list.js';
 import { Repository } from '../../src/engine/repository.js';
 import { DBK_DIR, readPreferences, writePreferences } from '../../src/engine/preferences.js';
@@ -175,4 +177,16 @@ export function stampMtimes(root: string, baseMs = 1_600_000_000_000): void {
     const t = (baseMs + i * 1_001) / 1000;
     fs.lutimesSync(path.join(root, r), t, t);
   });
+}
+
+/** Runs a decoder that must refuse its input with DbkError CORRUPT. */
+export function expectCorrupt(fn: () => unknown, what = ''): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught, `expected CORRUPT ${what}`).toBeInstanceOf(DbkError);
+  expect((caught as DbkError).code, what).toBe('CORRUPT');
 }
