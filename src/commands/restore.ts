@@ -5,6 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
 import picomatch from 'picomatch';
 import { DbkError, isDbkError } from '../errors.js';
 import type { FileEntry } from '../format/file-list.js';
@@ -80,7 +81,7 @@ async function runRestore(repo: Repository, o: RestoreOptions): Promise<RestoreR
   for (const e of all) checkRelativePath(e.path);
   const chosen = all.filter(selector(o.patterns));
   const hashes = await repo.readChunkHashes(rev);
-  const tree = new SafeTree(repo.repoDir);
+  const tree = new SafeTree(repo.rootDir);
   const result: RestoreResult = { snapshotId, revision: o.revision, restoredFiles: 0, restoredBytes: 0, unchangedFiles: 0, keptFiles: [], deletedFiles: [], broken: [] };
 
   for (const e of chosen) if (e.type === 'dir') await tree.prepareParent(`${e.path}/x`);
@@ -89,7 +90,7 @@ async function runRestore(repo: Repository, o: RestoreOptions): Promise<RestoreR
   for (const e of chosen) if (e.type === 'symlink') await restoreSymlink(tree, e, o, result);
   // folders last, deepest first, so writing their contents does not change their mtime again
   for (const e of chosen.filter((x) => x.type === 'dir').reverse()) await setAttributes(tree.abs(e.path), e);
-  if (o.delete) await deleteExtra(repo.repoDir, chosen, o, result);
+  if (o.delete) await deleteExtra(repo.rootDir, Filters.load(repo.repoDir), chosen, o, result);
   return result;
 }
 
@@ -211,13 +212,13 @@ async function restoreSymlink(tree: SafeTree, e: FileEntry, o: RestoreOptions, r
   result.restoredFiles++;
 }
 
-async function deleteExtra(repoDir: string, chosen: FileEntry[], o: RestoreOptions, result: RestoreResult): Promise<void> {
+async function deleteExtra(rootDir: string, filters: Filters, chosen: FileEntry[], o: RestoreOptions, result: RestoreResult): Promise<void> {
   const keep = new Set(chosen.map((e) => e.path));
   const inScope = o.patterns?.length ? picomatch(o.patterns, { dot: true }) : () => true;
-  const local = await scan(repoDir, Filters.load(repoDir));
+  const local = await scan(rootDir, filters);
   for (const e of local.entries.reverse()) {
     if (keep.has(e.path) || !inScope(e.path)) continue;
-    await fs.rm(`${repoDir}/${e.path}`, { recursive: true, force: true });
+    await fs.rm(path.join(rootDir, e.path), { recursive: true, force: true });
     result.deletedFiles.push(e.path);
   }
 }
