@@ -3,8 +3,9 @@
 // files are gathered in memory and written by a pool of parallel writers, so restoring 100,000
 // small files is not 600,000 serial system calls; large files are streamed as they arrive.
 
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
 import { DbkError } from '../errors.js';
 import type { FileEntry } from '../format/file-list.js';
 import type { ChunkHash } from '../format/ids.js';
@@ -84,14 +85,14 @@ export class RestoreWriter {
   }
 
   private async place(e: FileEntry, pieces: Buffer[]): Promise<void> {
-    const tmp = `${this.tree.abs(e.path)}.dbk-restore`;
-    await fs.writeFile(tmp, pieces, { mode: 0o600 });
+    const tmp = this.tempFor(e);
+    await fs.writeFile(tmp, pieces, { mode: 0o600, flag: 'wx' });
     await this.finish(tmp, e);
   }
 
   private async stream(e: FileEntry): Promise<void> {
-    const tmp = `${this.tree.abs(e.path)}.dbk-restore`;
-    const fh = await fs.open(tmp, 'w', 0o600);
+    const tmp = this.tempFor(e);
+    const fh = await fs.open(tmp, 'wx', 0o600);
     try {
       for await (const piece of this.pieces(e)) await fh.write(piece);
     } catch (err) {
@@ -101,6 +102,14 @@ export class RestoreWriter {
     }
     await fh.close();
     await this.finish(tmp, e);
+  }
+
+  /**
+   * A short random name beside the target: appending to the name would overflow a 255-byte name,
+   * and 'wx' never opens (and writes through) a symlink planted under a predictable name.
+   */
+  private tempFor(e: FileEntry): string {
+    return path.join(path.dirname(this.tree.abs(e.path)), `.dbk-restore-${randomBytes(8).toString('hex')}`);
   }
 
   private async finish(tmp: string, e: FileEntry): Promise<void> {
