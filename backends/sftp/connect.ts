@@ -32,12 +32,16 @@ export async function connect(config: SftpConfig, knownHosts: KnownHosts, log: L
   const client = new ssh2.Client();
   let refusedKey: DbkError | undefined;
   const hostVerifier = (key: Buffer): boolean => {
-    const verdict = knownHosts.verify(host, key);
-    if (verdict.trusted) {
-      if (verdict.pinnedNow) log.info(`trusting ${host} on first use: ${keyType(key)} ${fingerprint(key)}, pinned in ${knownHosts.file}`);
-      return true;
+    try {
+      const verdict = knownHosts.verify(host, key);
+      if (verdict.trusted) {
+        if (verdict.pinnedNow) log.info(`trusting ${host} on first use: ${keyType(key)} ${fingerprint(key)}, pinned in ${knownHosts.file}`);
+        return true;
+      }
+      refusedKey = knownHosts.changedKeyError(host, key, verdict.pinned);
+    } catch (e) {
+      refusedKey = new DbkError('CONFIG', `cannot check the host key of ${host} against ${knownHosts.file}: ${(e as Error).message}`, { cause: e });
     }
-    refusedKey = knownHosts.changedKeyError(host, key, verdict.pinned);
     return false;
   };
   const options: ConnectConfig = {
