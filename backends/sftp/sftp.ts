@@ -187,7 +187,7 @@ function mapError(e: unknown, where: string, p: string): DbkError {
     case STATUS_CODE.PERMISSION_DENIED:
       return new DbkError('PERMANENT', message, {
         cause: e,
-        hint: 'the SFTP user may not change this: check the owner and permissions of the storage folder on the server',
+        hint: 'the SFTP user is not allowed to do this: check the owner and permissions of the storage folder on the server',
       });
     case STATUS_CODE.FAILURE:
       return new DbkError('PERMANENT', message, {

@@ -143,13 +143,14 @@ describe.skipIf(unavailable)('sftp against OpenSSH', () => {
 
   it('opens N channels over N/4 connections for -threads N, through the registry', async () => {
     const { repoDir, url } = await fresh();
-    const logins = () => (sshd.log().match(/Accepted publickey/g) ?? []).length;
-    const before = logins();
+    const count = (re: RegExp) => (sshd.log().match(re) ?? []).length;
+    const [logins, sessions] = [count(/Accepted publickey/g), count(/Starting session: subsystem 'sftp'/g)];
     const b = await openBackend(url(), context(repoDir, 8));
     await Promise.all(Array.from({ length: 64 }, (_, i) => b.write(`c/${i}`, randomBytes(1000))));
     expect((await b.list('c')).length).toBe(64);
     await b.close();
-    expect(logins() - before).toBe(2);
+    expect(count(/Accepted publickey/g) - logins).toBe(2);
+    expect(count(/Starting session: subsystem 'sftp'/g) - sessions).toBe(8);
   });
 
   it('recovers when the server is killed in the middle of an upload', async () => {

@@ -139,7 +139,7 @@ function sshdConfig({ dir, user, hostKeyFile, authorizedKeys, ports }: ConfigInp
     'StrictModes no',
     'MaxSessions 64',
     'MaxStartups 64:30:128',
-    'LogLevel INFO',
+    'LogLevel VERBOSE', // logs each session (SFTP channel) too
     'Subsystem sftp internal-sftp',
     // newer OpenSSH bars clients that disconnect early (as a refused host key does) for a while
     ...(supportsPerSourcePenalties(dir) ? ['PerSourcePenalties no'] : []),
