@@ -91,7 +91,7 @@ const unchanged = (s: ScannedEntry, p: FileEntry | undefined): p is FileEntry =>
 async function runBackup(repo: Repository, o: BackupOptions): Promise<BackupResult> {
   const startTime = Date.now();
   const previous = await loadPrevious(repo);
-  const scanned = await scan(repo.repoDir, Filters.load(repo.repoDir));
+  const scanned = await scan(repo.rootDir, Filters.load(repo.repoDir));
   const incomplete = o.dryRun ? undefined : new IncompleteBackup(repo.cacheDir, repo.snapshotId);
   const uploader = new ChunkUploader(repo, previous.ids, incomplete?.load() ?? new Set(), incomplete, o.dryRun ?? false);
   const sequence = new ChunkSequenceBuilder(previous.hashes, previous.lengths);
@@ -127,7 +127,7 @@ async function runBackup(repo: Repository, o: BackupOptions): Promise<BackupResu
   };
   let readBytes = 0;
   let fed = 0; // bytes fed to the chunker: the stream offset of the next byte
-  for await (const item of readInOrder(repo.repoDir, toRead)) {
+  for await (const item of readInOrder(repo.rootDir, toRead)) {
     o.signal?.throwIfAborted();
     const start = fed;
     const sha = createHash('sha256');
