@@ -2,6 +2,7 @@
 // byte: content, mode, mtime, owner, symlinks, empty files and folders, unicode and 255-byte
 // names, files at the chunk-size edges; on plain and encrypted storages.
 
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -22,6 +23,7 @@ function buildTree(root: string): void {
   put(root, 'exactly-min.bin', seededBytes(MIN, 'min'));
   put(root, 'max-plus-one.bin', seededBytes(MAX + 1, 'max'));
   put(root, 'compressible.txt', 'all work and no play\n'.repeat(30_000));
+  put(root, 'streamed.bin', randomBytes((8 << 20) + 12_345)); // above what restore gathers in memory
   put(root, 'bin/run.sh', '#!/bin/sh\necho hi\n', { mode: 0o755 });
   put(root, 'private/secret', 'shh', { mode: 0o600 });
   put(root, 'private/odd-mode', 'x', { mode: 0o4751 });

@@ -2,6 +2,7 @@
 // chunk's id and every file it breaks; those files are not written (an existing copy is left
 // alone), and every other file is restored byte for byte.
 
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,9 +12,10 @@ import { type TestRepo, chunkFile, describeTree, joinRepo, makeRepo, put, revisi
 
 type Damage = 'flip' | 'missing';
 
-function buildTree(root: string, compressible: boolean): void {
+/** `large`: a.bin above the size restore streams to disk instead of gathering in memory (8 MiB) */
+function buildTree(root: string, compressible: boolean, large = false): void {
   const bytes = (n: number, seed: string) => (compressible ? Buffer.from(seededBytes(n, seed).toString('hex').slice(0, n)) : seededBytes(n, seed));
-  put(root, 'a.bin', bytes(800_000, 'a'));
+  put(root, 'a.bin', large ? randomBytes(9 << 20) : bytes(800_000, 'a'));
   put(root, 'm.bin', bytes(300_000, 'm'));
   put(root, 'z/1.txt', 'one\n');
   put(root, 'z/2.txt', 'two\n');
@@ -60,21 +62,24 @@ async function expectReported(repo: TestRepo, v: { id: string; files: string[] }
   }
   expect(restored).toEqual(expected);
   expect(r.restoredFiles).toBe(Object.values(expected).filter((e) => e.type !== 'dir').length);
+  expect(Object.keys(restored).filter((p) => path.basename(p).startsWith('.dbk-restore'))).toEqual([]);
 }
 
 describe('restore from a damaged storage', () => {
-  const cases: { encrypt: boolean; compressible: boolean; how: Damage }[] = [
+  const cases: { encrypt: boolean; compressible: boolean; how: Damage; large?: boolean }[] = [
     { encrypt: false, compressible: false, how: 'flip' },
     { encrypt: false, compressible: true, how: 'flip' },
     { encrypt: true, compressible: false, how: 'flip' },
     { encrypt: true, compressible: true, how: 'missing' },
     { encrypt: false, compressible: false, how: 'missing' },
+    { encrypt: true, compressible: false, how: 'flip', large: true },
+    { encrypt: false, compressible: false, how: 'missing', large: true },
   ];
   for (const c of cases) {
     const storage = `${c.encrypt ? 'encrypted' : 'plain'} storage, ${c.compressible ? 'compressed' : 'raw'} chunks`;
-    it(`${c.how === 'flip' ? 'a flipped byte' : 'a missing chunk'} in the middle of a large file (${storage})`, async () => {
+    it(`${c.how === 'flip' ? 'a flipped byte' : 'a missing chunk'} in the middle of a ${c.large ? 'streamed' : 'large'} file (${storage})`, async () => {
       const repo = await makeRepo({ encrypt: c.encrypt });
-      buildTree(repo.repoDir, c.compressible);
+      buildTree(repo.repoDir, c.compressible, c.large);
       await backup(repo.open);
       const v = await victim(repo, (r) => {
         const a = r.get('a.bin')!;

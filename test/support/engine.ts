@@ -3,7 +3,7 @@
 // into, and a description of a tree (content, mode, mtime, owner, symlink targets) that two
 // trees can be compared by, byte for byte.
 
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'vitest';
@@ -110,8 +110,6 @@ export function seededBytes(length: number, seed: string): Buffer {
   }
   return out;
 }
-
-export const randomContent = (length: number) => randomBytes(length);
 
 /** Writes a file, creating its folders; `mtimeMs` sets its modification time. */
 export function put(root: string, rel: string, content: string | Buffer, o: { mode?: number; mtimeMs?: number } = {}): void {
