@@ -82,7 +82,7 @@ async function runRestore(repo: Repository, o: RestoreOptions): Promise<RestoreR
   for (const e of all) checkRelativePath(e.path);
   const chosen = all.filter(selector(o.patterns));
   const hashes = await repo.readChunkHashes(rev);
-  const tree = new SafeTree(repo.rootDir);
+  const tree = new SafeTree(repo.rootDir, o.overwrite ?? false);
   const result: RestoreResult = { snapshotId, revision: o.revision, restoredFiles: 0, restoredBytes: 0, unchangedFiles: 0, keptFiles: [], deletedFiles: [], broken: [] };
 
   for (const e of chosen) if (e.type === 'dir') await tree.prepareParent(`${e.path}/x`);

@@ -114,7 +114,10 @@ export class RestoreWriter {
 
   private async finish(tmp: string, e: FileEntry): Promise<void> {
     await setAttributes(tmp, e);
-    await fs.rename(tmp, this.tree.abs(e.path));
+    const target = this.tree.abs(e.path);
+    // the revision has a file where a folder is now: rename cannot replace a folder
+    if (this.tree.replace && (await fs.lstat(target).catch(() => undefined))?.isDirectory()) await fs.rm(target, { recursive: true });
+    await fs.rename(tmp, target);
   }
 }
 
