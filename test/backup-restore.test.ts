@@ -134,6 +134,31 @@ describe('backup and restore', () => {
     expect(describeTree(repo.repoDir)).toEqual(first);
   });
 
+  it('with overwrite, puts back entries whose type changed since (file, folder, symlink)', async () => {
+    const repo = await makeRepo();
+    put(repo.repoDir, 'was-file', 'a file\n');
+    put(repo.repoDir, 'was-dir/inner', 'inside\n');
+    fs.symlinkSync('was-file', path.join(repo.repoDir, 'was-link'));
+    stampMtimes(repo.repoDir);
+    const first = describeTree(repo.repoDir);
+    await backup(repo.open);
+
+    fs.rmSync(path.join(repo.repoDir, 'was-file'));
+    put(repo.repoDir, 'was-file/now-inside', 'a folder now\n');
+    fs.rmSync(path.join(repo.repoDir, 'was-dir'), { recursive: true });
+    put(repo.repoDir, 'was-dir', 'a file now\n');
+    fs.rmSync(path.join(repo.repoDir, 'was-link'));
+    put(repo.repoDir, 'was-link', 'a file now\n');
+    await backup(repo.open);
+
+    await expect(restore({ ...repo.open, revision: 1 })).rejects.toMatchObject({ code: 'CONFIG' });
+    await restore({ ...repo.open, revision: 1, overwrite: true, delete: true });
+    expect(describeTree(repo.repoDir)).toEqual(first);
+    await restore({ ...repo.open, revision: 2, overwrite: true, delete: true });
+    expect(fs.readFileSync(path.join(repo.repoDir, 'was-file/now-inside'), 'utf8')).toBe('a folder now\n');
+    expect(fs.readFileSync(path.join(repo.repoDir, 'was-link'), 'utf8')).toBe('a file now\n');
+  });
+
   it('restores only what the patterns select', async () => {
     const repo = await makeRepo();
     put(repo.repoDir, 'docs/a.md', 'a');

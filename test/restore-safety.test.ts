@@ -77,25 +77,29 @@ describe('restore safety', () => {
     expect(fs.readFileSync(path.join(target.repoDir, 'sub/x.txt'), 'utf8')).toBe('also harmless\n');
   });
 
-  it('does not write through a symlinked parent folder', async () => {
+  it('does not write through a symlinked parent folder: refuses it, or with overwrite replaces the link', async () => {
     const repo = await makeRepo();
     put(repo.repoDir, 'a/file', 'inside\n');
     put(repo.repoDir, 'a/b/deeper', 'inside too\n');
     await backup(repo.open);
     const outside = tempDir('dbk-outside-');
-    for (const overwrite of [false, true]) {
+    const expected = describeTree(repo.repoDir);
+    for (const [parent, patterns] of [['a', undefined], ['a/b', ['a/b/**']]] as const) {
       const { target } = await targetIn(repo);
-      fs.symlinkSync(outside, path.join(target.repoDir, 'a'));
-      await expect(restore({ ...target.open, revision: 1, overwrite })).rejects.toMatchObject({ code: 'CONFIG' });
+      fs.mkdirSync(path.join(target.repoDir, path.dirname(parent)), { recursive: true });
+      fs.symlinkSync(outside, path.join(target.repoDir, parent));
+      const options = { ...target.open, revision: 1, ...(patterns ? { patterns: [...patterns] } : {}) };
+      await expect(restore(options)).rejects.toMatchObject({ code: 'CONFIG' });
+      expect(fs.readlinkSync(path.join(target.repoDir, parent))).toBe(outside);
       expect(fs.readdirSync(outside)).toEqual([]);
-      expect(fs.readlinkSync(path.join(target.repoDir, 'a'))).toBe(outside);
+
+      const r = await restore({ ...options, overwrite: true });
+      expect(r.broken).toEqual([]);
+      expect(fs.lstatSync(path.join(target.repoDir, parent)).isDirectory()).toBe(true);
+      expect(fs.readdirSync(outside)).toEqual([]);
+      const restored = describeTree(target.repoDir);
+      for (const p of Object.keys(restored)) if (restored[p]!.type === 'file') expect(restored[p]).toEqual(expected[p]);
     }
-    // a symlink deeper down, with its parent a real folder
-    const { target } = await targetIn(repo);
-    fs.mkdirSync(path.join(target.repoDir, 'a'));
-    fs.symlinkSync(outside, path.join(target.repoDir, 'a/b'));
-    await expect(restore({ ...target.open, revision: 1, overwrite: true, patterns: ['a/b/**'] })).rejects.toMatchObject({ code: 'CONFIG' });
-    expect(fs.readdirSync(outside)).toEqual([]);
   });
 
   /** A revision holding file `f`, a restore target, and a file outside that must never change. */
