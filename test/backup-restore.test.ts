@@ -159,6 +159,49 @@ describe('backup and restore', () => {
     expect(fs.readFileSync(path.join(repo.repoDir, 'was-link'), 'utf8')).toBe('a file now\n');
   });
 
+  it('with hash, tells files apart by content even when size and mtime agree', async () => {
+    const repo = await makeRepo();
+    put(repo.repoDir, 'same-size.txt', 'original\n', { mtimeMs: 1_600_000_000_000 });
+    await backup(repo.open);
+    put(repo.repoDir, 'same-size.txt', 'tampered\n', { mtimeMs: 1_600_000_000_000 });
+    const file = path.join(repo.repoDir, 'same-size.txt');
+
+    expect((await restore({ ...repo.open, revision: 1, overwrite: true })).unchangedFiles).toBe(1);
+    expect(fs.readFileSync(file, 'utf8')).toBe('tampered\n');
+    expect((await restore({ ...repo.open, revision: 1, hash: true })).keptFiles).toEqual(['same-size.txt']);
+    expect((await restore({ ...repo.open, revision: 1, hash: true, overwrite: true })).restoredFiles).toBe(1);
+    expect(fs.readFileSync(file, 'utf8')).toBe('original\n');
+    expect((await restore({ ...repo.open, revision: 1, hash: true })).unchangedFiles).toBe(1);
+  });
+
+  it('a dry run counts what it would upload, and uploads and records nothing', async () => {
+    const repo = await makeRepo();
+    put(repo.repoDir, 'a.bin', seededBytes(300_000, 'dry'));
+    const dry = await backup({ ...repo.open, dryRun: true });
+    expect(dry.revision).toBeUndefined();
+    expect(dry.newChunks).toBeGreaterThan(0);
+    expect(dry.uploadedBytes).toBe(0);
+    expect(fs.existsSync(path.join(repo.storageDir, 'chunks'))).toBe(false);
+    expect(fs.existsSync(path.join(repo.storageDir, 'snapshots'))).toBe(false);
+    const real = await backup(repo.open);
+    expect(real.revision).toBe(1);
+    expect(real.newChunks).toBe(dry.newChunks);
+  });
+
+  it('two backups of one snapshot id at once both get a revision of their own', async () => {
+    const one = await makeRepo({ encrypt: true });
+    const two = await joinRepo(one);
+    put(one.repoDir, 'one.txt', 'from the first\n');
+    put(two.repoDir, 'two.txt', 'from the second\n');
+    const results = await Promise.all([backup(one.open), backup(two.open)]);
+    expect(results.map((r) => r.revision).sort()).toEqual([1, 2]);
+    for (const r of results) {
+      const target = await joinRepo(one);
+      await restore({ ...target.open, revision: r.revision! });
+      expect(Object.keys(describeTree(target.repoDir))).toEqual([r === results[0] ? 'one.txt' : 'two.txt']);
+    }
+  });
+
   it('restores only what the patterns select', async () => {
     const repo = await makeRepo();
     put(repo.repoDir, 'docs/a.md', 'a');
