@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backup } from '../src/commands/backup.js';
 import { restore } from '../src/commands/restore.js';
-import { type TestRepo, chunkFile, describeTree, joinRepo, makeRepo, put, revisionContents, seededBytes, stampMtimes } from './support/engine.js';
+import { type TestRepo, chunkFile, describeTree, joinRepo, makeRepo, put, revisionContents, seededBytes, stampMtimes, withRepository } from './support/engine.js';
 
 type Damage = 'flip' | 'missing';
 
@@ -100,6 +100,24 @@ describe('restore from a damaged storage', () => {
     expect(v.files).toEqual(expect.arrayContaining(['z/1.txt', 'z/2.txt']));
     damage(repo, v.id, 'flip');
     await expectReported(repo, v, 'flip');
+  });
+
+  it('a damaged revision file or metadata chunk fails the restore with CORRUPT, writing nothing', async () => {
+    const repo = await makeRepo({ encrypt: true });
+    buildTree(repo.repoDir, false);
+    await backup(repo.open);
+    await backup({ ...repo.open, hash: true }); // revision 2: same data and metadata chunks
+    const metadata = await withRepository(repo, async (r) => r.chunkId((await r.loadRevision(r.snapshotId, 1)).sequences.files[0]!));
+    const revisionFile = path.join(repo.storageDir, 'snapshots/test/1');
+    const data = fs.readFileSync(revisionFile);
+    data[data.length - 20]! ^= 1;
+    fs.writeFileSync(revisionFile, data);
+    const target = await joinRepo(repo);
+    await expect(restore({ ...target.open, revision: 1 })).rejects.toMatchObject({ code: 'CORRUPT' });
+
+    damage(repo, metadata, 'flip');
+    await expect(restore({ ...target.open, revision: 2 })).rejects.toMatchObject({ code: 'CORRUPT' });
+    expect(describeTree(target.repoDir)).toEqual({});
   });
 
   it('leaves an existing copy of a broken file as it was', async () => {
