@@ -69,7 +69,7 @@ export async function joinRepo(storage: TestStorage, o: RepoOptions = {}, repoDi
   // no fsync per chunk: these tests are about formats and logic, not power cuts, and run 5x faster
   const prefs = readPreferences(repoDir);
   writePreferences(repoDir, { ...prefs, storages: prefs.storages.map((s) => ({ ...s, settings: { ...s.settings, fsync: 'false' } })) });
-  return { ...storage, repoDir, open: { repoDir, askPassword: asking(password) } };
+  return { ...storage, repoDir, open: { repoDir, askPassword: asking(password), threads: 2 } };
 }
 
 /** Opens the repository's storage for a look inside; closed after `fn`. */
