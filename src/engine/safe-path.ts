@@ -16,8 +16,8 @@ export function checkRelativePath(p: string): void {
 /**
  * Creates folders below a root, refusing to pass through anything but real folders. With
  * `replace` (restore's overwrite), a file or symlink in the way of a folder is removed (a symlink
- * itself, never what it points at) and a real folder made in its place; so is a folder in the way
- * of a file.
+ * itself, never what it points at) and a real folder made in its place (the restore writer, seeing
+ * `replace`, likewise replaces a folder in the way of a file).
  */
 export class SafeTree {
   private readonly verified = new Set<string>(['']);

@@ -29,8 +29,9 @@ export interface TestStorage {
 
 export interface TestRepo extends TestStorage {
   repoDir: string;
-  /** spread into backup/restore/Repository.open options: the folder and the password prompt */
-  open: { repoDir: string; askPassword: (prompt: string) => Promise<string> };
+  /** spread into backup/restore/Repository.open options: the folder, the password prompt, and 2
+   * threads (each command starts one codec worker per thread; fewer start faster on small machines) */
+  open: { repoDir: string; askPassword: (prompt: string) => Promise<string>; threads: number };
 }
 
 export interface RepoOptions {
