@@ -34,17 +34,21 @@ export interface SftpConfig extends SftpAddress {
 }
 
 export function parseSftpUrl(url: string): SftpAddress {
+  const notSftp = () => {
+    const shown = url.replace(/^([a-z]+:\/\/[^:@/]*):[^@/]*@/i, '$1:***@'); // never repeat a password
+    return usage(`not an SFTP URL: ${shown} (expected sftp://user@host[:port]/path)`);
+  };
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    throw usage(`not an SFTP URL: ${url} (expected sftp://user@host[:port]/path)`);
+    throw notSftp();
   }
-  if (u.protocol !== 'sftp:' || u.hostname === '') throw usage(`not an SFTP URL: ${url} (expected sftp://user@host[:port]/path)`);
+  if (u.protocol !== 'sftp:' || u.hostname === '') throw notSftp();
   if (u.password !== '') {
     throw usage('an SFTP URL must not contain a password: give it as the storage setting ssh_password (e.g. DBK_<STORAGE>_SSH_PASSWORD)');
   }
-  // '/path' is relative to the login folder, '//path' absolute, as in duplicacy and rclone
+  // '/path' is relative to the login folder, '//path' absolute, as in duplicacy
   const pathname = decodeURIComponent(u.pathname);
   const root = pathname.startsWith('//') ? `/${pathname.slice(2).replace(/\/+$/, '')}` : pathname.slice(1).replace(/\/+$/, '');
   return {
