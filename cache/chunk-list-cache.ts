@@ -48,7 +48,15 @@ export class ChunkListing {
     return this.sizes;
   }
 
-  /** Numbers of every chunk, then of every fossil, in the listing. */
+  /** How many chunks (or fossils) the listing holds. */
+  count(which: 'chunks' | 'fossils'): number {
+    const a = which === 'chunks' ? this.sizes : this.fossils;
+    let n = 0;
+    for (let i = 0; i < a.length; i++) if (a[i] !== ABSENT) n++;
+    return n;
+  }
+
+  /** Numbers of every chunk (or fossil) in the listing. */
   numbers(which: 'chunks' | 'fossils'): number[] {
     const a = which === 'chunks' ? this.sizes : this.fossils;
     const out: number[] = [];
