@@ -82,6 +82,27 @@ function describe(listing: ChunkListing, source: ListingInfo['source']): Listing
   return { source, listedAt: listing.listedAt, chunks: listing.count('chunks'), fossils: listing.count('fossils') };
 }
 
+/** How many listed chunks a check from a cached list looks up directly, to catch a list gone stale. */
+export const SPOT_CHECKS = 64;
+
+/**
+ * Looks up a random sample of the referenced chunks that a cached listing says exist; returns the
+ * id of one that does not (the list no longer describes the storage), or undefined.
+ * Prune records keep a cached list honest about what dbk deleted; this catches what others did.
+ */
+export async function spotCheckListing(repo: Repository, cache: StorageCache, listing: ChunkListing, referenced: Uint8Array, sample = SPOT_CHECKS): Promise<string | undefined> {
+  const listed: number[] = [];
+  for (let n = 0; n < referenced.length; n++) if (referenced[n] && listing.chunkSize(n) !== undefined) listed.push(n);
+  for (let i = 0; i < Math.min(sample, listed.length); i++) {
+    const j = i + Math.floor(Math.random() * (listed.length - i));
+    [listed[i], listed[j]] = [listed[j]!, listed[i]!];
+  }
+  const ids = cache.chunkIdsAt(listed.slice(0, sample)) as ChunkId[];
+  const limit = pLimit(repo.threads);
+  const gone = await Promise.all(ids.map((id) => limit(async () => ((await repo.backend.stat(chunkPath(id))) ? undefined : id))));
+  return gone.find((id) => id !== undefined);
+}
+
 export interface Presence {
   /** stored size of the chunk, when it exists as a chunk */
   chunk?: number;
