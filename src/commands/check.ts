@@ -103,12 +103,14 @@ async function runCheck(repo: Repository, session: CacheSession, o: CheckOptions
   const onStorage = await listStorageRevisions(repo);
   const ids = o.all || o.stats ? [...new Set(onStorage.map((r) => r.snapshotId))] : [o.snapshotId ?? repo.snapshotId];
   const progress = (phase: CheckProgress['phase']) => (done: number, total?: number) => o.onProgress?.({ phase, done, ...(total === undefined ? {} : { total }) });
+  const unreadable: RevisionFinding[] = [];
   const cached = await syncRevisions(repo, session.revisions, session.numbering, onStorage, {
     load: new Set(ids),
+    onUnreadable: (r, e) => unreadable.push({ kind: 'revision', severity: 'error', snapshotId: r.snapshotId, revision: r.revision, detail: `cannot be read: ${e.message}` }),
     onProgress: progress('revisions'),
     ...(o.signal ? { signal: o.signal } : {}),
   });
-  const chosen = chooseRevisions(cached, ids, o);
+  const chosen = chooseRevisions(cached, ids, o, unreadable);
   const isChosen = new Set(chosen.map((r) => `${r.snapshotId}/${r.revision}`));
   const chains = session.revisions.chains(ids);
 
@@ -123,11 +125,14 @@ async function runCheck(repo: Repository, session: CacheSession, o: CheckOptions
     walk = walkChains(chains, listing.chunkSizes, (id, rev) => isChosen.has(`${id}/${rev}`));
   }
   const absent = await findAbsentChunks(repo, cache, listing, walk.referenced, { fossils: o.fossils ?? false, resurrect: o.resurrect ?? false });
-  // what the direct lookups found is kept, so the next check need not look again
-  if (absent.lookedUp > 0) cache.saveListing(listing, cache.appliedRecords('chunks'));
+  if (absent.lookedUp > 0) {
+    // what the direct lookups found is kept, so the next check need not look again, and counted
+    cache.saveListing(listing, cache.appliedRecords('chunks'));
+    if (o.stats) walk = walkChains(chains, listing.chunkSizes, (id, rev) => isChosen.has(`${id}/${rev}`));
+  }
   const problems = absent.findings;
 
-  const result: CheckResult = { ok: true, findings: [], revisions: chosen.map(({ snapshotId, revision }) => ({ snapshotId, revision })), referencedChunks: count(walk.referenced), listing: info };
+  const result: CheckResult = { ok: true, findings: [...unreadable], revisions: chosen.map(({ snapshotId, revision }) => ({ snapshotId, revision })), referencedChunks: count(walk.referenced), listing: info };
   if (o.chunks) {
     const v = await verifyChunks(repo, session, chosen, walk.referenced, problems, { persist: o.persist ?? false, onProgress: progress('chunks'), ...(o.signal ? { signal: o.signal } : {}) });
     for (const [n, f] of v.chunkFindings) problems.set(n, f);
@@ -146,15 +151,15 @@ async function runCheck(repo: Repository, session: CacheSession, o: CheckOptions
   return result;
 }
 
-function chooseRevisions(cached: readonly CachedRevision[], ids: readonly string[], o: CheckOptions): CachedRevision[] {
+function chooseRevisions(cached: readonly CachedRevision[], ids: readonly string[], o: CheckOptions, unreadable: readonly RevisionRef[]): CachedRevision[] {
   const wanted = new Set(ids);
   const numbers = !o.stats && o.revisions?.length ? new Set(o.revisions) : undefined;
   const chosen = cached.filter((r) => wanted.has(r.snapshotId) && (!numbers || numbers.has(r.revision)) && (o.stats || o.tag === undefined || r.tag === o.tag));
   if (numbers) {
-    const absent = [...numbers].filter((n) => !chosen.some((r) => r.revision === n));
+    const absent = [...numbers].filter((n) => !chosen.some((r) => r.revision === n) && !unreadable.some((r) => r.revision === n));
     if (absent.length > 0) throw new DbkError('NOT_FOUND', `no revision ${absent.join(', ')} of ${ids.join(', ')}`);
   }
-  if (chosen.length === 0) {
+  if (chosen.length === 0 && unreadable.length === 0) {
     throw new DbkError('NOT_FOUND', `no revisions to check${o.tag === undefined ? '' : ` tagged '${o.tag}'`} in ${ids.join(', ') || 'the storage'}`);
   }
   return chosen;

@@ -11,6 +11,7 @@ import type { StorageCache } from '../../cache/storage-cache.js';
 import { type ChunkId, chunkPath, fossilPath, parseChunkListing } from '../format/ids.js';
 import type { Logger } from '../log.js';
 import type { RecordBook } from './record-book.js';
+import { DAY_MS } from './retention.js';
 import type { Repository } from './repository.js';
 
 export interface ListingInfo {
@@ -20,6 +21,13 @@ export interface ListingInfo {
   chunks: number;
   fossils: number;
 }
+
+/**
+ * A cached list older than this is not used: prune deletion records (which keep a cached list
+ * honest) are kept on the storage for DELETION_RECORD_DAYS, longer than this, so every record
+ * made since a usable list was listed is still there to be applied.
+ */
+export const CACHED_LIST_MAX_DAYS = 30;
 
 export interface ChunkListingOptions {
   fromCache: boolean;
@@ -36,13 +44,17 @@ export async function obtainChunkListing(
 ): Promise<{ listing: ChunkListing; info: ListingInfo }> {
   if (o.fromCache) {
     const cached = cache.loadListing();
-    if (cached) {
+    const ageDays = cached ? (Date.now() - cached.listedAt) / DAY_MS : 0;
+    if (!cached) {
+      o.log.warn('there is no cached chunk list yet: listing the storage');
+    } else if (ageDays > CACHED_LIST_MAX_DAYS) {
+      o.log.warn(`the cached chunk list is ${Math.floor(ageDays)} days old (more than ${CACHED_LIST_MAX_DAYS}): listing the storage`);
+    } else {
       const applied = cache.appliedRecords('chunks');
       const fresh = await book.applyToListing(cache, cached, applied);
       if (fresh.length > 0) cache.saveListing(cached, [...applied, ...fresh]);
       return { listing: cached, info: describe(cached, 'cache') };
     }
-    o.log.warn('there is no cached chunk list yet: listing the storage');
   }
   const known = [...book.names]; // records made before the listing are reflected in it
   const listedAt = Date.now();

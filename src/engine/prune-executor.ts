@@ -71,6 +71,10 @@ export async function executePrune(repo: Repository, plan: PrunePlan, log: Prune
     if (fossils.length > 0) await record({ kind: 'collection', time: Date.now(), latest: plan.latest, deletedRevisions: revisions, fossils });
   }
   await deleteRevisions(repo, revisions, ex, log);
+  for (const name of plan.expiredRecords) {
+    await deleteFossilRecord(repo, name);
+    log.write(`removed expired record fossils/${name}`);
+  }
   return ex;
 }
 

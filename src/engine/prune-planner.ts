@@ -18,6 +18,9 @@ import type { Repository } from './repository.js';
 import { DAY_MS, type KeepPolicy, planRetention } from './retention.js';
 import { listStorageRevisions, syncRevisions } from './revision-sync.js';
 
+/** Deletion records older than this are removed; caches with older chunk lists re-list (chunk-listing.ts). */
+export const DELETION_RECORD_DAYS = 45;
+
 /** Snapshot ids without a backup for this long do not hold up step 2. */
 export const INACTIVE_AFTER_MS = 7 * DAY_MS;
 
@@ -70,6 +73,8 @@ export interface PrunePlan {
   resurrectOrphans: ChunkId[];
   /** the newest revision of every snapshot id before this prune */
   latest: RevisionRef[];
+  /** deletion records old enough to go (no usable cached chunk list predates them) */
+  expiredRecords: string[];
   /** -exhaustive: where the chunk list came from */
   listing?: ListingInfo;
 }
@@ -81,7 +86,7 @@ export async function planPrune(repo: Repository, session: CacheSession, book: R
     ...(onProgress ? { onProgress } : {}),
   });
   const byId = groupById(cached);
-  const plan: PrunePlan = { now: rules.now, exclusive: rules.exclusive, deleteRevisions: [], spared: [], collections: [], fossilize: [], adoptFossils: [], resurrectOrphans: [], latest: [] };
+  const plan: PrunePlan = { now: rules.now, exclusive: rules.exclusive, deleteRevisions: [], spared: [], collections: [], fossilize: [], adoptFossils: [], resurrectOrphans: [], latest: [], expiredRecords: [] };
   plan.latest = [...byId].map(([snapshotId, revs]) => ({ snapshotId, revision: revs[revs.length - 1]!.revision }));
   if (!rules.deleteOnly) chooseRevisions(plan, byId, rules);
 
@@ -94,6 +99,7 @@ export async function planPrune(repo: Repository, session: CacheSession, book: R
   for (const name of book.names) {
     const record = await book.get(name);
     if (record.kind === 'collection') pending.push({ name, record });
+    else if (record.time < rules.now - DELETION_RECORD_DAYS * DAY_MS) plan.expiredRecords.push(name);
   }
   if (!rules.collectOnly) {
     for (const { name, record } of pending) plan.collections.push(planCollection(session, name, record, byId, anyRef, rules));
@@ -127,10 +133,11 @@ function groupById(cached: readonly CachedRevision[]): Map<string, CachedRevisio
 }
 
 function chooseRevisions(plan: PrunePlan, byId: ReadonlyMap<string, CachedRevision[]>, rules: PruneRules): void {
+  const exists = (n: number) => rules.snapshotIds.some((id) => byId.get(id)?.some((r) => r.revision === n));
+  const absent = rules.revisions.filter((n) => !exists(n));
+  if (absent.length > 0) throw new DbkError('NOT_FOUND', `no revision ${absent.join(', ')} of ${rules.snapshotIds.map((id) => `'${id}'`).join(', ')}`);
   for (const snapshotId of rules.snapshotIds) {
     const revs = byId.get(snapshotId) ?? [];
-    const absent = rules.revisions.filter((n) => !revs.some((r) => r.revision === n));
-    if (absent.length > 0) throw new DbkError('NOT_FOUND', `no revision ${absent.join(', ')} of '${snapshotId}'`);
     const r = planRetention(revs, { keep: rules.keep, revisions: rules.revisions, tags: rules.tags, exclusive: rules.exclusive, now: rules.now });
     plan.deleteRevisions.push(...r.delete.map((d) => ({ snapshotId, ...d })));
     plan.spared.push(...r.spared.map((d) => ({ snapshotId, ...d })));

@@ -6,6 +6,7 @@
 
 import pLimit from 'p-limit';
 import type { CachedRevision, RevisionCache } from '../../cache/revision-cache.js';
+import { type DbkError, isDbkError } from '../errors.js';
 import type { RevisionRef } from '../format/fossil-collection.js';
 import { type ChunkNumbering, loadRevisionChunks } from './chunk-numbering.js';
 import type { Repository } from './repository.js';
@@ -37,6 +38,8 @@ export async function listStorageRevisions(repo: Repository, snapshotIds?: reado
 export interface RevisionSyncOptions {
   /** load the revisions of these snapshot ids that the cache lacks */
   load: ReadonlySet<string>;
+  /** told of revisions whose metadata cannot be read (they are left out); without it, such a revision is an error */
+  onUnreadable?: (r: RevisionRef, e: DbkError) => void;
   onProgress?: (loaded: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -79,8 +82,11 @@ async function loadMissing(repo: Repository, cache: RevisionCache, numbering: Ch
       const loads = revisions.map((r) => limit(() => (o.signal?.throwIfAborted(), loadRevisionChunks(repo, numbering, r.snapshotId, r.revision))));
       loads.forEach((p) => p.catch(() => {})); // awaited in order below
       for (const [i, r] of revisions.entries()) {
-        const { revision: rev, set } = await loads[i]!;
-        cache.add(r.snapshotId, r.revision, set, rev, r.fileSize);
+        const loaded = await loads[i]!.catch((e) => {
+          if (!o.onUnreadable || !(isDbkError(e, 'MISSING_CHUNKS') || isDbkError(e, 'CORRUPT'))) throw e;
+          o.onUnreadable(r, e);
+        });
+        if (loaded) cache.add(r.snapshotId, r.revision, loaded.set, loaded.revision, r.fileSize);
         loads[i] = undefined as never; // let the set go
         o.onProgress?.(++done, missing.length);
       }
