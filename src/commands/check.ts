@@ -159,8 +159,8 @@ function chooseRevisions(cached: readonly CachedRevision[], ids: readonly string
     const absent = [...numbers].filter((n) => !chosen.some((r) => r.revision === n) && !unreadable.some((r) => r.revision === n));
     if (absent.length > 0) throw new DbkError('NOT_FOUND', `no revision ${absent.join(', ')} of ${ids.join(', ')}`);
   }
-  if (chosen.length === 0 && unreadable.length === 0) {
-    throw new DbkError('NOT_FOUND', `no revisions to check${o.tag === undefined ? '' : ` tagged '${o.tag}'`} in ${ids.join(', ') || 'the storage'}`);
+  if (chosen.length === 0 && unreadable.length === 0 && o.tag !== undefined && !o.stats) {
+    throw new DbkError('NOT_FOUND', `no revision tagged '${o.tag}' in ${ids.join(', ')}`);
   }
   return chosen;
 }
