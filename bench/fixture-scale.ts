@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { init } from '../src/commands/init.js';
 import { Repository } from '../src/engine/repository.js';
 import { DAY_MS } from '../src/engine/retention.js';
@@ -193,7 +194,7 @@ function parseArgs(argv: string[]): { out: string; shape: ScaleShape } {
   return { out: path.resolve(get('out')), shape };
 }
 
-if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1]))) {
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const { out, shape } = parseArgs(process.argv.slice(2));
   await makeScaleFixture(out, shape, (line) => process.stderr.write(`${line}\n`));
   process.stdout.write(`${path.join(out, 'repo')}\n`);

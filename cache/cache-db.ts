@@ -66,6 +66,11 @@ export function openCacheDb(dir: string, log: Logger): Db {
   }
 }
 
+/** A cache that lives only as long as the process: for runs with the revision cache turned off. */
+export function openMemoryCacheDb(log: Logger): Db {
+  return prepare(':memory:', log);
+}
+
 function prepare(file: string, log: Logger): Db {
   const db = new Database(file);
   try {

@@ -95,10 +95,23 @@ export class ChunkDictionary {
   }
 }
 
-/** The id numbered n, read from its page alone: for reporting without loading the dictionary. */
-export function readChunkIdAt(db: Db, n: number): string | undefined {
-  const page = db.prepare('SELECT ids FROM dictionary WHERE page = ?').pluck().get(Math.floor(n / PAGE_IDS)) as Buffer | undefined;
-  const at = (n % PAGE_IDS) * KEY_BYTES;
-  if (!page || at + KEY_BYTES > page.length) return undefined;
-  return page.toString('hex', at, at + KEY_BYTES);
+/**
+ * The ids of some numbers, as hex, read page by page without loading the whole dictionary (for a
+ * few numbers, where building the dictionary's table would cost more). Undefined where none.
+ */
+export function readChunkIdsAt(db: Db, numbers: readonly number[]): (string | undefined)[] {
+  const read = db.prepare('SELECT ids FROM dictionary WHERE page = ?').pluck();
+  const pages = new Map<number, Buffer | undefined>();
+  return numbers.map((n) => {
+    const p = Math.floor(n / PAGE_IDS);
+    if (!pages.has(p)) pages.set(p, read.get(p) as Buffer | undefined);
+    const page = pages.get(p);
+    const at = (n % PAGE_IDS) * KEY_BYTES;
+    return page && at + KEY_BYTES <= page.length ? page.toString('hex', at, at + KEY_BYTES) : undefined;
+  });
+}
+
+/** How many pages the stored dictionary has. */
+export function dictionaryPages(db: Db): number {
+  return db.prepare('SELECT COUNT(*) FROM dictionary').pluck().get() as number;
 }

@@ -3,9 +3,10 @@
 // records each part has applied. Everything here can be recomputed from the storage, so a damaged
 // cache is simply emptied (reset) and filled again.
 
+import { corrupt } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
 import { type Db, clearCache, openCacheDb } from './cache-db.js';
-import { ChunkDictionary, readChunkIdAt } from './chunk-dictionary.js';
+import { ChunkDictionary, PAGE_IDS, dictionaryPages, readChunkIdsAt } from './chunk-dictionary.js';
 import { type ChunkListing, loadChunkListing, saveChunkListing } from './chunk-list-cache.js';
 import { type JournalScope, appliedRecords } from './journal.js';
 import { RevisionCache } from './revision-cache.js';
@@ -39,10 +40,15 @@ export class StorageCache {
     return this.dict;
   }
 
-  /** The chunk id of a number, as hex, without loading the whole dictionary when it is not loaded. */
-  chunkIdAt(n: number): string | undefined {
-    if (this.dict && n < this.dict.size) return this.dict.hexAt(n);
-    return readChunkIdAt(this.db, n);
+  /** The chunk ids of some numbers, as hex; when they fall on few pages, read without loading the dictionary. */
+  chunkIdsAt(numbers: readonly number[]): string[] {
+    const pagesTouched = new Set(numbers.map((n) => Math.floor(n / PAGE_IDS))).size;
+    if (!this.dict && pagesTouched > dictionaryPages(this.db) / 2) this.dictionary();
+    const ids = this.dict ? numbers.map((n) => (n < this.dict!.size ? this.dict!.hexAt(n) : undefined)) : readChunkIdsAt(this.db, numbers);
+    return ids.map((id, i) => {
+      if (id === undefined) throw corrupt('cache dictionary', `no chunk id numbered ${numbers[i]}`);
+      return id;
+    });
   }
 
   loadListing(): ChunkListing | undefined {

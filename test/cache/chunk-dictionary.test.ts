@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { openCacheDb } from '../../cache/cache-db.js';
-import { ChunkDictionary, PAGE_IDS, readChunkIdAt } from '../../cache/chunk-dictionary.js';
+import { ChunkDictionary, PAGE_IDS, dictionaryPages, readChunkIdsAt } from '../../cache/chunk-dictionary.js';
 import { isDbkError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { seededRandom } from '../support/seeded-random.js';
@@ -21,8 +21,12 @@ describe('ChunkDictionary', () => {
     expect(reloaded.size).toBe(PAGE_IDS + 100);
     expect(reloaded.find(ids, 32 * (PAGE_IDS + 7))).toBe(PAGE_IDS + 7);
     expect(reloaded.hexAt(3)).toBe(ids.toString('hex', 96, 128));
-    expect(readChunkIdAt(db, PAGE_IDS + 99)).toBe(ids.toString('hex', 32 * (PAGE_IDS + 99), 32 * (PAGE_IDS + 100)));
-    expect(readChunkIdAt(db, PAGE_IDS + 100)).toBeUndefined();
+    expect(readChunkIdsAt(db, [PAGE_IDS + 99, 3, PAGE_IDS + 100])).toEqual([
+      ids.toString('hex', 32 * (PAGE_IDS + 99), 32 * (PAGE_IDS + 100)),
+      ids.toString('hex', 96, 128),
+      undefined,
+    ]);
+    expect(dictionaryPages(db)).toBe(2);
     db.close();
   });
 
