@@ -79,8 +79,15 @@ async function loadPrevious(repo: Repository): Promise<Previous> {
   return { files: new Map(entries.map((e) => [e.path, e])), hashes, lengths, ids, latest };
 }
 
+/**
+ * Node sets file times with microsecond resolution through a double of seconds (libuv truncates),
+ * so a restored file's mtime can differ from the recorded one by a little over a microsecond:
+ * without this slack every restored file would be read again by the next backup.
+ */
+const MTIME_SLACK_MS = 0.002;
+
 const unchanged = (s: ScannedEntry, p: FileEntry | undefined): p is FileEntry =>
-  p !== undefined && p.type === 'file' && p.size === s.size && p.mtimeMs === s.mtimeMs && p.range !== undefined;
+  p !== undefined && p.type === 'file' && p.size === s.size && Math.abs(p.mtimeMs - s.mtimeMs) < MTIME_SLACK_MS && p.range !== undefined;
 
 async function runBackup(repo: Repository, o: BackupOptions): Promise<BackupResult> {
   const startTime = Date.now();

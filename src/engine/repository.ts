@@ -135,7 +135,10 @@ export class Repository {
     const id = this.chunkId(hash);
     const raw = await this.fetchChunk(hash, id);
     const what = `chunk ${id}`;
-    const plain = await this.codec.run({ op: 'decode', data: raw, kind: ObjectKind.CHUNK, maxLength, what, ...this.keyFor(hash) }, true);
+    const plain = await this.codec.run({ op: 'decode', data: raw, kind: ObjectKind.CHUNK, maxLength, what, ...this.keyFor(hash) }, true).catch((e) => {
+      // the worker's error crosses the thread boundary without data: name the chunk for the caller
+      throw isDbkError(e, 'CORRUPT') ? new DbkError('CORRUPT', e.message, { data: { id } }) : e;
+    });
     if (this.hashOf(plain) !== hash) throw new DbkError('CORRUPT', `${what}: content does not match its hash`, { data: { id } });
     return plain;
   }
