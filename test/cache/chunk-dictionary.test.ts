@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { openCacheDb } from '../../cache/cache-db.js';
 import { ChunkDictionary, PAGE_IDS, dictionaryPages, readChunkIdsAt } from '../../cache/chunk-dictionary.js';
-import { isDbkError } from '../../src/errors.js';
+import { expectCorrupt } from '../support/engine.js';
 import { silentLogger } from '../../src/log.js';
 import { seededRandom } from '../support/seeded-random.js';
 import { tempDir } from '../support/tmp.js';
@@ -60,13 +60,7 @@ describe('ChunkDictionary', () => {
     const db = openCacheDb(tempDir(), silentLogger);
     ChunkDictionary.load(db).intern(rnd.bytes(64));
     db.prepare('UPDATE dictionary SET page = 5').run();
-    let error: unknown;
-    try {
-      ChunkDictionary.load(db);
-    } catch (e) {
-      error = e;
-    }
-    expect(isDbkError(error, 'CORRUPT')).toBe(true);
+    expectCorrupt(() => ChunkDictionary.load(db));
     db.close();
   });
 });

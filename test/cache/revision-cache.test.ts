@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { openCacheDb } from '../../cache/cache-db.js';
 import { type IntSet, applyChange, toIntSet } from '../../cache/int-sets.js';
 import { RevisionCache, type RevisionSummary } from '../../cache/revision-cache.js';
-import { isDbkError } from '../../src/errors.js';
+import { expectCorrupt } from '../support/engine.js';
 import { silentLogger } from '../../src/log.js';
 import { type Random, seededRandom } from '../support/seeded-random.js';
 import { tempDir } from '../support/tmp.js';
@@ -109,13 +109,7 @@ describe('RevisionCache', () => {
     cache.add('a', 2, toIntSet([1, 2]), summary(2), null);
     db.prepare('UPDATE revisions SET base = 7 WHERE revision = 2').run();
     expect(() => cache.chains()).toThrow(/based on 7/);
-    let error: unknown;
-    try {
-      new RevisionCache(db).setOf('a', 2);
-    } catch (e) {
-      error = e;
-    }
-    expect(isDbkError(error, 'CORRUPT')).toBe(true);
+    expectCorrupt(() => new RevisionCache(db).setOf('a', 2));
   });
 
   it('a remembered set is not used once another process replaced that revision', () => {

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { check } from '../../src/commands/check.js';
 import { list } from '../../src/commands/list.js';
-import { makeRepo, randomFiles } from '../support/repos.js';
+import { makeClient, randomFiles } from '../support/repos.js';
 import { seededRandom } from '../support/seeded-random.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -11,7 +11,7 @@ describe('check', () => {
   it('passes on a sound storage, from a fresh listing and from the cache', async () => {
     const root = tempDir();
     const storage = path.join(root, 'storage');
-    const repo = await makeRepo(root, 'docs', storage);
+    const repo = await makeClient(root, 'docs', storage);
     const rnd = seededRandom(1);
     randomFiles(repo, rnd, 5);
     await repo.backup();
@@ -30,7 +30,7 @@ describe('check', () => {
   it('reports a missing chunk with its revisions and files, even from a stale cached list', async () => {
     const root = tempDir();
     const storage = path.join(root, 'storage');
-    const repo = await makeRepo(root, 'docs', storage);
+    const repo = await makeClient(root, 'docs', storage);
     repo.write('a.bin', seededRandom(2).bytes(5000));
     repo.write('b.bin', seededRandom(3).bytes(5000));
     await repo.backup();
@@ -51,8 +51,8 @@ describe('check selections', () => {
   it('checks chosen revisions and ids; an empty selection is fine, an unknown revision or tag is not', async () => {
     const root = tempDir();
     const storage = path.join(root, 'storage');
-    const docs = await makeRepo(root, 'docs', storage);
-    const mail = await makeRepo(root, 'mail', storage);
+    const docs = await makeClient(root, 'docs', storage);
+    const mail = await makeClient(root, 'mail', storage);
     const rnd = seededRandom(4);
     expect(await check({ repoDir: docs.dir, all: true })).toMatchObject({ ok: true, revisions: [], referencedChunks: 0 });
     randomFiles(docs, rnd, 2);
@@ -72,8 +72,8 @@ describe('check selections', () => {
   it('-stats counts chunks, unique and new chunks per revision, and chunks no other id shares', async () => {
     const root = tempDir();
     const storage = path.join(root, 'storage');
-    const docs = await makeRepo(root, 'docs', storage);
-    const mail = await makeRepo(root, 'mail', storage);
+    const docs = await makeClient(root, 'docs', storage);
+    const mail = await makeClient(root, 'mail', storage);
     const rnd = seededRandom(6);
     const shared = rnd.bytes(20_000); // first in both streams, so both cut it the same way
     docs.write('0-shared.bin', shared);
@@ -98,7 +98,7 @@ describe('check selections', () => {
   it('-chunks verifies each chunk once and remembers it; a damaged chunk is reported', async () => {
     const root = tempDir();
     const storage = path.join(root, 'storage');
-    const docs = await makeRepo(root, 'docs', storage);
+    const docs = await makeClient(root, 'docs', storage);
     const rnd = seededRandom(7);
     randomFiles(docs, rnd, 3);
     await docs.backup();

@@ -6,11 +6,14 @@ import { check } from '../../src/commands/check.js';
 import { prune } from '../../src/commands/prune.js';
 import { DAY_MS } from '../../src/engine/retention.js';
 import type { Logger } from '../../src/log.js';
-import { chunkFiles, makeRepo, randomFiles } from '../support/repos.js';
+import { chunkFiles } from '../support/engine.js';
+import { makeClient } from '../support/repos.js';
 import { seededRandom } from '../support/seeded-random.js';
 import { tempDir } from '../support/tmp.js';
 
-const fossilsOn = (storage: string) => chunkFiles(storage).filter((f) => f.endsWith('.fsl'));
+/** Chunk files and fossils on a local storage, relative to it. */
+const onStorage = (storage: string) => chunkFiles(storage).map((f) => path.relative(storage, f)).sort();
+const fossilsOn = (storage: string) => onStorage(storage).filter((f) => f.endsWith('.fsl'));
 const recordsOn = (storage: string) => (fs.existsSync(path.join(storage, 'fossils')) ? fs.readdirSync(path.join(storage, 'fossils')) : []);
 const revisionsOn = (storage: string, id: string) => fs.readdirSync(path.join(storage, 'snapshots', id)).map(Number).sort((a, b) => a - b);
 
@@ -18,8 +21,8 @@ const revisionsOn = (storage: string, id: string) => fs.readdirSync(path.join(st
 async function twoIds() {
   const root = tempDir();
   const storage = path.join(root, 'storage');
-  const docs = await makeRepo(root, 'docs', storage);
-  const mail = await makeRepo(root, 'mail', storage);
+  const docs = await makeClient(root, 'docs', storage);
+  const mail = await makeClient(root, 'mail', storage);
   const rnd = seededRandom(5);
   docs.write('a.bin', rnd.bytes(6000));
   docs.write('b.bin', rnd.bytes(6000));
@@ -47,14 +50,14 @@ function storageSnapshot(storage: string): Map<string, string> {
 describe('prune', () => {
   it('deletes a revision in two steps: fossils first, deleted once every active id has backed up since', async () => {
     const { storage, docs, mail } = await twoIds();
-    const chunksBefore = chunkFiles(storage).length;
+    const chunksBefore = onStorage(storage).length;
     const r = await prune({ repoDir: docs.dir, revisions: [1] });
     expect(r.plan.deleteRevisions).toEqual([{ snapshotId: 'docs', revision: 1, reason: 'selected with -r' }]);
     expect(r.execution).toMatchObject({ deletedRevisions: 1, deletedChunks: 0 });
     expect(r.execution!.fossilized).toBeGreaterThan(3); // b.bin's chunks and revision 1's metadata
     expect(revisionsOn(storage, 'docs')).toEqual([2]);
     expect(fossilsOn(storage)).toHaveLength(r.execution!.fossilized);
-    expect(chunkFiles(storage)).toHaveLength(chunksBefore); // renamed, not deleted
+    expect(onStorage(storage)).toHaveLength(chunksBefore); // renamed, not deleted
     expect(recordsOn(storage)).toHaveLength(1);
     expect((await check({ repoDir: docs.dir, all: true })).ok).toBe(true);
 
@@ -120,7 +123,7 @@ describe('prune', () => {
 
   it('-exhaustive collects chunks no revision references, such as leftovers of interrupted backups', async () => {
     const { storage, docs } = await twoIds();
-    const some = chunkFiles(storage)[0]!;
+    const some = onStorage(storage)[0]!;
     const leftover = `chunks/ee/${'e'.repeat(62)}`;
     fs.mkdirSync(path.join(storage, 'chunks', 'ee'), { recursive: true });
     fs.copyFileSync(path.join(storage, some), path.join(storage, leftover));

@@ -6,7 +6,6 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { StorageCache } from '../../cache/storage-cache.js';
 import { check } from '../../src/commands/check.js';
-import { init } from '../../src/commands/init.js';
 import { backup } from '../../src/commands/backup.js';
 import { prune } from '../../src/commands/prune.js';
 import { obtainChunkListing } from '../../src/engine/chunk-listing.js';
@@ -14,15 +13,16 @@ import { RecordBook } from '../../src/engine/record-book.js';
 import { Repository } from '../../src/engine/repository.js';
 import { chunkPath } from '../../src/format/ids.js';
 import { silentLogger } from '../../src/log.js';
-import { makeRepo } from '../support/repos.js';
+import { joinRepo, put } from '../support/engine.js';
+import { makeClient } from '../support/repos.js';
 import { seededRandom } from '../support/seeded-random.js';
 import { tempDir } from '../support/tmp.js';
 
 async function setup() {
   const root = tempDir();
   const storage = path.join(root, 'storage');
-  const docs = await makeRepo(root, 'docs', storage);
-  const mail = await makeRepo(root, 'mail', storage);
+  const docs = await makeClient(root, 'docs', storage);
+  const mail = await makeClient(root, 'mail', storage);
   const rnd = seededRandom(8);
   docs.write('a.bin', rnd.bytes(6000));
   docs.write('b.bin', rnd.bytes(6000));
@@ -85,18 +85,16 @@ describe('stale caches', () => {
   });
 
   it('a revision deleted and written anew under the same number is not taken from the cache', async () => {
-    const { root, storage, docs, mail, rnd } = await setup();
+    const { storage, docs, mail, rnd } = await setup();
     await check({ repoDir: docs.dir, all: true }); // docs caches revision 2 of docs
     await prune({ repoDir: mail.dir, snapshotId: 'docs', revisions: [2], exclusive: true });
     // another client of the same snapshot id backs up: the new revision takes number 2 again
-    const other = path.join(root, 'docs-elsewhere');
-    fs.mkdirSync(other);
-    fs.writeFileSync(path.join(other, 'new.bin'), rnd.bytes(4000));
-    await init({ repoDir: other, snapshotId: 'docs', storageUrl: storage });
-    expect((await backup({ repoDir: other })).revision).toBe(2);
+    const other = await joinRepo({ storageDir: storage, encrypted: false }, { snapshotId: 'docs' });
+    put(other.repoDir, 'new.bin', rnd.bytes(4000));
+    expect((await backup(other.open)).revision).toBe(2);
 
     const stale = await check({ repoDir: docs.dir, stats: true });
-    const fresh = await check({ repoDir: other, stats: true });
+    const fresh = await check({ repoDir: other.repoDir, stats: true });
     expect(stale.stats).toEqual(fresh.stats);
     expect(stale.stats!.find((s) => s.snapshotId === 'docs')!.revisions.map((r) => r.files)).toEqual([2, 1]);
   });

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { type CheckResult, check } from '../../src/commands/check.js';
 import { type PruneOptions, prune } from '../../src/commands/prune.js';
 import { DAY_MS } from '../../src/engine/retention.js';
-import { type TestRepo, makeRepo } from '../support/repos.js';
+import { type Client, makeClient } from '../support/repos.js';
 import { type Random, seededRandom } from '../support/seeded-random.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -22,14 +22,14 @@ const STEPS = 18;
 interface World {
   root: string;
   storage: string;
-  clients: TestRepo[];
+  clients: Client[];
   /** in-flight backups: revision file moved aside, by snapshot id */
   hidden: Map<string, { from: string; to: string }>;
   rnd: Random;
   trace: string[];
 }
 
-function edit(w: World, c: TestRepo): void {
+function edit(w: World, c: Client): void {
   const names = fs.readdirSync(c.dir).filter((n) => n.endsWith('.bin'));
   const action = w.rnd.int(3);
   if (action === 0 || names.length < 2) c.write(`f${w.rnd.int(40)}.bin`, w.rnd.bytes(500 + w.rnd.int(4000)));
@@ -73,7 +73,7 @@ async function step(w: World): Promise<void> {
   }
 }
 
-async function randomPrune(w: World, c: TestRepo): Promise<void> {
+async function randomPrune(w: World, c: Client): Promise<void> {
   const o: PruneOptions = { repoDir: c.dir, all: w.rnd.next() < 0.5, exhaustive: w.rnd.next() < 0.4, fromCache: w.rnd.next() < 0.5 };
   const target = o.all ? w.rnd.pick(w.clients).snapshotId : c.snapshotId;
   const revs = revisionsOf(w, target);
@@ -105,7 +105,7 @@ async function run(seed: number): Promise<void> {
   const rnd = seededRandom(seed);
   const w: World = { root, storage, clients: [], hidden: new Map(), rnd, trace: [] };
   for (const id of ['a', 'b', 'c']) {
-    const c = await makeRepo(root, id, storage);
+    const c = await makeClient(root, id, storage);
     edit(w, c);
     edit(w, c);
     await c.backup();
