@@ -93,6 +93,7 @@ export async function describeFindings(
   findings: ReadonlyMap<number, ChunkFinding>,
   persist: boolean,
 ): Promise<void> {
+  if (findings.size === 0) return;
   const refs = revisionsReferencing(chains, new Set(findings.keys()));
   const toLoad = new Map<string, RevisionRef>();
   for (const [n, f] of findings) {
