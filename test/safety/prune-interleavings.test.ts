@@ -4,7 +4,7 @@
 // cached chunk list, must find every chunk that a visible revision references (a fossil counts:
 // step 2 brings it back). At the end every in-flight backup finishes, every id backs up once
 // more, step 2 runs, and then no fossil is needed and every file rebuilds byte for byte.
-// DBK_SAFETY_SEEDS=n runs more seeds.
+// SAFETY_SEEDS=n runs more seeds.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -16,7 +16,7 @@ import { type Client, makeClient } from '../support/repos.js';
 import { type Random, seededRandom } from '../support/seeded-random.js';
 import { tempDir } from '../support/tmp.js';
 
-const SEEDS = Number(process.env.DBK_SAFETY_SEEDS ?? 4);
+const SEEDS = Number(process.env.SAFETY_SEEDS ?? 4);
 const STEPS = 18;
 
 interface World {
