@@ -12,7 +12,7 @@ import type { RevisionRef } from '../format/fossil-collection.js';
 import { type CacheSession, withStorageCache } from '../engine/cache-access.js';
 import { type ListingInfo, obtainChunkListing, spotCheckListing } from '../engine/chunk-listing.js';
 import { type ChunkFinding, describeFindings, findAbsentChunks } from '../engine/chunk-problems.js';
-import { type ChunkCounts, type RevisionChunkStats, walkChains } from '../engine/chunk-stats.js';
+import { type ChainWalk, type ChunkCounts, type RevisionChunkStats, walkChains } from '../engine/chunk-stats.js';
 import { type RevisionFinding, verifyChunks } from '../engine/chunk-verifier.js';
 import { type FileFinding, verifyFiles } from '../engine/file-verifier.js';
 import { RecordBook } from '../engine/record-book.js';
@@ -114,21 +114,14 @@ async function runCheck(repo: Repository, session: CacheSession, o: CheckOptions
   const isChosen = new Set(chosen.map((r) => `${r.snapshotId}/${r.revision}`));
   const chains = session.revisions.chains(ids);
 
-  const fromCache = o.fromCache ?? boolSetting(repo.settings, 'check_reads_chunk_filelist_from_cache_only', false);
-  const listingOptions = (cached: boolean) => ({ fromCache: cached, log: repo.log, onProgress: progress('listing'), ...(o.signal ? { signal: o.signal } : {}) });
-  let { listing, info } = await obtainChunkListing(repo, cache, book, listingOptions(fromCache));
-  let walk = walkChains(chains, listing.chunkSizes, (id, rev) => isChosen.has(`${id}/${rev}`));
-  const stale = info.source === 'cache' ? await spotCheckListing(repo, cache, listing, walk.referenced) : undefined;
-  if (stale) {
-    repo.log.warn(`the cached chunk list is out of date (it lists chunk ${stale}, which is not on the storage): listing the storage`);
-    ({ listing, info } = await obtainChunkListing(repo, cache, book, listingOptions(false)));
-    walk = walkChains(chains, listing.chunkSizes, (id, rev) => isChosen.has(`${id}/${rev}`));
-  }
+  const walkChosen = (sizes: Uint32Array) => walkChains(chains, sizes, (id, rev) => isChosen.has(`${id}/${rev}`));
+  const { listing, info, walk: first } = await chunkListingFor(repo, session, book, walkChosen, o);
+  let walk = first;
   const absent = await findAbsentChunks(repo, cache, listing, walk.referenced, { fossils: o.fossils ?? false, resurrect: o.resurrect ?? false });
   if (absent.lookedUp > 0) {
     // what the direct lookups found is kept, so the next check need not look again, and counted
     cache.saveListing(listing, cache.appliedRecords('chunks'));
-    if (o.stats) walk = walkChains(chains, listing.chunkSizes, (id, rev) => isChosen.has(`${id}/${rev}`));
+    if (o.stats) walk = walkChosen(listing.chunkSizes);
   }
   const problems = absent.findings;
 
@@ -151,6 +144,19 @@ async function runCheck(repo: Repository, session: CacheSession, o: CheckOptions
   return result;
 }
 
+/** The chunk list (fresh, or cached and spot-checked) and the walk over it. */
+async function chunkListingFor(repo: Repository, session: CacheSession, book: RecordBook, walkChosen: (sizes: Uint32Array) => ChainWalk, o: CheckOptions) {
+  const fromCache = o.fromCache ?? boolSetting(repo.settings, 'check_reads_chunk_filelist_from_cache_only', false);
+  const options = (cached: boolean) => ({ fromCache: cached, log: repo.log, onProgress: (done: number) => o.onProgress?.({ phase: 'listing', done }), ...(o.signal ? { signal: o.signal } : {}) });
+  const got = await obtainChunkListing(repo, session.cache, book, options(fromCache));
+  const walk = walkChosen(got.listing.chunkSizes);
+  const stale = got.info.source === 'cache' ? await spotCheckListing(repo, session.cache, got.listing, walk.referenced) : undefined;
+  if (!stale) return { ...got, walk };
+  repo.log.warn(`the cached chunk list is out of date (it lists chunk ${stale}, which is not on the storage): listing the storage`);
+  const fresh = await obtainChunkListing(repo, session.cache, book, options(false));
+  return { ...fresh, walk: walkChosen(fresh.listing.chunkSizes) };
+}
+
 function chooseRevisions(cached: readonly CachedRevision[], ids: readonly string[], o: CheckOptions, unreadable: readonly RevisionRef[]): CachedRevision[] {
   const wanted = new Set(ids);
   const numbers = !o.stats && o.revisions?.length ? new Set(o.revisions) : undefined;
@@ -165,7 +171,7 @@ function chooseRevisions(cached: readonly CachedRevision[], ids: readonly string
   return chosen;
 }
 
-function statsTable(walked: ReturnType<typeof walkChains>['stats'], cached: readonly CachedRevision[]): SnapshotStats[] {
+function statsTable(walked: ChainWalk['stats'], cached: readonly CachedRevision[]): SnapshotStats[] {
   const summary = new Map(cached.map((r) => [`${r.snapshotId}/${r.revision}`, r]));
   return walked.map((s) => ({
     snapshotId: s.snapshotId,

@@ -17,6 +17,8 @@ import { type Random, seededRandom } from '../support/seeded-random.js';
 import { tempDir } from '../support/tmp.js';
 
 const SEEDS = Number(process.env.SAFETY_SEEDS ?? 4);
+/** what the prunes of all seeds did, so the test can tell it exercised both steps */
+const totals = { fossilized: 0, deletedChunks: 0, resurrected: 0, deletedRevisions: 0 };
 const STEPS = 18;
 
 interface World {
@@ -89,6 +91,7 @@ async function randomPrune(w: World, c: Client): Promise<void> {
   if (mode === 0) o.collectOnly = true;
   if (mode === 1) o.deleteOnly = true;
   const r = await prune(o);
+  for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += r.execution?.[k] ?? 0;
   w.trace.push(
     `prune from ${c.snapshotId} ${JSON.stringify({ ...o, repoDir: undefined })}: -${r.execution?.deletedRevisions} revisions, ` +
       `${r.execution?.fossilized} fossils, ${r.execution?.deletedChunks} deleted, ${r.execution?.resurrected} back`,
@@ -137,4 +140,7 @@ describe('prune safety under random interleavings', () => {
   for (let seed = 1; seed <= SEEDS; seed++) {
     it(`seed ${seed}`, () => run(seed), 300_000);
   }
+  it('made fossils, deleted and brought back chunks, and deleted revisions along the way', () => {
+    expect(Object.values(totals).every((n) => n > 0), JSON.stringify(totals)).toBe(true);
+  });
 });
