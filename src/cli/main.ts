@@ -73,4 +73,5 @@ function report(e: unknown): number {
 }
 
 const code = await main(process.argv);
-process.exit(code);
+// writes to a pipe are asynchronous: exit once stdout has taken everything, or long output is cut
+process.stdout.write('', () => process.exit(code));

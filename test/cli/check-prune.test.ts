@@ -95,3 +95,17 @@ describe('dbk check and prune', () => {
     expect(r.err).toMatch(/not a retention policy/);
   });
 });
+
+describe('long output through a pipe', () => {
+  it('arrives whole (more than a pipe buffer of JSON)', async () => {
+    const { makeScaleFixture } = await import('../../bench/fixture-scale.js');
+    const dir = tempDir();
+    const { repoDir } = await makeScaleFixture(dir, { chunks: 3000, revisions: 210, ids: 7, refs: 40, churn: 0.05, seed: 2 });
+    // a reader that starts late: the pipe fills up while dbk still has output to write
+    const r = spawnSync('sh', ['-c', `"${process.execPath}" "${CLI}" check -stats --json | (sleep 1; cat)`], { cwd: repoDir, encoding: 'utf8', env });
+    expect(r.status).toBe(0);
+    expect(r.stdout.length).toBeGreaterThan(64 * 1024);
+    const result = JSON.parse(r.stdout);
+    expect(result.stats.flatMap((s: { revisions: unknown[] }) => s.revisions)).toHaveLength(210);
+  });
+});
