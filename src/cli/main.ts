@@ -5,8 +5,10 @@
 import { Command, CommanderError } from 'commander';
 import { DbkError, ExitCode } from '../errors.js';
 import * as backupCli from './backup.js';
+import * as checkCli from './check.js';
 import * as initCli from './init.js';
 import * as listCli from './list.js';
+import * as pruneCli from './prune.js';
 import * as restoreCli from './restore.js';
 
 export function buildProgram(): Command {
@@ -17,7 +19,7 @@ export function buildProgram(): Command {
     .option('-d, --debug', 'debug log')
     .showHelpAfterError(false)
     .exitOverride();
-  for (const m of [initCli, backupCli, restoreCli, listCli]) m.register(program);
+  for (const m of [initCli, backupCli, restoreCli, listCli, checkCli, pruneCli]) m.register(program);
   program.addHelpText('after', EXIT_CODES);
   return program;
 }
@@ -71,4 +73,5 @@ function report(e: unknown): number {
 }
 
 const code = await main(process.argv);
-process.exit(code);
+// writes to a pipe are asynchronous: exit once stdout has taken everything, or long output is cut
+process.stdout.write('', () => process.exit(code));

@@ -9,6 +9,7 @@ import { encodeFileList } from '../format/file-list.js';
 import type { ChunkHash, ChunkId } from '../format/ids.js';
 import type { Revision } from '../format/revision.js';
 import { Chunker } from '../chunking/fastcdc.js';
+import { cacheWrittenRevision } from '../engine/backup-cache-hook.js';
 import { ChunkSequenceBuilder } from '../engine/chunk-sequence.js';
 import { ChunkUploader, type UploadStats } from '../engine/chunk-uploader.js';
 import { readInOrder } from '../engine/file-reader.js';
@@ -177,8 +178,10 @@ async function runBackup(repo: Repository, o: BackupOptions): Promise<BackupResu
     ...uploader.stats,
   };
   if (!o.dryRun) {
-    result.revision = await writeRevision(repo, previous.latest, kept, sequence, result, o.tag ?? '');
+    const written = await writeRevision(repo, previous.latest, kept, sequence, result, o.tag ?? '');
+    result.revision = written.revision;
     incomplete?.clear();
+    await cacheWrittenRevision(repo, written, sequence.hashes);
   }
   result.endTime = Date.now();
   return result;
@@ -186,7 +189,7 @@ async function runBackup(repo: Repository, o: BackupOptions): Promise<BackupResu
 
 const EMPTY_SHA256 = createHash('sha256').digest();
 
-async function writeRevision(repo: Repository, latest: number, entries: FileEntry[], sequence: ChunkSequenceBuilder, r: BackupResult, tag: string): Promise<number> {
+async function writeRevision(repo: Repository, latest: number, entries: FileEntry[], sequence: ChunkSequenceBuilder, r: BackupResult, tag: string): Promise<Revision> {
   const hashes = sequence.hashes;
   const lengths = Buffer.alloc(hashes.length * 4);
   sequence.lengths.forEach((n, i) => lengths.writeUInt32LE(n, i * 4));
@@ -210,7 +213,7 @@ async function writeRevision(repo: Repository, latest: number, entries: FileEntr
     };
     try {
       await repo.saveRevision(record);
-      return revision;
+      return record;
     } catch (e) {
       if (!isDbkError(e, 'ALREADY_EXISTS')) throw e; // another backup of this id took the number
     }

@@ -1,0 +1,178 @@
+// Prune, first half: decide everything, change nothing. The plan says which revisions go (by
+// retention), which earlier collections are ripe and what becomes of their fossils (step 2), and
+// which chunks become fossils now (step 1), or are deleted at once with -exclusive.
+//
+// References come from the revision cache: every revision of every id is known there (loaded
+// once, ever), and three walks over the change chains say which chunks any revision, the kept
+// revisions and the deleted revisions reference. Only -exhaustive needs the chunk list.
+
+import type { CachedRevision } from '../../cache/revision-cache.js';
+import { DbkError } from '../errors.js';
+import type { FossilCollection, RevisionRef } from '../format/fossil-collection.js';
+import type { ChunkId } from '../format/ids.js';
+import type { CacheSession } from './cache-access.js';
+import { type ListingInfo, obtainChunkListing } from './chunk-listing.js';
+import { walkChains } from './chunk-stats.js';
+import type { RecordBook } from './record-book.js';
+import type { Repository } from './repository.js';
+import { DAY_MS, type KeepPolicy, planRetention } from './retention.js';
+import { listStorageRevisions, syncRevisions } from './revision-sync.js';
+
+/** Deletion records older than this are removed; caches with older chunk lists re-list (chunk-listing.ts). */
+export const DELETION_RECORD_DAYS = 45;
+
+/** Snapshot ids without a backup for this long do not hold up step 2. */
+export const INACTIVE_AFTER_MS = 7 * DAY_MS;
+
+export interface PruneRules {
+  /** ids whose revisions retention applies to */
+  snapshotIds: readonly string[];
+  keep: readonly KeepPolicy[];
+  revisions: readonly number[];
+  tags: readonly string[];
+  exhaustive: boolean;
+  exclusive: boolean;
+  collectOnly: boolean;
+  deleteOnly: boolean;
+  /** ids left out of the ripeness test */
+  ignore: readonly string[];
+  fromCache: boolean;
+  now: number;
+}
+
+export interface RevisionDeletion extends RevisionRef {
+  reason: string;
+}
+
+export interface CollectionPlan {
+  /** the record, fossils/<name> */
+  name: string;
+  time: number;
+  ripe: boolean;
+  /** active snapshot ids without a revision finished after the collection */
+  waitingFor: string[];
+  /** fossils a revision references: renamed back into chunks */
+  resurrect: ChunkId[];
+  /** the other fossils: deleted */
+  delete: ChunkId[];
+}
+
+export interface PrunePlan {
+  now: number;
+  exclusive: boolean;
+  deleteRevisions: RevisionDeletion[];
+  /** chosen by the rules but kept (the newest revision of an id) */
+  spared: RevisionDeletion[];
+  /** step 2: every pending collection, ripe or not */
+  collections: CollectionPlan[];
+  /** step 1: chunks that become fossils (with -exclusive: are deleted) */
+  fossilize: ChunkId[];
+  /** -exhaustive: fossils no pending collection names; unreferenced ones join this collection */
+  adoptFossils: ChunkId[];
+  /** -exhaustive: fossils no pending collection names that a revision references */
+  resurrectOrphans: ChunkId[];
+  /** the newest revision of every snapshot id before this prune */
+  latest: RevisionRef[];
+  /** deletion records old enough to go (no usable cached chunk list predates them) */
+  expiredRecords: string[];
+  /** -exhaustive: where the chunk list came from */
+  listing?: ListingInfo;
+}
+
+export async function planPrune(repo: Repository, session: CacheSession, book: RecordBook, rules: PruneRules, onProgress?: (done: number, total: number) => void): Promise<PrunePlan> {
+  const onStorage = await listStorageRevisions(repo);
+  const cached = await syncRevisions(repo, session.revisions, session.numbering, onStorage, {
+    load: new Set(onStorage.map((r) => r.snapshotId)),
+    ...(onProgress ? { onProgress } : {}),
+  });
+  const byId = groupById(cached);
+  const plan: PrunePlan = { now: rules.now, exclusive: rules.exclusive, deleteRevisions: [], spared: [], collections: [], fossilize: [], adoptFossils: [], resurrectOrphans: [], latest: [], expiredRecords: [] };
+  plan.latest = [...byId].map(([snapshotId, revs]) => ({ snapshotId, revision: revs[revs.length - 1]!.revision }));
+  if (!rules.deleteOnly) chooseRevisions(plan, byId, rules);
+
+  const gone = new Set(plan.deleteRevisions.map((r) => `${r.snapshotId}/${r.revision}`));
+  const chains = session.revisions.chains();
+  const none = new Uint32Array(0);
+  const anyRef = walkChains(chains, none).referenced;
+  const keptRef = walkChains(chains, none, (id, rev) => !gone.has(`${id}/${rev}`)).referenced;
+  const pending: { name: string; record: FossilCollection }[] = [];
+  for (const name of book.names) {
+    const record = await book.get(name);
+    if (record.kind === 'collection') pending.push({ name, record });
+    else if (record.time < rules.now - DELETION_RECORD_DAYS * DAY_MS) plan.expiredRecords.push(name);
+  }
+  if (!rules.collectOnly) {
+    for (const { name, record } of pending) plan.collections.push(planCollection(session, name, record, byId, anyRef, rules));
+  }
+  if (rules.deleteOnly) return plan;
+
+  if (!rules.exhaustive) {
+    const deletedRef = walkChains(chains, none, (id, rev) => gone.has(`${id}/${rev}`)).referenced;
+    plan.fossilize = idsWhere(session, deletedRef.length, (n) => deletedRef[n] === 1 && keptRef[n] !== 1);
+    return plan;
+  }
+  const { listing, info } = await obtainChunkListing(repo, session.cache, book, { fromCache: rules.fromCache, log: repo.log });
+  plan.listing = info;
+  plan.fossilize = idsWhere(session, listing.chunkSizes.length, (n) => listing.chunkSize(n) !== undefined && keptRef[n] !== 1);
+  const collected = new Set(pending.flatMap((p) => p.record.fossils));
+  const orphans = listing.numbers('fossils');
+  const orphanIds = session.cache.chunkIdsAt(orphans) as ChunkId[];
+  orphans.forEach((n, i) => {
+    const id = orphanIds[i]!;
+    if (collected.has(id)) return;
+    if (anyRef[n] === 1) plan.resurrectOrphans.push(id);
+    else if (keptRef[n] !== 1) plan.adoptFossils.push(id);
+  });
+  return plan;
+}
+
+function groupById(cached: readonly CachedRevision[]): Map<string, CachedRevision[]> {
+  const byId = new Map<string, CachedRevision[]>();
+  for (const r of cached) byId.set(r.snapshotId, [...(byId.get(r.snapshotId) ?? []), r]);
+  return byId;
+}
+
+function chooseRevisions(plan: PrunePlan, byId: ReadonlyMap<string, CachedRevision[]>, rules: PruneRules): void {
+  const exists = (n: number) => rules.snapshotIds.some((id) => byId.get(id)?.some((r) => r.revision === n));
+  const absent = rules.revisions.filter((n) => !exists(n));
+  if (absent.length > 0) throw new DbkError('NOT_FOUND', `no revision ${absent.join(', ')} of ${rules.snapshotIds.map((id) => `'${id}'`).join(', ')}`);
+  for (const snapshotId of rules.snapshotIds) {
+    const revs = byId.get(snapshotId) ?? [];
+    const r = planRetention(revs, { keep: rules.keep, revisions: rules.revisions, tags: rules.tags, exclusive: rules.exclusive, now: rules.now });
+    plan.deleteRevisions.push(...r.delete.map((d) => ({ snapshotId, ...d })));
+    plan.spared.push(...r.spared.map((d) => ({ snapshotId, ...d })));
+  }
+}
+
+/** Step 2 for one collection: ripe once every active id has a revision that finished after it. */
+function planCollection(
+  session: CacheSession,
+  name: string,
+  c: FossilCollection,
+  byId: ReadonlyMap<string, CachedRevision[]>,
+  anyRef: Uint8Array,
+  rules: PruneRules,
+): CollectionPlan {
+  const waitingFor: string[] = [];
+  for (const [id, revs] of byId) {
+    const newest = revs[revs.length - 1]!;
+    if (rules.ignore.includes(id) || newest.endTime < rules.now - INACTIVE_AFTER_MS) continue;
+    const before = c.latest.find((l) => l.snapshotId === id)?.revision ?? 0;
+    if (!revs.some((r) => r.revision > before && r.endTime > c.time)) waitingFor.push(id);
+  }
+  const ripe = rules.exclusive || waitingFor.length === 0;
+  const plan: CollectionPlan = { name, time: c.time, ripe, waitingFor: rules.exclusive ? [] : waitingFor, resurrect: [], delete: [] };
+  if (!ripe) return plan;
+  const dict = session.cache.dictionary();
+  for (const id of c.fossils) {
+    const n = dict.findHex(id);
+    (n >= 0 && anyRef[n] === 1 ? plan.resurrect : plan.delete).push(id);
+  }
+  return plan;
+}
+
+function idsWhere(session: CacheSession, length: number, test: (n: number) => boolean): ChunkId[] {
+  const numbers: number[] = [];
+  for (let n = 0; n < length; n++) if (test(n)) numbers.push(n);
+  return session.cache.chunkIdsAt(numbers) as ChunkId[];
+}
