@@ -65,8 +65,9 @@ mounted=()
 cleanup() { for m in "${mounted[@]}"; do umount "$m" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-# A folder showing CORPUS that dbk may write .dbk/ into: an overlay when possible, else a copy
-# of a read-only corpus or the corpus itself. Prints its path.
+# Sets `src` to a folder showing CORPUS that dbk may write .dbk/ into: an overlay when possible,
+# else a copy of a read-only corpus, or the corpus itself. (Not run in a subshell: the overlay must
+# reach `mounted` so the exit trap unmounts it.)
 source_view() {
   local name=$1 corpus=$2 view ovl
   view=$work/view/$name ovl=$work/overlay/$name
@@ -74,17 +75,17 @@ source_view() {
   rm -rf "$ovl" && mkdir -p "$ovl/upper" "$ovl/work" "$view"
   if mount -t overlay overlay -o "lowerdir=$corpus,upperdir=$ovl/upper,workdir=$ovl/work" "$view" 2>/dev/null; then
     mounted+=("$view")
-    echo "$view"
+    src=$view
   elif [ -w "$corpus" ]; then
     rm -rf "$corpus/.dbk"
-    echo "$corpus"
+    src=$corpus
   else
     echo "no overlay mounts here: copying $corpus to $work/copy/$name" >&2
     if [ ! -f "$work/copy/$name.done" ]; then
       rm -rf "$work/copy/$name" && mkdir -p "$work/copy" && cp -a "$corpus" "$work/copy/$name" && touch "$work/copy/$name.done"
     fi
     rm -rf "$work/copy/$name/.dbk"
-    echo "$work/copy/$name"
+    src=$work/copy/$name
   fi
 }
 
@@ -127,7 +128,7 @@ run_dbk() {
 bench_corpus() {
   local name=$1 corpus=$2 src out
   out=$results/$name.jsonl
-  src=$(source_view "$name" "$corpus")
+  source_view "$name" "$corpus"
   # every tool reads from the page cache, not only the ones that come after the first
   find "$src" -type f -print0 | xargs -0 -r cat >/dev/null 2>&1 || true
   local files bytes
