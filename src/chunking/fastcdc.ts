@@ -77,7 +77,9 @@ export class Chunker {
   private findCut(data: Buffer, start: number): number {
     const gear = this.gear;
     const offset = this.pendingLength - start; // chunk position = index + offset
-    let i = Math.max(start, this.min - offset);
+    // skip the first `min` bytes unhashed, but never past the data: with min = max the cap below
+    // would otherwise cut beyond the bytes there are
+    let i = Math.max(start, Math.min(data.length, this.min - offset));
     let h = this.hash;
     const maskS = this.maskS;
     const maskL = this.maskL;

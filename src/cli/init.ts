@@ -10,6 +10,7 @@ interface Flags {
   min?: string;
   max?: string;
   storageName?: string;
+  repository?: string;
   json?: boolean;
 }
 
@@ -38,10 +39,11 @@ function report(json: boolean | undefined, r: Awaited<ReturnType<typeof init>>):
 export function register(program: Command): void {
   withStorageFlags(program.command('init').description('make this folder a repository and set up (or join) its storage'))
     .option('--storage-name <name>', 'name of the storage', 'default')
+    .option('--repository <path>', 'back up this folder instead of the current one (.dbk/ stays here)')
     .argument('<snapshot-id>', 'name of this backup set')
     .argument('<storage-url>', '/path, file:///path, sftp://user@host/path or odb://path')
     .action(async (snapshotId: string, storageUrl: string, f: Flags, cmd: Command) => {
-      const o: InitOptions = { repoDir: process.cwd(), snapshotId, storageUrl, storageName: f.storageName ?? 'default', ...sizeOptions(f), log: stderrLogger(globalFlags(cmd)) };
+      const o: InitOptions = { repoDir: process.cwd(), snapshotId, storageUrl, storageName: f.storageName ?? 'default', ...(f.repository ? { rootDir: f.repository } : {}), ...sizeOptions(f), log: stderrLogger(globalFlags(cmd)) };
       const ask = terminalPrompt();
       report(f.json, await init(ask ? { ...o, askPassword: ask } : o));
     });

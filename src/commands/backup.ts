@@ -78,13 +78,20 @@ async function loadPrevious(repo: Repository): Promise<Previous> {
   return { files: new Map(entries.map((e) => [e.path, e])), hashes, lengths, ids, latest };
 }
 
+/**
+ * Node sets file times with microsecond resolution through a double of seconds (libuv truncates),
+ * so a restored file's mtime can differ from the recorded one by a little over a microsecond:
+ * without this slack every restored file would be read again by the next backup.
+ */
+const MTIME_SLACK_MS = 0.002;
+
 const unchanged = (s: ScannedEntry, p: FileEntry | undefined): p is FileEntry =>
-  p !== undefined && p.type === 'file' && p.size === s.size && p.mtimeMs === s.mtimeMs && p.range !== undefined;
+  p !== undefined && p.type === 'file' && p.size === s.size && Math.abs(p.mtimeMs - s.mtimeMs) < MTIME_SLACK_MS && p.range !== undefined;
 
 async function runBackup(repo: Repository, o: BackupOptions): Promise<BackupResult> {
   const startTime = Date.now();
   const previous = await loadPrevious(repo);
-  const scanned = await scan(repo.repoDir, Filters.load(repo.repoDir));
+  const scanned = await scan(repo.rootDir, Filters.load(repo.repoDir));
   const incomplete = o.dryRun ? undefined : new IncompleteBackup(repo.cacheDir, repo.snapshotId);
   const uploader = new ChunkUploader(repo, previous.ids, incomplete?.load() ?? new Set(), incomplete, o.dryRun ?? false);
   const sequence = new ChunkSequenceBuilder(previous.hashes, previous.lengths);
@@ -120,7 +127,7 @@ async function runBackup(repo: Repository, o: BackupOptions): Promise<BackupResu
   };
   let readBytes = 0;
   let fed = 0; // bytes fed to the chunker: the stream offset of the next byte
-  for await (const item of readInOrder(repo.repoDir, toRead)) {
+  for await (const item of readInOrder(repo.rootDir, toRead)) {
     o.signal?.throwIfAborted();
     const start = fed;
     const sha = createHash('sha256');

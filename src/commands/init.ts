@@ -19,6 +19,8 @@ export interface InitOptions {
   storageUrl: string;
   /** default: 'default' */
   storageName?: string;
+  /** the folder to back up, when .dbk/ should live elsewhere (e.g. a read-only tree); init only */
+  rootDir?: string;
   encrypt?: boolean;
   /** average chunk size in bytes (default 4 MiB); min and max default to a quarter and four times it */
   chunkSize?: number;
@@ -54,7 +56,9 @@ export async function init(o: InitOptions): Promise<InitResult> {
   if (existsSync(preferencesPath(o.repoDir))) {
     throw new DbkError('CONFIG', `${path.resolve(o.repoDir)} is already a dbk repository`, { hint: "use 'dbk add' for a further storage" });
   }
-  return addStorage(o, { version: 1, storages: [] });
+  const root = o.rootDir === undefined ? {} : { root: path.resolve(o.rootDir) };
+  if (root.root !== undefined && !existsSync(root.root)) throw usage(`the folder to back up does not exist: ${root.root}`);
+  return addStorage(o, { version: 1, ...root, storages: [] });
 }
 
 /** dbk add: a further storage for an existing repository. */

@@ -5,13 +5,15 @@
 
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
 import picomatch from 'picomatch';
-import { DbkError, isDbkError } from '../errors.js';
+import { isDbkError } from '../errors.js';
 import type { FileEntry } from '../format/file-list.js';
 import type { ChunkHash } from '../format/ids.js';
 import { ChunkPrefetcher } from '../engine/chunk-prefetcher.js';
 import { Filters } from '../engine/filters.js';
 import { type OpenOptions, MissingChunkError, Repository } from '../engine/repository.js';
+import { RestoreWriter, setAttributes } from '../engine/restore-writer.js';
 import { SafeTree, checkRelativePath } from '../engine/safe-path.js';
 import { scan } from '../engine/scanner.js';
 
@@ -80,7 +82,7 @@ async function runRestore(repo: Repository, o: RestoreOptions): Promise<RestoreR
   for (const e of all) checkRelativePath(e.path);
   const chosen = all.filter(selector(o.patterns));
   const hashes = await repo.readChunkHashes(rev);
-  const tree = new SafeTree(repo.repoDir);
+  const tree = new SafeTree(repo.rootDir, o.overwrite ?? false);
   const result: RestoreResult = { snapshotId, revision: o.revision, restoredFiles: 0, restoredBytes: 0, unchangedFiles: 0, keptFiles: [], deletedFiles: [], broken: [] };
 
   for (const e of chosen) if (e.type === 'dir') await tree.prepareParent(`${e.path}/x`);
@@ -89,14 +91,15 @@ async function runRestore(repo: Repository, o: RestoreOptions): Promise<RestoreR
   for (const e of chosen) if (e.type === 'symlink') await restoreSymlink(tree, e, o, result);
   // folders last, deepest first, so writing their contents does not change their mtime again
   for (const e of chosen.filter((x) => x.type === 'dir').reverse()) await setAttributes(tree.abs(e.path), e);
-  if (o.delete) await deleteExtra(repo.repoDir, chosen, o, result);
+  if (o.delete) await deleteExtra(repo.rootDir, Filters.load(repo.repoDir), chosen, o, result);
   return result;
 }
 
 async function filesToWrite(tree: SafeTree, files: FileEntry[], o: RestoreOptions, result: RestoreResult): Promise<FileEntry[]> {
   const out: FileEntry[] = [];
-  for (const e of files) {
-    const st = await fs.lstat(tree.abs(e.path)).catch(() => undefined);
+  const stats = await mapInBatches(files, (e) => fs.lstat(tree.abs(e.path)).catch(() => undefined));
+  for (const [i, e] of files.entries()) {
+    const st = stats[i];
     if (st?.isFile() && st.size === e.size && (o.hash ? await sameContent(tree.abs(e.path), e) : Math.abs(st.mtimeMs - e.mtimeMs) < 1)) {
       result.unchangedFiles++;
     } else if (st && !o.overwrite) {
@@ -105,6 +108,12 @@ async function filesToWrite(tree: SafeTree, files: FileEntry[], o: RestoreOption
       out.push(e);
     }
   }
+  return out;
+}
+
+async function mapInBatches<T, R>(items: T[], fn: (item: T) => Promise<R>, batch = 256): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += batch) out.push(...(await Promise.all(items.slice(i, i + batch).map(fn))));
   return out;
 }
 
@@ -121,10 +130,11 @@ async function writeFiles(repo: Repository, tree: SafeTree, files: FileEntry[], 
   const prefetch = new ChunkPrefetcher(order, (h) => repo.readChunk(h), Math.max(2, repo.threads * 2));
   const progress: RestoreProgress = { files: 0, totalFiles: files.length, bytes: 0, totalBytes: files.reduce((n, e) => n + e.size, 0) };
   const broken = new Map<string, BrokenChunk>();
+  const writer = new RestoreWriter(tree, hashes, prefetch);
   for (const e of [...files.filter((x) => !x.range), ...withData]) {
     o.signal?.throwIfAborted();
     try {
-      await writeFile(tree, e, hashes, prefetch);
+      await writer.restore(e);
       result.restoredFiles++;
       result.restoredBytes += e.size;
     } catch (err) {
@@ -138,6 +148,7 @@ async function writeFiles(repo: Repository, tree: SafeTree, files: FileEntry[], 
     progress.bytes += e.size;
     o.onProgress?.(progress);
   }
+  await writer.drain();
   result.broken = [...broken.values()];
 }
 
@@ -149,48 +160,6 @@ function brokenBy(err: unknown, e: FileEntry, hashes: ChunkHash[], repo: Reposit
     return { chunkId: id, reason: err.message };
   }
   return undefined;
-}
-
-async function writeFile(tree: SafeTree, e: FileEntry, hashes: ChunkHash[], prefetch: ChunkPrefetcher): Promise<void> {
-  await tree.prepareParent(e.path);
-  const target = tree.abs(e.path);
-  const tmp = `${target}.dbk-restore`;
-  const fh = await fs.open(tmp, 'w', 0o600);
-  const sha = createHash('sha256');
-  let failure: unknown;
-  try {
-    const r = e.range;
-    if (r) {
-      for (let i = r.startChunk; i <= r.endChunk; i++) {
-        let chunk: Buffer;
-        try {
-          chunk = await prefetch.get(hashes[i]!);
-        } catch (err) {
-          failure ??= err; // keep consuming the file's chunks so the prefetch order stays in step
-          continue;
-        }
-        if (failure) continue;
-        const piece = chunk.subarray(i === r.startChunk ? r.startOffset : 0, i === r.endChunk ? r.endOffset : chunk.length);
-        sha.update(piece);
-        await fh.write(piece);
-      }
-    }
-  } finally {
-    await fh.close();
-  }
-  if (!failure && e.hash && !sha.digest().equals(e.hash)) failure = new DbkError('CORRUPT', `${e.path}: restored content does not match its hash`);
-  if (failure) {
-    await fs.rm(tmp, { force: true });
-    throw failure;
-  }
-  await setAttributes(tmp, e);
-  await fs.rename(tmp, target);
-}
-
-async function setAttributes(abs: string, e: FileEntry): Promise<void> {
-  if (process.getuid?.() === 0) await fs.lchown(abs, e.uid, e.gid).catch(() => {});
-  await fs.chmod(abs, e.mode);
-  await fs.utimes(abs, e.mtimeMs / 1000, e.mtimeMs / 1000);
 }
 
 async function restoreSymlink(tree: SafeTree, e: FileEntry, o: RestoreOptions, result: RestoreResult): Promise<void> {
@@ -211,13 +180,13 @@ async function restoreSymlink(tree: SafeTree, e: FileEntry, o: RestoreOptions, r
   result.restoredFiles++;
 }
 
-async function deleteExtra(repoDir: string, chosen: FileEntry[], o: RestoreOptions, result: RestoreResult): Promise<void> {
+async function deleteExtra(rootDir: string, filters: Filters, chosen: FileEntry[], o: RestoreOptions, result: RestoreResult): Promise<void> {
   const keep = new Set(chosen.map((e) => e.path));
   const inScope = o.patterns?.length ? picomatch(o.patterns, { dot: true }) : () => true;
-  const local = await scan(repoDir, Filters.load(repoDir));
+  const local = await scan(rootDir, filters);
   for (const e of local.entries.reverse()) {
     if (keep.has(e.path) || !inScope(e.path)) continue;
-    await fs.rm(`${repoDir}/${e.path}`, { recursive: true, force: true });
+    await fs.rm(path.join(rootDir, e.path), { recursive: true, force: true });
     result.deletedFiles.push(e.path);
   }
 }

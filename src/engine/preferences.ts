@@ -18,6 +18,8 @@ export interface StoragePreference {
 
 export interface Preferences {
   version: 1;
+  /** the folder backed up, when it is not the one holding .dbk/ (init -repository) */
+  root?: string;
   storages: StoragePreference[];
 }
 

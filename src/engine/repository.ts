@@ -54,6 +54,8 @@ export class Repository {
 
   private constructor(
     readonly repoDir: string,
+    /** the folder backed up and restored into: repoDir, unless init was given -repository */
+    readonly rootDir: string,
     readonly preference: StoragePreference,
     readonly settings: Settings,
     readonly backend: Backend,
@@ -66,14 +68,15 @@ export class Repository {
 
   static async open(o: OpenOptions): Promise<Repository> {
     const repoDir = path.resolve(o.repoDir);
-    const pref = storagePreference(readPreferences(repoDir), o.storageName);
+    const prefs = readPreferences(repoDir);
+    const pref = storagePreference(prefs, o.storageName);
     const settings = makeSettings(pref.name, pref.settings);
     const threads = Math.max(1, o.threads ?? intSetting(settings, 'threads', 4));
     const log = o.log ?? silentLogger;
     const backend = await openBackend(pref.url, { settings, repoDir, threads, log });
     try {
       const config = await loadConfig(backend, settings, o.askPassword);
-      return new Repository(repoDir, pref, settings, backend, config, threads, log);
+      return new Repository(repoDir, prefs.root ?? repoDir, pref, settings, backend, config, threads, log);
     } catch (e) {
       await backend.close();
       throw e;
@@ -132,7 +135,10 @@ export class Repository {
     const id = this.chunkId(hash);
     const raw = await this.fetchChunk(hash, id);
     const what = `chunk ${id}`;
-    const plain = await this.codec.run({ op: 'decode', data: raw, kind: ObjectKind.CHUNK, maxLength, what, ...this.keyFor(hash) }, true);
+    const plain = await this.codec.run({ op: 'decode', data: raw, kind: ObjectKind.CHUNK, maxLength, what, ...this.keyFor(hash) }, true).catch((e) => {
+      // the worker's error crosses the thread boundary without data: name the chunk for the caller
+      throw isDbkError(e, 'CORRUPT') ? new DbkError('CORRUPT', e.message, { data: { id } }) : e;
+    });
     if (this.hashOf(plain) !== hash) throw new DbkError('CORRUPT', `${what}: content does not match its hash`, { data: { id } });
     return plain;
   }

@@ -13,11 +13,19 @@ export function checkRelativePath(p: string): void {
   if (bad) throw new DbkError('CORRUPT', `the revision holds an unsafe path: ${JSON.stringify(p)}; nothing was restored`);
 }
 
-/** Creates folders below a root, refusing to pass through anything but real folders. */
+/**
+ * Creates folders below a root, refusing to pass through anything but real folders. With
+ * `replace` (restore's overwrite), a file or symlink in the way of a folder is removed (a symlink
+ * itself, never what it points at) and a real folder made in its place (the restore writer, seeing
+ * `replace`, likewise replaces a folder in the way of a file).
+ */
 export class SafeTree {
   private readonly verified = new Set<string>(['']);
 
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    readonly replace = false,
+  ) {}
 
   abs(rel: string): string {
     return path.join(this.root, ...rel.split('/'));
@@ -37,10 +45,13 @@ export class SafeTree {
   async ensureDir(rel: string): Promise<void> {
     const abs = this.abs(rel);
     const st = await fs.lstat(abs).catch(() => undefined);
-    if (!st) await fs.mkdir(abs);
-    else if (!st.isDirectory()) {
-      throw new DbkError('CONFIG', `${rel} is in the way of a folder being restored (${st.isSymbolicLink() ? 'a symlink' : 'a file'}); nothing was written through it`);
+    if (st && !st.isDirectory()) {
+      if (!this.replace) {
+        throw new DbkError('CONFIG', `${rel} is in the way of a folder being restored (${st.isSymbolicLink() ? 'a symlink' : 'a file'}); nothing was written through it`);
+      }
+      await fs.unlink(abs);
     }
+    if (!st?.isDirectory()) await fs.mkdir(abs);
     this.verified.add(rel);
   }
 }

@@ -66,6 +66,7 @@ function fromJson(buf: Buffer, encrypted: boolean): StorageConfig {
   } catch {
     throw corrupt('config', 'not valid JSON');
   }
+  if (typeof j !== 'object' || j === null || Array.isArray(j)) throw corrupt('config', 'not a JSON object');
   const level = j.compressionLevel;
   if (!Number.isInteger(level) || (level as number) < 0 || (level as number) > 22) throw corrupt('config', 'bad compressionLevel');
   if (encrypted !== (j.encryptionKey !== undefined)) throw corrupt('config', 'encryption key does not match the header');

@@ -48,6 +48,7 @@ export function decodeRevision(data: Buffer): Revision {
   } catch {
     throw corrupt('revision', 'not valid JSON');
   }
+  if (typeof j !== 'object' || j === null || Array.isArray(j)) throw corrupt('revision', 'not a JSON object');
   if (j.version !== REVISION_VERSION) throw corrupt('revision', `unsupported revision format ${String(j.version)}`);
   const s = j.sequences as Record<string, unknown> | undefined;
   const hashes = (v: unknown, what: string): ChunkHash[] => {
