@@ -11,10 +11,9 @@
 #   --only     run one corpus
 #   --threads  dbk's -threads (default 4)
 #
-# dbk keeps .dbk/ in the folder it backs up, and /usr/lib is read-only to us. Every tool therefore
-# backs up an overlay mount of the corpus (lower: the corpus, untouched; upper: a scratch folder
-# that takes .dbk/), so all three read the same path through the same filesystem. Without overlay
-# mounts (not root), /usr/lib is copied once with cp -a and the small corpus is used in place.
+# Every tool reads the corpus in place, /usr/lib included (read-only to us): dbk's .dbk/ lives in a
+# folder of its own under the work dir (`dbk init -repository CORPUS`), and so does the .dbk/ of the
+# folder dbk restores into, which therefore holds exactly the restored tree.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,34 +60,6 @@ small_corpus() {
   echo "$dir"
 }
 
-mounted=()
-cleanup() { for m in "${mounted[@]}"; do umount "$m" 2>/dev/null || true; done; }
-trap cleanup EXIT
-
-# Sets `src` to a folder showing CORPUS that dbk may write .dbk/ into: an overlay when possible,
-# else a copy of a read-only corpus, or the corpus itself. (Not run in a subshell: the overlay must
-# reach `mounted` so the exit trap unmounts it.)
-source_view() {
-  local name=$1 corpus=$2 view ovl
-  view=$work/view/$name ovl=$work/overlay/$name
-  umount "$view" 2>/dev/null || true
-  rm -rf "$ovl" && mkdir -p "$ovl/upper" "$ovl/work" "$view"
-  if mount -t overlay overlay -o "lowerdir=$corpus,upperdir=$ovl/upper,workdir=$ovl/work" "$view" 2>/dev/null; then
-    mounted+=("$view")
-    src=$view
-  elif [ -w "$corpus" ]; then
-    rm -rf "$corpus/.dbk"
-    src=$corpus
-  else
-    echo "no overlay mounts here: copying $corpus to $work/copy/$name" >&2
-    if [ ! -f "$work/copy/$name.done" ]; then
-      rm -rf "$work/copy/$name" && mkdir -p "$work/copy" && cp -a "$corpus" "$work/copy/$name" && touch "$work/copy/$name.done"
-    fi
-    rm -rf "$work/copy/$name/.dbk"
-    src=$work/copy/$name
-  fi
-}
-
 # runs a dbk step in a folder under /usr/bin/time; prints the metrics JSON, fails the run if dbk fails
 timed_dbk() {
   local dir=$1 log=$2 t rc=0
@@ -108,16 +79,16 @@ timed_dbk() {
 line() { printf '{"tool":"%s","step":"%s","metrics":%s,"repo_bytes":%s}\n' "$1" "$2" "$3" "$(du -sb "$4" | cut -f1)"; }
 
 run_dbk() {
-  local name=$1 src=$2 storage dest logs
-  storage=$work/repos/$name/dbk dest=$work/restored/$name/dbk logs=$work/logs/$name
-  rm -rf "$storage" "$dest" "$src/.dbk" && mkdir -p "$dest"
-  (cd "$src" && dbk init -e bench "$storage" >/dev/null)
-  line dbk initial "$(timed_dbk "$src" "$logs-initial.log" backup -stats -threads "$threads")" "$storage"
-  line dbk unchanged "$(timed_dbk "$src" "$logs-unchanged.log" backup -stats -threads "$threads")" "$storage"
-  (cd "$dest" && dbk init bench "$storage" >/dev/null)
-  line dbk restore "$(timed_dbk "$dest" "$logs-restore.log" restore -r 1 -threads "$threads")" "$storage"
+  local name=$1 src=$2 base storage dest logs
+  base=$work/dbk/$name storage=$work/repos/$name/dbk dest=$work/restored/$name/dbk logs=$work/logs/$name
+  rm -rf "$base" "$storage" "$dest" && mkdir -p "$base/backup" "$base/restore" "$dest"
+  (cd "$base/backup" && dbk init -e -repository "$src" bench "$storage" >/dev/null)
+  line dbk initial "$(timed_dbk "$base/backup" "$logs-initial.log" backup -stats -threads "$threads")" "$storage"
+  line dbk unchanged "$(timed_dbk "$base/backup" "$logs-unchanged.log" backup -stats -threads "$threads")" "$storage"
+  (cd "$base/restore" && dbk init -repository "$dest" bench "$storage" >/dev/null)
+  line dbk restore "$(timed_dbk "$base/restore" "$logs-restore.log" restore -r 1 -threads "$threads")" "$storage"
   local differences
-  differences=$(diff -r --no-dereference -x .dbk "$src" "$dest" 2>&1 | head -5 || true)
+  differences=$(diff -r --no-dereference "$src" "$dest" 2>&1 | head -5 || true)
   if [ -z "$differences" ]; then
     echo '{"tool":"dbk","step":"verify","identical":true}'
   else
@@ -126,22 +97,21 @@ run_dbk() {
 }
 
 bench_corpus() {
-  local name=$1 corpus=$2 src out
+  local name=$1 src=$2 out
   out=$results/$name.jsonl
-  source_view "$name" "$corpus"
   # every tool reads from the page cache, not only the ones that come after the first
   find "$src" -type f -print0 | xargs -0 -r cat >/dev/null 2>&1 || true
   local files bytes
   files=$(find "$src" -type f | wc -l)
   bytes=$(du -sb "$src" | cut -f1)
-  echo "== $name: $corpus ($files files, $((bytes / 1000000)) MB) seen at $src" >&2
+  echo "== $name: $src ($files files, $((bytes / 1000000)) MB)" >&2
   : >"$out"
   bash "$shared/peers.sh" backup "$src" "$work/repos/$name" | tee -a "$out" >&2
   sync
   bash "$shared/peers.sh" restore "$work/repos/$name" "$work/restored/$name" | tee -a "$out" >&2
   rm -rf "$work/restored/$name/restic" "$work/restored/$name/borg"
   run_dbk "$name" "$src" | tee -a "$out" >&2
-  node "$root/dist/bench/core-table.js" "$out" "$name — $corpus, $files files, $((bytes / 1000000)) MB ($(nproc) cores, dbk -threads $threads)" | tee "$results/$name.md"
+  node "$root/dist/bench/core-table.js" "$out" "$name — $src, $files files, $((bytes / 1000000)) MB ($(nproc) cores, dbk -threads $threads)" | tee "$results/$name.md"
 }
 
 build
