@@ -5,7 +5,7 @@
 # to the peers and the targets of issue 2. Compression and encryption on for every tool.
 #
 # usage: bash bench/core.sh [--work DIR] [--scale F] [--only usr-lib|small] [--threads N]
-#   --work     where corpora, storages and restores go (default $DBK_BENCH_WORK, else /tmp/dbk-bench);
+#   --work     where corpora, storages and restores go (default $DBK_BENCH_WORK, else /tmp/dbk-bench-core);
 #              the small corpus is made there once and reused
 #   --scale    scale of the small corpus (default 1: 100,000 files, ~850 MB)
 #   --only     run one corpus
@@ -18,7 +18,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=$root/../shared/bench
-work=${DBK_BENCH_WORK:-/tmp/dbk-bench}
+work=${DBK_BENCH_WORK:-/tmp/dbk-bench-core}
 scale=1
 only=''
 threads=4
