@@ -106,12 +106,14 @@ bench_corpus() {
   bytes=$(du -sb "$src" | cut -f1)
   echo "== $name: $src ($files files, $((bytes / 1000000)) MB)" >&2
   : >"$out"
+  local load # the machines are shared: say how busy this one was
+  load=$(cut -d' ' -f1 /proc/loadavg)
   bash "$shared/peers.sh" backup "$src" "$work/repos/$name" | tee -a "$out" >&2
   sync
   bash "$shared/peers.sh" restore "$work/repos/$name" "$work/restored/$name" | tee -a "$out" >&2
   rm -rf "$work/restored/$name/restic" "$work/restored/$name/borg"
   run_dbk "$name" "$src" | tee -a "$out" >&2
-  node "$root/dist/bench/core-table.js" "$out" "$name — $src, $files files, $((bytes / 1000000)) MB ($(nproc) cores, dbk -threads $threads)" | tee "$results/$name.md"
+  node "$root/dist/bench/core-table.js" "$out" "$name — $src, $files files, $((bytes / 1000000)) MB ($(nproc) cores, load $load → $(cut -d' ' -f1 /proc/loadavg), dbk -threads $threads)" | tee "$results/$name.md"
 }
 
 build
