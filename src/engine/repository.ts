@@ -2,6 +2,7 @@
 // operations every command shares: chunk ids, reading and writing chunks and metadata
 // sequences, and finding, loading and saving revisions.
 
+import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { openBackend } from '../../backends/registry.js';
@@ -97,7 +98,8 @@ export class Repository {
   }
 
   get codec(): CodecPool {
-    this.codecPool ??= new CodecPool(Math.min(this.threads, 4));
+    // codec work is pure CPU: workers beyond the cores only add heaps and buffers waiting for GC
+    this.codecPool ??= new CodecPool(Math.min(this.threads, 4, availableParallelism()));
     return this.codecPool;
   }
 
