@@ -1,10 +1,11 @@
 // Issue 4's benchmark: dbk over SFTP on loopback beside a local storage, on the `small` corpus of
 // ../shared/bench. Starts a throwaway OpenSSH server (test/support/sshd.ts) and measures under
 // /usr/bin/time: a backup of the corpus to a local folder and to sftp://, a restore from each
-// (compared with the corpus by diff -r), and the listing of 100,000 chunk files, written straight
-// to the server's disk, by listTree() at threads 1 and 8, over sftp:// and, for scale, the local
-// backend. Each step runs --runs times (interleaved: the machine is shared and noisy) and every
-// run's figure is printed, as two markdown tables (also saved to WORK/sftp/results.md).
+// (compared with the corpus by diff -r) beside `cp -a` of the corpus (the floor under a restore),
+// and the listing of 100,000 chunk files, written straight to the server's disk, by listTree() at
+// threads 1 and 8, over sftp:// and, for scale, the local backend. Each step runs --runs times
+// (interleaved: the machine is shared and noisy) and every run's figure is printed, as two
+// markdown tables (also saved to WORK/sftp/results.md).
 //
 // usage: npm run bench:sftp -- [--work DIR] [--scale F] [--threads N] [--runs N] [--chunks N]
 //   --work     corpus, storages, restores and logs (default $DBK_BENCH_WORK, else /tmp/dbk-bench);
@@ -108,13 +109,13 @@ interface Sample {
   stdout: string;
 }
 
-/** Runs `node ARGS` under /usr/bin/time in `cwd`, its stderr to `log`; with a server, measures its CPU too. */
-async function timed(args: string[], cwd: string, log: string, env: NodeJS.ProcessEnv, sshd?: Sshd): Promise<Sample> {
+/** Runs a command under /usr/bin/time in `cwd`, its stderr to `log`; with a server, measures its CPU too. */
+async function timed(command: string[], cwd: string, log: string, env: NodeJS.ProcessEnv, sshd?: Sshd): Promise<Sample> {
   await mustExec('sync', []);
   const before = sshd && (await serverCpu(sshd));
   const timeFile = `${log}.time`;
-  const r = await exec('/usr/bin/time', ['-o', timeFile, '-f', TIMEFMT, process.execPath, ...args], { cwd, env, stderrTo: log });
-  if (r.code !== 0) throw new Error(`node ${args.join(' ')} failed (exit ${r.code}) in ${cwd}:\n${readFileSync(log, 'utf8').slice(-3000)}`);
+  const r = await exec('/usr/bin/time', ['-o', timeFile, '-f', TIMEFMT, ...command], { cwd, env, stderrTo: log });
+  if (r.code !== 0) throw new Error(`${command.join(' ')} failed (exit ${r.code}) in ${cwd}:\n${readFileSync(log, 'utf8').slice(-3000)}`);
   const after = sshd && (await serverCpu(sshd));
   const lines = readFileSync(timeFile, 'utf8').trim().split('\n'); // a failure line may come first
   const metrics = JSON.parse(lines[lines.length - 1] ?? '') as Metrics;
@@ -225,7 +226,7 @@ async function backupAndRestore(b: Bench, kind: 'local' | 'sftp', run: number): 
   const threads = ['-threads', String(b.o.threads)];
 
   await mustExec(process.execPath, [CLI, 'init', '-e', '-repository', b.corpus, 'bench', url], { cwd: repo, env: b.env });
-  const backup = await timed([CLI, 'backup', ...threads, '--json'], repo, path.join(b.logs, `backup-${kind}-${run}.log`), b.env, server);
+  const backup = await timed([process.execPath, CLI, 'backup', ...threads, '--json'], repo, path.join(b.logs, `backup-${kind}-${run}.log`), b.env, server);
   const stats = JSON.parse(backup.stdout) as { files: number };
   const stored = await fileBytes(storageDir);
   // stored bytes differ a little from run to run: each new storage draws its own chunker seed
@@ -233,7 +234,7 @@ async function backupAndRestore(b: Bench, kind: 'local' | 'sftp', run: number): 
   report(run, `backup ${kind}`, backup);
 
   await mustExec(process.execPath, [CLI, 'init', 'bench', url], { cwd: restored, env: b.env });
-  const restore = await timed([CLI, 'restore', '-r', '1', ...threads, '--json'], restored, path.join(b.logs, `restore-${kind}-${run}.log`), b.env, server);
+  const restore = await timed([process.execPath, CLI, 'restore', '-r', '1', ...threads, '--json'], restored, path.join(b.logs, `restore-${kind}-${run}.log`), b.env, server);
   const diff = await exec('diff', ['-r', '--no-dereference', '-x', '.dbk', b.corpus, restored]);
   const verdict = diff.code === 0 ? 'byte-identical (diff -r)' : `DIFFERS: ${diff.stdout.split('\n').slice(0, 3).join('; ')}${diff.stderr}`;
   b.results.add(['restore', kind], restore, {}, verdict);
@@ -241,12 +242,25 @@ async function backupAndRestore(b: Bench, kind: 'local' | 'sftp', run: number): 
   rmSync(base, { recursive: true, force: true });
 }
 
+/**
+ * The same tree written by `cp -a`: the floor under a restore on this machine, whose file
+ * creation alone costs seconds of kernel time and varies with what else runs.
+ */
+async function copyFloor(b: Bench, run: number): Promise<void> {
+  const copy = path.join(b.o.work, 'sftp', 'copy');
+  rmSync(copy, { recursive: true, force: true });
+  const sample = await timed(['cp', '-a', b.corpus, copy], b.o.work, path.join(b.logs, `copy-${run}.log`), b.env);
+  b.results.add(['copy (cp -a)', 'local'], sample, {}, 'the floor under a restore');
+  report(run, 'cp -a', sample);
+  rmSync(copy, { recursive: true, force: true });
+}
+
 /** Lists the chunk files with listTree() in a process of its own. */
 async function listing(b: Bench, kind: 'local' | 'sftp', threads: number, run: number): Promise<void> {
   const repo = path.join(b.o.work, 'sftp', 'list-repo'); // holds .dbk/known_hosts
   const url = kind === 'sftp' ? sftpUrl(b.sshd, b.listStorage) : b.listStorage;
   const log = path.join(b.logs, `list-${kind}-${threads}-${run}.log`);
-  const sample = await timed([LISTER, url, String(threads), repo], repo, log, b.env, kind === 'sftp' ? b.sshd : undefined);
+  const sample = await timed([process.execPath, LISTER, url, String(threads), repo], repo, log, b.env, kind === 'sftp' ? b.sshd : undefined);
   const r = JSON.parse(sample.stdout) as { files: number; open_s: number; list_s: number };
   const note = r.files === b.o.chunks ? `${r.files} files` : `WRONG COUNT: ${r.files} files, expected ${b.o.chunks}`;
   b.results.add(['list chunks', kind, String(threads)], sample, { list: r.list_s }, note);
@@ -314,6 +328,7 @@ async function main(): Promise<void> {
     mkdirSync(path.join(o.work, 'sftp', 'list-repo'));
     const b: Bench = { o, corpus, listStorage, sshd, env, results: new Results(), logs };
     for (let run = 1; run <= o.runs; run++) {
+      await copyFloor(b, run);
       // alternate the order, so that neither storage always comes first
       for (const kind of run % 2 ? (['local', 'sftp'] as const) : (['sftp', 'local'] as const)) await backupAndRestore(b, kind, run);
       for (const kind of ['local', 'sftp'] as const) for (const threads of LIST_THREADS) await listing(b, kind, threads, run);
