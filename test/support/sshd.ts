@@ -1,8 +1,9 @@
-// A real OpenSSH server for tests: `sshd -D -e` on 127.0.0.1, on free ports, as the current user
-// (root or not), with its own temp folder, a generated ed25519 host key and user key, no PAM and
-// no strict modes. A second port serves the same files read-only (internal-sftp -R), for tests of
-// permission errors that root cannot otherwise provoke. kill() ends the server and every session
-// at once, as a crash would; restart() brings it back on the same ports.
+// A real OpenSSH server for tests and for bench/sftp.ts: `sshd -D -e` on 127.0.0.1, on free
+// ports, as the current user (root or not), with its own temp folder, a generated ed25519 host key
+// and user key, no PAM and no strict modes. A second port serves the same files read-only
+// (internal-sftp -R), for tests of permission errors that root cannot otherwise provoke. kill()
+// ends the server and every session at once, as a crash would; restart() brings it back on the
+// same ports. Nothing here depends on vitest.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -52,6 +53,8 @@ export interface Sshd {
   close(): Promise<void>;
   /** the server's log since it was last (re)started */
   log(): string;
+  /** the listening server's process id (its sessions are its descendants), undefined while killed */
+  pid(): number | undefined;
 }
 
 export async function startSshd(): Promise<Sshd> {
@@ -112,6 +115,7 @@ export async function startSshd(): Promise<Sshd> {
       rmSync(dir, { recursive: true, force: true });
     },
     log: () => running?.log() ?? lastLog,
+    pid: () => running?.pid,
   };
 }
 
@@ -166,6 +170,7 @@ function supportsPerSourcePenalties(dir: string): boolean {
 }
 
 interface Running {
+  pid: number;
   kill(): Promise<void>;
   log(): string;
 }
@@ -191,7 +196,7 @@ function run(config: string): Promise<Running> {
       started = true;
       clearTimeout(timer);
       child.off('exit', failOnExit);
-      resolve({ kill: () => killTree(child), log: () => log });
+      resolve({ pid: child.pid!, kill: () => killTree(child), log: () => log });
     });
   });
 }
