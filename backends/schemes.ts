@@ -1,3 +1,3 @@
 // Side-effect module: registers the remote backends with the registry. Each backend module calls
 // registerScheme() when imported.
-export {};
+import './onedrive/register.js';
