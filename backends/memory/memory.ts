@@ -3,6 +3,7 @@
 
 import { alreadyExists, notFound } from '../../src/errors.js';
 import type { Backend, Entry } from '../backend.js';
+import { isTempName } from '../temp-names.js';
 
 export class MemoryBackend implements Backend {
   readonly location = 'memory:';
@@ -16,8 +17,9 @@ export class MemoryBackend implements Backend {
       if (!p.startsWith(prefix)) continue;
       const rest = p.slice(prefix.length);
       const slash = rest.indexOf('/');
-      if (slash < 0) out.set(rest, { name: rest, size: data.length, dir: false });
-      else out.set(rest.slice(0, slash), { name: rest.slice(0, slash), size: 0, dir: true });
+      if (slash < 0) {
+        if (!isTempName(rest)) out.set(rest, { name: rest, size: data.length, dir: false });
+      } else out.set(rest.slice(0, slash), { name: rest.slice(0, slash), size: 0, dir: true });
     }
     for (const d of this.dirs) {
       if (d === '' || !d.startsWith(prefix)) continue;
@@ -34,8 +36,9 @@ export class MemoryBackend implements Backend {
   }
 
   async write(p: string, data: Uint8Array): Promise<void> {
+    // no await between check and set: of concurrent writers of one name, exactly one wins
     if (this.files.has(p)) throw alreadyExists(p);
-    await this.mkdir(parentOf(p));
+    this.addDirs(parentOf(p));
     this.files.set(p, Buffer.from(data));
   }
 
@@ -43,7 +46,7 @@ export class MemoryBackend implements Backend {
     const data = this.files.get(from);
     if (!data) throw notFound(from);
     if (this.files.has(to)) throw alreadyExists(to);
-    await this.mkdir(parentOf(to));
+    this.addDirs(parentOf(to));
     this.files.delete(from);
     this.files.set(to, data);
   }
@@ -61,6 +64,10 @@ export class MemoryBackend implements Backend {
   }
 
   async mkdir(p: string): Promise<void> {
+    this.addDirs(p);
+  }
+
+  private addDirs(p: string): void {
     for (let d = p; d !== ''; d = parentOf(d)) this.dirs.add(d);
   }
 
