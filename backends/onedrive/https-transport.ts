@@ -6,7 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import type { Context, Middleware } from '@microsoft/microsoft-graph-client';
 import { DbkError } from '../../src/errors.js';
 
@@ -41,7 +41,10 @@ export class HttpsTransport {
   private readonly agent: Agent;
 
   constructor(private readonly options: TransportOptions) {
-    this.agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets, ...(options.caFile ? { ca: trustedCas(options.caFile) } : {}) });
+    // one secure context for all connections: passing `ca` instead would make the agent parse the CA
+    // list for every connection and stringify it into the pool key of every request
+    const secureContext = options.caFile ? createSecureContext({ ca: trustedCas(options.caFile) }) : undefined;
+    this.agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets, ...(secureContext ? { secureContext } : {}) });
   }
 
   send(req: HttpRequest, signal?: AbortSignal): Promise<HttpResponse> {

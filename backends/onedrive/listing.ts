@@ -168,7 +168,7 @@ class WorkQueue {
       if (this.error) return undefined;
       if (this.pending.length > 0) {
         const alone = this.pending.findIndex((j) => j.alone);
-        const n = max <= 1 || alone >= 0 ? 1 : Math.min(max, Math.ceil(this.pending.length / this.threads));
+        const n = max <= 1 || alone >= 0 ? 1 : max;
         const jobs = alone >= 0 ? this.pending.splice(alone, 1) : this.pending.splice(0, n);
         this.active += jobs.length;
         return jobs;

@@ -35,7 +35,7 @@ export class OneDriveBackend implements Backend {
   private readonly knownFolders = new Set<string>(['']);
 
   constructor(
-    private readonly config: OdbConfig,
+    readonly config: OdbConfig,
     ctx: { threads: number; log: Logger },
     tuning: OneDriveTuning = {},
   ) {

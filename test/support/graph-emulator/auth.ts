@@ -17,7 +17,8 @@ export interface AuthKnobs {
   deviceCodeApproveAfterPolls: number;
 }
 
-export type TokenCheck = 'ok' | 'missing' | 'invalid' | 'expired';
+/** 'readOnly': a valid token whose scope grants no writes (Files.Read): changes get 403. */
+export type TokenCheck = 'ok' | 'readOnly' | 'missing' | 'invalid' | 'expired';
 
 interface DeviceCode {
   userCode: string;
@@ -28,7 +29,7 @@ interface DeviceCode {
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 export class AuthServer {
-  private readonly accessTokens = new Map<string, number>();
+  private readonly accessTokens = new Map<string, { expiresAt: number; readOnly: boolean }>();
   private readonly refreshTokens = new Set<string>();
   private readonly deviceCodes = new Map<string, DeviceCode>();
 
@@ -37,11 +38,12 @@ export class AuthServer {
     private readonly baseUrl: () => string,
   ) {}
 
-  /** Issues a token pair directly (for tests that write a token file without the device flow). */
+  /** Issues a token pair directly (for tests that write a token file without the device flow); 'Files.Read' makes it read-only. */
   issue(scope = 'Files.ReadWrite offline_access'): Record<string, string | number> {
     const access = `emu-at-${randomBytes(16).toString('hex')}`;
     const refresh = `emu-rt-${randomBytes(16).toString('hex')}`;
-    this.accessTokens.set(access, Date.now() + this.knobs.tokenLifetimeSec * 1000);
+    const readOnly = !/ReadWrite/i.test(scope);
+    this.accessTokens.set(access, { expiresAt: Date.now() + this.knobs.tokenLifetimeSec * 1000, readOnly });
     this.refreshTokens.add(refresh);
     return {
       token_type: 'Bearer',
@@ -55,16 +57,22 @@ export class AuthServer {
 
   /** Makes every access token issued so far expire now (the next Graph call with one gets 401). */
   expireAccessTokens(): void {
-    for (const token of this.accessTokens.keys()) this.accessTokens.set(token, 0);
+    for (const t of this.accessTokens.values()) t.expiresAt = 0;
+  }
+
+  /** Makes every refresh token issued so far invalid (as when the user revokes the app's sessions). */
+  revokeRefreshTokens(): void {
+    this.refreshTokens.clear();
   }
 
   check(authorization: string | undefined): TokenCheck {
     const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
     if (!m?.[1]) return 'missing';
-    if (this.knobs.auth === 'any') return 'ok';
-    const expiresAt = this.accessTokens.get(m[1]);
-    if (expiresAt === undefined) return 'invalid';
-    return Date.now() < expiresAt ? 'ok' : 'expired';
+    const issued = this.accessTokens.get(m[1]);
+    if (this.knobs.auth === 'any') return issued?.readOnly ? 'readOnly' : 'ok';
+    if (issued === undefined) return 'invalid';
+    if (Date.now() >= issued.expiresAt) return 'expired';
+    return issued.readOnly ? 'readOnly' : 'ok';
   }
 
   deviceCode(form: URLSearchParams): ApiResponse {

@@ -13,6 +13,8 @@ export class DriveItem {
   readonly children: Map<string, DriveItem> | undefined;
   /** folders only: children in key order, rebuilt after a change */
   private sorted: DriveItem[] | undefined;
+  /** the name as compared: lower case */
+  key: string;
 
   constructor(
     readonly id: string,
@@ -21,6 +23,7 @@ export class DriveItem {
     public content: Buffer | undefined,
   ) {
     this.children = content === undefined ? new Map() : undefined;
+    this.key = keyOf(name);
   }
 
   get isFolder(): boolean {
@@ -35,7 +38,7 @@ export class DriveItem {
   }
 
   sortedChildren(): DriveItem[] {
-    if (!this.sorted) this.sorted = [...(this.children?.values() ?? [])].sort((a, b) => compare(keyOf(a.name), keyOf(b.name)));
+    if (!this.sorted) this.sorted = [...(this.children?.values() ?? [])].sort((a, b) => compare(a.key, b.key));
     return this.sorted;
   }
 
@@ -110,14 +113,14 @@ export class Drive {
       let hi = all.length;
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
-        if (keyOf(all[mid]!.name) <= after) lo = mid + 1;
+        if (all[mid]!.key <= after) lo = mid + 1;
         else hi = mid;
       }
       start = lo;
     }
     const items = all.slice(start, start + top);
     const last = items.at(-1);
-    return start + top < all.length && last ? { items, next: keyOf(last.name) } : { items };
+    return start + top < all.length && last ? { items, next: last.key } : { items };
   }
 
   /** Creates a folder; with 'fail', an existing name is a conflict (undefined). */
@@ -159,12 +162,13 @@ export class Drive {
       else this.remove(existing);
     }
     const old = item.parent!;
-    old.children!.delete(keyOf(item.name));
+    old.children!.delete(item.key);
     old.touch();
     item.name = name;
+    item.key = keyOf(name);
     item.parent = parent;
     item.version++;
-    parent.children!.set(keyOf(name), item);
+    parent.children!.set(item.key, item);
     parent.touch();
     return true;
   }
@@ -173,7 +177,7 @@ export class Drive {
     for (const c of [...(item.children?.values() ?? [])]) this.remove(c);
     const parent = item.parent;
     if (!parent) return; // the root stays
-    parent.children!.delete(keyOf(item.name));
+    parent.children!.delete(item.key);
     parent.touch();
     this.items.delete(item.id);
     this.storedBytes -= item.content?.length ?? 0;
@@ -205,7 +209,7 @@ export class Drive {
     const item = new DriveItem(id, name, parent, content);
     this.items.set(id, item);
     if (parent) {
-      parent.children!.set(keyOf(name), item);
+      parent.children!.set(item.key, item);
       parent.touch();
     }
     return item;

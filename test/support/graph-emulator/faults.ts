@@ -71,7 +71,7 @@ const emptyCounters = (): Counters => ({
 
 export class Faults {
   private counts = emptyCounters();
-  private readonly scripted: { kind: RequestKind; fault: Fault }[] = [];
+  private readonly scripted: { kind: RequestKind | 'any'; fault: Fault; skip: number }[] = [];
   private apiSeq = 0;
   private innerSeq = 0;
   private dropSeq = 0;
@@ -90,15 +90,19 @@ export class Faults {
     this.apiSeq = this.innerSeq = this.dropSeq = 0;
   }
 
-  /** The next `times` requests of this kind get `fault` (before any periodic fault). */
-  failNext(kind: RequestKind, fault: Fault, times = 1): void {
-    for (let i = 0; i < times; i++) this.scripted.push({ kind, fault });
+  /** After `skip` more requests of this kind (or of any kind), the next `times` get `fault`, before any periodic fault. */
+  failNext(kind: RequestKind | 'any', fault: Fault, times = 1, skip = 0): void {
+    for (let i = 0; i < times; i++) this.scripted.push({ kind, fault, skip });
   }
+
+  /** Called for every request as it arrives, e.g. to change knobs in the middle of a run. */
+  onRequest: ((kind: RequestKind, counters: Readonly<Counters>) => void) | undefined;
 
   count(kind: RequestKind, inner: boolean): void {
     if (!inner) this.counts.requests++;
     else this.counts.batchInner++;
     this.counts.byKind[kind] = (this.counts.byKind[kind] ?? 0) + 1;
+    this.onRequest?.(kind, this.counts);
   }
 
   noteUnauthorized(): void {
@@ -126,8 +130,14 @@ export class Faults {
   }
 
   private takeScripted(kind: RequestKind): Fault | undefined {
-    const i = this.scripted.findIndex((s) => s.kind === kind);
-    return i < 0 ? undefined : this.scripted.splice(i, 1)[0]!.fault;
+    const i = this.scripted.findIndex((s) => s.kind === kind || s.kind === 'any');
+    const s = this.scripted[i];
+    if (!s) return undefined;
+    if (s.skip > 0) {
+      for (const other of this.scripted) if (other.kind === s.kind && other.skip > 0) other.skip--;
+      return undefined;
+    }
+    return this.scripted.splice(i, 1)[0]!.fault;
   }
 
   private periodicDrop(kind: RequestKind): Fault | undefined {

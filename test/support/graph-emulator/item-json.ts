@@ -1,33 +1,34 @@
-// driveItem resources as the service returns them, with $select applied.
+// driveItem resources as the service returns them, with $select applied. Only the selected
+// properties are computed: a listing of a million items asks for four of them.
 
 import type { Drive, DriveItem } from './drive.js';
 
+type Property = (drive: Drive, item: DriveItem, parentPath: string | undefined) => unknown;
+
+const PROPERTIES: Record<string, Property> = {
+  id: (_d, i) => i.id,
+  name: (_d, i) => i.name,
+  size: (_d, i) => i.size,
+  eTag: (_d, i) => `"{${i.id}},${i.version}"`,
+  cTag: (_d, i) => `"c:{${i.id}},${i.version}"`,
+  createdDateTime: (_d, i) => new Date(i.created).toISOString(),
+  lastModifiedDateTime: (_d, i) => new Date(i.modified).toISOString(),
+  parentReference: (d, i, parentPath) =>
+    i.parent && { driveId: d.driveId, driveType: 'personal', id: i.parent.id, path: parentPath ?? d.pathOf(i.parent) },
+  root: (_d, i) => (i.parent ? undefined : {}),
+  folder: (_d, i) => (i.isFolder ? { childCount: i.children!.size } : undefined),
+  file: (_d, i) => (i.isFolder ? undefined : { mimeType: 'application/octet-stream' }),
+};
+const ALL = Object.keys(PROPERTIES);
+
+/** `parentPath`: the parent's parentReference.path when the caller knows it (a page of one folder's children). */
 export function itemJson(drive: Drive, item: DriveItem, select?: ReadonlySet<string>, parentPath?: string): Record<string, unknown> {
-  const full: Record<string, unknown> = {
-    id: item.id,
-    name: item.name,
-    size: item.size,
-    eTag: `"{${item.id}},${item.version}"`,
-    cTag: `"c:{${item.id}},${item.version}"`,
-    createdDateTime: new Date(item.created).toISOString(),
-    lastModifiedDateTime: new Date(item.modified).toISOString(),
-  };
-  if (item.parent) {
-    full.parentReference = {
-      driveId: drive.driveId,
-      driveType: 'personal',
-      id: item.parent.id,
-      path: parentPath ?? drive.pathOf(item.parent),
-    };
-  } else {
-    full.root = {};
+  const out: Record<string, unknown> = {};
+  for (const key of select ?? ALL) {
+    const value = PROPERTIES[key]?.(drive, item, parentPath);
+    if (value !== undefined) out[key] = value;
   }
-  if (item.isFolder) full.folder = { childCount: item.children!.size };
-  else full.file = { mimeType: 'application/octet-stream' };
-  if (!select) return full;
-  const picked: Record<string, unknown> = {};
-  for (const key of select) if (key in full) picked[key] = full[key];
-  return picked;
+  return out;
 }
 
 /** Parses $select into a set of property names (undefined: everything). */

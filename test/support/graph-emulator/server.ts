@@ -40,6 +40,9 @@ const DEFAULT_KNOBS: EmulatorKnobs = {
 
 const MAX_BODY = 100 * 2 ** 20;
 
+/** Requests a read-only token may not make. */
+const CHANGES = new Set<RequestKind>(['createFolder', 'upload', 'createSession', 'move', 'delete']);
+
 /** How a request is served, decided from its method and path alone. */
 interface Route {
   kind: RequestKind;
@@ -160,21 +163,22 @@ export class GraphEmulator {
     this.faults.count(kind, true);
     const fault = this.faults.decideInner(kind);
     if (fault && !('drop' in fault)) return faultResponse(fault);
-    const refused = this.refuse({ api: true, tokenless: false }, req.headers.authorization);
+    const refused = this.refuse({ api: true, tokenless: false, kind }, req.headers.authorization);
     if (refused) return refused;
     if (kind === 'batch') return graphError(400, 'invalidRequest', 'Batches cannot be nested.');
     return this.routes.handle({ ...req, path }, target);
   }
 
   /** The 401 a request earns by its token: missing or bad on Graph calls, present on pre-authenticated URLs. */
-  private refuse(route: Pick<Route, 'api' | 'tokenless'>, authorization: string | undefined): ApiResponse | undefined {
+  private refuse(route: Pick<Route, 'api' | 'tokenless' | 'kind'>, authorization: string | undefined): ApiResponse | undefined {
     if (route.tokenless && authorization !== undefined) {
       this.faults.noteUnauthorized();
       return graphError(401, 'unauthenticated', 'Pre-authenticated URLs must be called without an Authorization header.');
     }
     if (!route.api) return undefined;
     const check = this.auth.check(authorization);
-    if (check === 'ok') return undefined;
+    if (check === 'ok' || (check === 'readOnly' && !CHANGES.has(route.kind))) return undefined;
+    if (check === 'readOnly') return graphError(403, 'accessDenied', 'The caller does not have permission to perform the action.');
     this.faults.noteUnauthorized();
     const message = check === 'expired' ? 'Access token has expired or is not yet valid.' : 'Access token is empty or not valid.';
     return graphError(401, 'InvalidAuthenticationToken', message, { 'WWW-Authenticate': 'Bearer realm=""' });
