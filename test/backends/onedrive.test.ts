@@ -2,11 +2,13 @@
 // about OneDrive — paging, batching, throttling storms, token expiry, dropped upload sessions, quota.
 
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
 import pLimit from 'p-limit';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Entry } from '../../backends/backend.js';
 import { odbConfig, odbRoot } from '../../backends/onedrive/config.js';
+import { type UserCodePrompt, odbLogin } from '../../backends/onedrive/login.js';
 import { OneDriveBackend } from '../../backends/onedrive/onedrive.js';
 import { parseRetryAfter } from '../../backends/onedrive/throttle.js';
 import { openBackend } from '../../backends/registry.js';
@@ -57,6 +59,7 @@ describe('onedrive specifics', () => {
     emu.faults.resetCounters();
     emu.faults.onRequest = undefined;
     Object.assign(emu.knobs, { throttleEveryNth: 0, innerThrottleEveryNth: 0, unavailableEveryNth: 0, dropEveryNth: 0, auth: 'any', maxPageSize: 1000 });
+    Object.assign(emu.knobs, { deviceCodeInterval: 1, deviceCodeApproveAfterPolls: 1 });
     emu.knobs.quotaBytes = 2 ** 40;
   });
 
@@ -219,6 +222,23 @@ describe('onedrive specifics', () => {
     }
     expect(attempts).toBe(2);
     expect(await b.list('chunks/00')).toEqual([{ name: 'small', size: 10, dir: false }]);
+    await b.close();
+  });
+
+  it('signs in with the device-code flow and writes a private token file the backend then uses', async () => {
+    Object.assign(emu.knobs, { auth: 'issued', deviceCodeInterval: 0.02, deviceCodeApproveAfterPolls: 2 });
+    const prompts: UserCodePrompt[] = [];
+    const settings = makeSettings('default', odbSettings(emu, dir), {});
+    const result = await odbLogin({ settings, tokenFile: 'signed-in.json', repoDir: dir, onUserCode: (p) => prompts.push(p) });
+    expect(prompts).toHaveLength(1);
+    expect(prompts[0]).toMatchObject({ userCode: expect.stringMatching(/^\w{8}$/), verificationUri: `${emu.url}/devicelogin` });
+    expect(prompts[0]!.message).toContain(prompts[0]!.userCode);
+    expect(result.tokenFile).toBe(path.join(dir, 'signed-in.json'));
+    expect(statSync(result.tokenFile).mode & 0o777).toBe(0o600);
+    expect(emu.counters.byKind).toMatchObject({ deviceCode: 1, token: 3 });
+    const b = openOdb(emu, dir, freshRoot(), { settings: { odb_token: result.tokenFile } });
+    await b.write('x', Buffer.from('signed in'));
+    expect((await b.read('x')).toString()).toBe('signed in');
     await b.close();
   });
 
