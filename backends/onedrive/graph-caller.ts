@@ -5,11 +5,11 @@
 //   - 401: refresh the token once (single-flight, see token-file.ts) and retry;
 //   - anything else, or too many tries: a DbkError (NOT_FOUND, ALREADY_EXISTS, TRANSIENT, PERMANENT).
 
-import { Client, GraphError, type GraphRequest } from '@microsoft/microsoft-graph-client';
+import { Client, GraphError, type GraphRequest, ResponseType } from '@microsoft/microsoft-graph-client';
 import { DbkError, alreadyExists, notFound } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { type OdbConfig, USER_AGENT } from './config.js';
-import { type HttpRequest, type HttpResponse, HttpsTransport, NetworkError, TransportMiddleware } from './https-transport.js';
+import { BufferedResponse, type HttpRequest, type HttpResponse, HttpsTransport, NetworkError, TransportMiddleware } from './https-transport.js';
 import { ThrottleGate, backoffMs, parseRetryAfter, sleep } from './throttle.js';
 import { TokenSource } from './token-file.js';
 
@@ -95,10 +95,16 @@ export class GraphCaller {
     });
   }
 
+  /** GET of a JSON resource, parsed straight from the received bytes (for large listing pages). */
+  getJson(what: string, path: string, signal?: AbortSignal): Promise<unknown> {
+    return this.api(what, path, async (req) => parseRaw(await req.responseType(ResponseType.RAW).get()), signal);
+  }
+
   /** POST /$batch with GETs built by hand (the SDK's batch helper builds URLs the service rejects). */
   async batch(what: string, requests: { id: string; url: string }[], signal?: AbortSignal): Promise<BatchPart[]> {
     const body = { requests: requests.map((r) => ({ id: r.id, method: 'GET', url: r.url })) };
-    const answer = (await this.api(what, '/$batch', (req) => req.post(body), signal)) as { responses?: unknown };
+    const run = async (req: GraphRequest) => parseRaw(await req.responseType(ResponseType.RAW).post(body));
+    const answer = (await this.api(what, '/$batch', run, signal)) as { responses?: unknown };
     if (!Array.isArray(answer?.responses)) throw new DbkError('TRANSIENT', `${what}: malformed $batch answer`);
     return (answer.responses as Record<string, unknown>[]).map((r) => ({
       id: String(r.id),
@@ -163,6 +169,23 @@ export function failureOf(e: unknown): Failure {
   if (e instanceof NetworkError) return { status: -1, message: e.message };
   if (e instanceof DbkError) throw e;
   return { status: -1, message: (e as Error)?.message ?? String(e) };
+}
+
+/** The JSON of a RAW response; a refusal becomes the GraphError the SDK would have thrown. */
+function parseRaw(res: unknown): unknown {
+  if (!(res instanceof BufferedResponse)) throw new GraphError(-1, 'unexpected response object');
+  const bytes = res.bytes;
+  let body: { error?: { code?: string; message?: string } } | undefined;
+  try {
+    body = bytes.length > 0 ? (JSON.parse(bytes.toString('utf8')) as typeof body) : undefined;
+  } catch {
+    if (res.ok) throw new GraphError(-1, 'the answer is not JSON');
+  }
+  if (res.ok) return body;
+  const e = new GraphError(res.status, body?.error?.message ?? `HTTP ${res.status}`);
+  e.code = body?.error?.code ?? null;
+  e.headers = res.headers;
+  throw e;
 }
 
 /** A batch part's failure, with the Retry-After from its own headers. */

@@ -52,12 +52,12 @@ export class HttpsTransport {
     if (req.body) headers['Content-Length'] = String(req.body.length);
     return new Promise((resolve, reject) => {
       const r = request(req.url, { method: req.method, headers, agent: this.agent, signal, timeout: this.options.timeoutMs ?? 120_000 }, (res) => {
-        const parts: Buffer[] = [];
-        res.on('data', (d: Buffer) => parts.push(d));
+        const body = new BodyCollector(Number(res.headers['content-length']));
+        res.on('data', (d: Buffer) => body.add(d));
         res.on('error', (e) => reject(new NetworkError(`${req.method} response broke off: ${e.message}`, { cause: e })));
         res.on('end', () => {
           if (!res.complete) return reject(new NetworkError(`${req.method} response broke off`));
-          resolve({ status: res.statusCode ?? 0, headers: toHeaders(res.headers), body: Buffer.concat(parts) });
+          resolve({ status: res.statusCode ?? 0, headers: toHeaders(res.headers), body: body.bytes() });
         });
       });
       r.on('timeout', () => r.destroy(new Error('no answer within the time limit')));
@@ -68,6 +68,37 @@ export class HttpsTransport {
 
   close(): void {
     this.agent.destroy();
+  }
+}
+
+/**
+ * What the middleware hands the SDK: the parts of a fetch Response it reads (status, ok, headers,
+ * json, text, arrayBuffer) over bytes already received. A listing page or $batch answer is up to
+ * megabytes of JSON; a real Response would wrap them in a web stream only to copy and decode them
+ * again. Callers that ask for ResponseType.RAW get this object and parse `bytes` themselves.
+ */
+export class BufferedResponse {
+  readonly ok: boolean;
+  readonly body = null;
+
+  constructor(
+    readonly status: number,
+    readonly headers: Headers,
+    readonly bytes: Buffer,
+  ) {
+    this.ok = status >= 200 && status < 300;
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(this.bytes.toString('utf8'));
+  }
+
+  async text(): Promise<string> {
+    return this.bytes.toString('utf8');
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    return this.bytes.buffer.slice(this.bytes.byteOffset, this.bytes.byteOffset + this.bytes.byteLength) as ArrayBuffer;
   }
 }
 
@@ -85,8 +116,33 @@ export class TransportMiddleware implements Middleware {
       // a pre-authenticated URL on another host: it must not receive the bearer token
       res = await this.transport.send({ method: 'GET', url: new URL(location, url).href }, options.signal ?? undefined);
     }
-    const nullBody = res.status === 204 || res.status === 304 || res.status < 200;
-    context.response = new Response(nullBody ? null : res.body, { status: res.status, headers: res.headers });
+    context.response = new BufferedResponse(res.status, res.headers, res.body) as unknown as Response;
+  }
+}
+
+/** Collects a response body, straight into one buffer when its length is announced (no second copy). */
+class BodyCollector {
+  private whole: Buffer | undefined;
+  private readonly parts: Buffer[] = [];
+  private size = 0;
+
+  constructor(announced: number) {
+    this.whole = Number.isInteger(announced) && announced > 0 ? Buffer.allocUnsafe(announced) : undefined;
+  }
+
+  add(d: Buffer): void {
+    if (this.whole && this.size + d.length <= this.whole.length) {
+      d.copy(this.whole, this.size);
+    } else {
+      if (this.whole) this.parts.push(this.whole.subarray(0, this.size)); // more than announced: collect parts
+      this.whole = undefined;
+      this.parts.push(d);
+    }
+    this.size += d.length;
+  }
+
+  bytes(): Buffer {
+    return this.whole ? this.whole.subarray(0, this.size) : Buffer.concat(this.parts);
   }
 }
 

@@ -11,9 +11,6 @@ import { isTempName } from '../temp-names.js';
 import { type BatchPart, type GraphCaller, dbkErrorOf, partFailure } from './graph-caller.js';
 import { backoffMs, sleep } from './throttle.js';
 
-/** The most a page may hold, and only the fields an Entry needs. */
-export const CHILDREN_QUERY = '$top=1000&$select=name,size,folder,file';
-
 interface Page {
   value: { name: string; size?: number; folder?: unknown }[];
   next?: string;
@@ -34,7 +31,7 @@ export async function listFolder(caller: GraphCaller, what: string, childrenUrl:
   for (let url: string | undefined = childrenUrl; url !== undefined; ) {
     let page: Page;
     try {
-      page = parsePage(await caller.api(what, url, (r) => r.get()));
+      page = parsePage(await caller.getJson(what, url));
     } catch (e) {
       if (isMissing(e) && out.length === 0) return [];
       throw e;
@@ -78,17 +75,17 @@ export async function listTreeParallel(t: TreeListing, options: ListTreeOptions)
   const absorb = (job: Job, body: unknown): Job[] => {
     const page = parsePage(body);
     const more: Job[] = page.next === undefined ? [] : [{ rel: job.rel, url: page.next }];
+    const prefix = job.rel === '' ? '' : `${job.rel}/`;
     for (const item of page.value) {
-      const name = job.rel === '' ? item.name : `${job.rel}/${item.name}`;
-      if (item.folder) more.push({ rel: name, url: t.childrenUrl(name) });
-      else if (!isTempName(item.name)) files.push({ name, size: item.size ?? 0, dir: false });
+      if (item.folder) more.push({ rel: prefix + item.name, url: t.childrenUrl(prefix + item.name) });
+      else if (!isTempName(item.name)) files.push({ name: prefix + item.name, size: item.size ?? 0, dir: false });
     }
     return more;
   };
 
   const single = async (job: Job): Promise<Job[]> => {
     try {
-      return absorb(job, await t.caller.api(t.what, job.url, (r) => r.get(), options.signal));
+      return absorb(job, await t.caller.getJson(t.what, job.url, options.signal));
     } catch (e) {
       if (!isMissing(e)) throw e;
       if (job.rel === '') rootMissing = true;

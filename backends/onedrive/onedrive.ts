@@ -42,7 +42,7 @@ export class OneDriveBackend implements Backend {
     this.location = `odb://${config.root}`;
     this.caller = new GraphCaller(config, ctx.threads, ctx.log);
     this.driveBase = config.driveId ? `/drives/${encodeURIComponent(config.driveId)}` : '/me/drive';
-    this.childrenQuery = `$top=${Math.min(1000, tuning.pageSize ?? 1000)}&$select=name,size,folder,file`;
+    this.childrenQuery = `$top=${Math.min(1000, tuning.pageSize ?? 1000)}&$select=name,size,folder`;
     this.fragmentSize = tuning.fragmentSize ?? DEFAULT_FRAGMENT_SIZE;
     if (this.fragmentSize <= 0 || this.fragmentSize % FRAGMENT_UNIT !== 0) throw new RangeError('fragmentSize must be a multiple of 320 KiB');
   }
@@ -134,7 +134,7 @@ export class OneDriveBackend implements Backend {
 
   async stat(p: string): Promise<Entry | undefined> {
     try {
-      const item = (await this.caller.api(`stat ${p}`, `${this.itemUrl(p)}?$select=name,size,folder,file`, (r) => r.get())) as {
+      const item = (await this.caller.api(`stat ${p}`, `${this.itemUrl(p)}?$select=name,size,folder`, (r) => r.get())) as {
         size?: number;
         folder?: unknown;
       };

@@ -2,7 +2,7 @@
 // asked (clients must match by id), each inner request authorised, throttled and counted on its own.
 
 import { parseJson } from './routes.js';
-import { type ApiRequest, type ApiResponse, graphError, json } from './wire.js';
+import { type ApiRequest, type ApiResponse, graphError, jsonTextOf } from './wire.js';
 
 export const MAX_BATCH = 20;
 
@@ -21,7 +21,7 @@ export function handleBatch(outer: ApiRequest, run: (req: ApiRequest) => ApiResp
   if (invalid) return graphError(400, 'invalidRequest', invalid);
   const requests = parsed as InnerRequest[];
   const statusById = new Map<string, number>();
-  const responses: Record<string, unknown>[] = [];
+  const responses: string[] = [];
   for (const r of requests) {
     const failedDependency = (r.dependsOn ?? []).some((d) => (statusById.get(d) ?? 424) >= 400);
     const res = failedDependency
@@ -30,7 +30,8 @@ export function handleBatch(outer: ApiRequest, run: (req: ApiRequest) => ApiResp
     statusById.set(r.id, res.status);
     responses.push(innerResponse(r.id, res));
   }
-  return json(200, { responses: responses.reverse() });
+  // assembled as text: inner bodies may be cached listing pages, already serialised
+  return { status: 200, jsonText: `{"responses":[${responses.reverse().join(',')}]}` };
 }
 
 function validate(requests: unknown): string | undefined {
@@ -66,15 +67,14 @@ function innerRequest(outer: ApiRequest, r: InnerRequest): ApiRequest {
   };
 }
 
-function innerResponse(id: string, res: ApiResponse): Record<string, unknown> {
+function innerResponse(id: string, res: ApiResponse): string {
   const headers: Record<string, string> = { ...res.headers };
-  let body: unknown;
-  if (res.json !== undefined) {
-    headers['Content-Type'] = 'application/json';
-    body = res.json;
-  } else if (res.raw) {
+  let body = jsonTextOf(res);
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  else if (res.raw) {
     headers['Content-Type'] = 'application/octet-stream';
-    body = res.raw.toString('base64');
+    body = JSON.stringify(res.raw.toString('base64'));
   }
-  return body === undefined ? { id, status: res.status, headers } : { id, status: res.status, headers, body };
+  const head = `{"id":${JSON.stringify(id)},"status":${res.status},"headers":${JSON.stringify(headers)}`;
+  return body === undefined ? `${head}}` : `${head},"body":${body}}`;
 }

@@ -15,6 +15,10 @@ export class DriveItem {
   private sorted: DriveItem[] | undefined;
   /** the name as compared: lower case */
   key: string;
+  /** folders: bumped whenever anything below changes, so cached listing pages can tell they are stale */
+  generation = 0;
+  /** folders: serialised children pages of the current generation, by query */
+  pageCache: { generation: number; pages: Map<string, string> } | undefined;
 
   constructor(
     readonly id: string,
@@ -42,9 +46,11 @@ export class DriveItem {
     return this.sorted;
   }
 
+  /** Records a change of this item (a folder: of its children), for listings of it and its ancestors. */
   touch(): void {
     this.sorted = undefined;
     this.modified = Date.now();
+    for (let f: DriveItem | undefined = this; f; f = f.parent) f.generation++;
   }
 }
 

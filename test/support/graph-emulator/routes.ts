@@ -143,6 +143,10 @@ export class Routes {
     const topRaw = req.query.get('$top');
     const top = topRaw === null ? 200 : Number(topRaw);
     if (!Number.isInteger(top) || top < 1 || top > 1000) return graphError(400, 'invalidRequest', `Invalid page size: ${topRaw}`);
+    const cacheKey = `${this.knobs.maxPageSize} ${req.query.toString()}`;
+    if (folder.pageCache?.generation !== folder.generation) folder.pageCache = { generation: folder.generation, pages: new Map() };
+    const cached = folder.pageCache.pages.get(cacheKey);
+    if (cached !== undefined) return { status: 200, jsonText: cached };
     const token = req.query.get('$skiptoken');
     const after = token === null ? undefined : Buffer.from(token, 'base64url').toString('utf8');
     const page = this.drive.page(folder, Math.min(top, this.knobs.maxPageSize), after);
@@ -156,7 +160,10 @@ export class Routes {
       const folderUrl = `${this.baseUrl()}/v1.0/drives/${this.drive.driveId}/items/${encodeURIComponent(folder.id)}`;
       body['@odata.nextLink'] = `${folderUrl}/children?$top=${top}${selectPart}&$skiptoken=${skip}`;
     }
-    return json(200, body);
+    // the service's CPU is not the client's: caching pages keeps the emulator out of the way of benchmarks
+    const jsonText = JSON.stringify(body);
+    folder.pageCache.pages.set(cacheKey, jsonText);
+    return { status: 200, jsonText };
   }
 
   private createFolder(req: ApiRequest, parent: DriveItem): ApiResponse {

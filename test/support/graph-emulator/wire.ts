@@ -16,6 +16,8 @@ export interface ApiResponse {
   headers?: Record<string, string>;
   /** serialised as application/json */
   json?: unknown;
+  /** JSON already serialised (cached listing pages): sent as it is */
+  jsonText?: string;
   /** sent as application/octet-stream */
   raw?: Buffer;
 }
@@ -52,6 +54,8 @@ export function graphError(status: number, code: string, message: string, header
   const innerError = { 'request-id': `emu-${++requestCounter}`, date: new Date().toISOString() };
   return { status, headers, json: { error: { code, message, innerError } } };
 }
+
+export const jsonTextOf = (r: ApiResponse): string | undefined => r.jsonText ?? (r.json === undefined ? undefined : JSON.stringify(r.json));
 
 export const json = (status: number, body: unknown, headers?: Record<string, string>): ApiResponse => ({
   status,
