@@ -26,7 +26,7 @@ export interface Failure {
   retryAfterMs?: number;
 }
 
-export type Outcome<T> = { ok: true; value: T } | { ok: false; failure: Failure; token?: string };
+type Outcome<T> = { ok: true; value: T } | { ok: false; failure: Failure; token?: string };
 
 /** Filled in by a call: whether some try got no answer, so the service may have carried it out. */
 export interface CallTrace {
@@ -114,8 +114,8 @@ export class GraphCaller {
     }));
   }
 
-  /** The policy loop shared by api() and plain(); exported behaviour is described at the top. */
-  async retrying<T>(what: string, signal: AbortSignal | undefined, trace: CallTrace | undefined, attempt: () => Promise<Outcome<T>>): Promise<T> {
+  /** The policy loop shared by api() and plain(), as described at the top. */
+  private async retrying<T>(what: string, signal: AbortSignal | undefined, trace: CallTrace | undefined, attempt: () => Promise<Outcome<T>>): Promise<T> {
     let refreshed = false;
     let throttledTries = 0;
     let transientTries = 0;
@@ -167,7 +167,6 @@ export function failureOf(e: unknown): Failure {
     return { status, code: e.code ?? undefined, message: e.message || `HTTP ${status}`, retryAfterMs: parseRetryAfter(e.headers?.get('retry-after')) };
   }
   if (e instanceof NetworkError) return { status: -1, message: e.message };
-  if (e instanceof DbkError) throw e;
   return { status: -1, message: (e as Error)?.message ?? String(e) };
 }
 

@@ -3,8 +3,11 @@
 // finds and every @odata.nextLink page, taken by `threads` workers at once. With batching on, a
 // worker packs up to odb_max_batch_requests jobs into one POST /$batch; inner answers are matched by
 // id, and inner failures are retried alone (as single GETs) after the pool-wide pause their
-// Retry-After asks for. A chunk store of 4 million entries is ~4,000 pages: serial that is
-// 4,000 round trips back to back, here ~4,000 / (threads × batch) rounds.
+// Retry-After asks for. A chunk store of 4 million entries is ~4,000 pages: serial that is 4,000
+// round trips back to back; here each round trip carries up to threads × batch pages, so the
+// rounds needed are about the pages of the fullest prefix folder (~16), not the pages in all.
+
+import { isDbkError } from '../../src/errors.js';
 
 import type { Entry, ListTreeOptions } from '../backend.js';
 import { isTempName } from '../temp-names.js';
@@ -23,7 +26,7 @@ function parsePage(body: unknown): Page {
   return next === undefined ? { value } : { value, next };
 }
 
-const isMissing = (e: unknown) => (e as { code?: string })?.code === 'NOT_FOUND';
+const isMissing = (e: unknown) => isDbkError(e, 'NOT_FOUND');
 
 /** Direct children of one folder, page after page; a missing folder lists as empty. */
 export async function listFolder(caller: GraphCaller, what: string, childrenUrl: string): Promise<Entry[]> {
@@ -68,7 +71,7 @@ export interface TreeListing {
 
 export async function listTreeParallel(t: TreeListing, options: ListTreeOptions): Promise<Entry[]> {
   const threads = Math.max(1, options.threads);
-  const queue = new WorkQueue({ rel: '', url: t.childrenUrl('') }, threads);
+  const queue = new WorkQueue({ rel: '', url: t.childrenUrl('') });
   const files: Entry[] = [];
   let rootMissing = false;
 
@@ -152,14 +155,14 @@ class WorkQueue {
   private waiting: (() => void)[] = [];
   private error: { e: unknown } | undefined;
 
-  constructor(
-    first: Job,
-    private readonly threads: number,
-  ) {
+  constructor(first: Job) {
     this.pending = [first];
   }
 
-  /** An alone job by itself, or up to `max` jobs spread evenly over the workers; undefined when all is done. */
+  /**
+   * An alone job by itself, or up to `max` jobs (full batches: a batch of 20 pages costs about one
+   * round trip, like a single page); undefined when all is done.
+   */
   async take(max: number): Promise<Job[] | undefined> {
     for (;;) {
       if (this.error) return undefined;

@@ -17,7 +17,7 @@ export interface ApiKnobs {
 type Action = '' | 'children' | 'content' | 'createUploadSession';
 
 /** A request path taken apart, before anything is looked up. */
-interface Target {
+export interface Target {
   /** the drive resource itself rather than an item */
   drive?: boolean;
   /** from /drives/{id}/…; absent for /me/drive */
@@ -40,7 +40,10 @@ export function parseTarget(path: string): Target | undefined {
   let itemId: string | undefined;
   const base = /^\/(?:root|items\/([^/:]+))/.exec(rest);
   if (!base) return undefined;
-  if (base[1]) itemId = decode(base[1]);
+  if (base[1]) {
+    itemId = decode(base[1]);
+    if (itemId === undefined) return undefined;
+  }
   rest = rest.slice(base[0].length);
   let segments: string[] = [];
   const byPath = /^:(\/[^:]*)?:?/.exec(rest);
