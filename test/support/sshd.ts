@@ -50,7 +50,7 @@ export interface Sshd {
   restart(): Promise<void>;
   /** Kills the server and removes its folder. */
   close(): Promise<void>;
-  /** the end of the server's log, for failure messages */
+  /** the server's log since it was last (re)started */
   log(): string;
 }
 
@@ -139,7 +139,7 @@ function sshdConfig({ dir, user, hostKeyFile, authorizedKeys, ports }: ConfigInp
     'StrictModes no',
     'MaxSessions 64',
     'MaxStartups 64:30:128',
-    'LogLevel INFO',
+    'LogLevel VERBOSE', // logs each session (SFTP channel) too
     'Subsystem sftp internal-sftp',
     // newer OpenSSH bars clients that disconnect early (as a refused host key does) for a while
     ...(supportsPerSourcePenalties(dir) ? ['PerSourcePenalties no'] : []),
@@ -186,7 +186,7 @@ function run(config: string): Promise<Running> {
     child.on('exit', failOnExit);
     let started = false;
     child.stderr?.setEncoding('utf8').on('data', (s: string) => {
-      log = (log + s).slice(-64_000);
+      log += s;
       if (started || (log.match(/Server listening on/g) ?? []).length < expected) return;
       started = true;
       clearTimeout(timer);

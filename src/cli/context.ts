@@ -1,0 +1,143 @@
+// What every CLI command shares: finding the repository, the logger (-v, -d), the password
+// prompt, the progress line, size and revision parsing, and output as text or --json.
+
+import { SingleBar } from 'cli-progress';
+import type { Command } from 'commander';
+import { DbkError, usage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { findRepository } from '../engine/preferences.js';
+
+export interface GlobalFlags {
+  verbose?: boolean;
+  debug?: boolean;
+}
+
+export function globalFlags(cmd: Command): GlobalFlags {
+  return cmd.optsWithGlobals() as GlobalFlags;
+}
+
+export function stderrLogger(flags: GlobalFlags): Logger {
+  return {
+    info: (m) => (flags.verbose || flags.debug) && process.stderr.write(`${m}\n`),
+    warn: (m) => process.stderr.write(`warning: ${m}\n`),
+    debug: (m) => flags.debug && process.stderr.write(`debug: ${m}\n`),
+  } as Logger;
+}
+
+export function repoDir(): string {
+  const dir = findRepository(process.cwd());
+  if (!dir) throw new DbkError('CONFIG', 'not inside a dbk repository (no .dbk/preferences here or above)', { hint: "run 'dbk init SNAPSHOT_ID STORAGE_URL' first" });
+  return dir;
+}
+
+/** Asks for a password on the terminal without echo; undefined when there is no terminal. */
+export function terminalPrompt(): ((prompt: string) => Promise<string>) | undefined {
+  if (!process.stdin.isTTY) return undefined;
+  return (prompt) =>
+    new Promise((resolve, reject) => {
+      const stdin = process.stdin;
+      process.stderr.write(prompt);
+      stdin.setRawMode(true);
+      stdin.resume();
+      let text = '';
+      const onData = (buf: Buffer) => {
+        for (const ch of buf.toString('utf8')) {
+          if (ch === '\r' || ch === '\n') {
+            done();
+            resolve(text);
+            return;
+          }
+          if (ch === '\u0003') {
+            done();
+            reject(new DbkError('ABORTED', 'interrupted'));
+            return;
+          }
+          text = ch === '\u007f' ? text.slice(0, -1) : text + ch;
+        }
+      };
+      const done = () => {
+        stdin.off('data', onData);
+        stdin.setRawMode(false);
+        stdin.pause();
+        process.stderr.write('\n');
+      };
+      stdin.on('data', onData);
+    });
+}
+
+const UNITS: Record<string, number> = { '': 1, K: 1 << 10, M: 1 << 20, G: 1 << 30 };
+
+/** "4M", "64K", "1048576" → bytes */
+export function parseSize(text: string): number {
+  const m = /^(\d+)([KMG]?)i?B?$/i.exec(text.trim());
+  if (!m) throw usage(`not a size: ${text} (use e.g. 4M, 512K)`);
+  return Number(m[1]) * UNITS[m[2]!.toUpperCase()]!;
+}
+
+export function parseInteger(text: string): number {
+  if (!/^\d+$/.test(text)) throw usage(`not a number: ${text}`);
+  return Number(text);
+}
+
+/** "5", "5-9" → revision numbers; repeatable options accumulate */
+export function collectRevisions(text: string, prev: number[] = []): number[] {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(text.trim());
+  if (!m) throw usage(`not a revision or range: ${text}`);
+  const from = Number(m[1]);
+  const to = m[2] === undefined ? from : Number(m[2]);
+  if (to < from) throw usage(`empty revision range: ${text}`);
+  for (let n = from; n <= to; n++) prev.push(n);
+  return prev;
+}
+
+export const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, (_k, v) => (Buffer.isBuffer(v) ? v.toString('hex') : v), 2)}\n`);
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['K', 'M', 'G', 'T'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}iB`;
+}
+
+/** A progress line on a terminal (files, bytes, speed, ETA); nothing in a pipe or with --json. */
+export function progressLine(enabled: boolean): { update(p: { files: number; totalFiles: number; bytes: number; totalBytes: number }): void; stop(): void } {
+  if (!enabled || !process.stderr.isTTY) return { update() {}, stop() {} };
+  const bar = new SingleBar(
+    {
+      stream: process.stderr,
+      format: '{bar} {percentage}% | {files}/{totalFiles} files | {done}/{all} | {speed}/s | ETA {eta_formatted}',
+      hideCursor: true,
+      etaBuffer: 50,
+      fps: 5,
+    },
+  );
+  const start = Date.now();
+  let started = false;
+  return {
+    update(p) {
+      const speed = formatBytes(Math.round(p.bytes / Math.max(0.001, (Date.now() - start) / 1000)));
+      const payload = { files: p.files, totalFiles: p.totalFiles, done: formatBytes(p.bytes), all: formatBytes(p.totalBytes), speed };
+      if (!started) {
+        bar.start(Math.max(1, p.totalBytes), p.bytes, payload);
+        started = true;
+      } else bar.update(p.bytes, payload);
+    },
+    stop() {
+      if (started) bar.stop();
+    },
+  };
+}
+
+/** A command that finished but wants a non-zero exit (some files skipped, chunks missing). */
+export function finishWith(code: number): void {
+  if (code !== 0) process.exitCode = code;
+}

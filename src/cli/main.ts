@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// The dbk command line: parses, calls the library, prints. Errors become messages and exit codes
+// here and nowhere else.
+
+import { Command, CommanderError } from 'commander';
+import { DbkError, ExitCode } from '../errors.js';
+import * as backupCli from './backup.js';
+import * as initCli from './init.js';
+import * as listCli from './list.js';
+import * as restoreCli from './restore.js';
+
+export function buildProgram(): Command {
+  const program = new Command('dbk')
+    .description('deduplicating backups with check and prune that scale')
+    .version('0.1.0')
+    .option('-v, --verbose', 'more log')
+    .option('-d, --debug', 'debug log')
+    .showHelpAfterError(false)
+    .exitOverride();
+  for (const m of [initCli, backupCli, restoreCli, listCli]) m.register(program);
+  program.addHelpText('after', EXIT_CODES);
+  return program;
+}
+
+const EXIT_CODES = `
+Exit codes: 0 success; 1 failure; 2 bad command line; 3 finished, but some files were not
+backed up or restored, or chunks are missing; 130 interrupted.`;
+
+/** Users of this family of tools type long options with one dash (-threads 4): accept both. */
+export function normalizeArgs(args: string[], program: Command): string[] {
+  const longs = new Set<string>(['help', 'version']);
+  const visit = (c: Command) => {
+    for (const o of c.options) if (o.long) longs.add(o.long.slice(2));
+    c.commands.forEach(visit);
+  };
+  visit(program);
+  const end = args.indexOf('--');
+  return args.map((a, i) => {
+    if (end >= 0 && i > end) return a;
+    const m = /^-([A-Za-z][A-Za-z0-9-]+)(=.*)?$/.exec(a);
+    return m && longs.has(m[1]!) ? `-${a}` : a;
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(normalizeArgs(argv.slice(2), program), { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.OK;
+  } catch (e) {
+    return report(e);
+  }
+}
+
+function report(e: unknown): number {
+  if (e instanceof CommanderError) {
+    if (e.exitCode === 0) return ExitCode.OK; // --help, --version
+    return ExitCode.USAGE;
+  }
+  if (e instanceof DbkError) {
+    process.stderr.write(`dbk: ${e.message}\n`);
+    if (e.hint) process.stderr.write(`  ${e.hint}\n`);
+    if (e.code === 'USAGE') return ExitCode.USAGE;
+    if (e.code === 'ABORTED') return ExitCode.INTERRUPTED;
+    if (e.code === 'MISSING_CHUNKS') return ExitCode.PARTIAL;
+    return ExitCode.FAILED;
+  }
+  process.stderr.write(`dbk: ${(e as Error)?.message ?? String(e)}\n`);
+  if (process.env.DBK_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
+  return ExitCode.FAILED;
+}
+
+const code = await main(process.argv);
+process.exit(code);

@@ -1,0 +1,51 @@
+// dbk restore
+
+import type { Command } from 'commander';
+import { type RestoreResult, restore } from '../commands/restore.js';
+import { ExitCode } from '../errors.js';
+import { finishWith, formatBytes, parseInteger, printJson, progressLine } from './context.js';
+import { type OpenFlags, openOptions, withOpenFlags } from './open-flags.js';
+
+interface Flags extends OpenFlags {
+  r: string;
+  id?: string;
+  overwrite?: boolean;
+  delete?: boolean;
+  hash?: boolean;
+  json?: boolean;
+}
+
+function summary(r: RestoreResult): string {
+  const lines = [`restored ${r.restoredFiles} files (${formatBytes(r.restoredBytes)}) from revision ${r.revision} of '${r.snapshotId}'; ${r.unchangedFiles} already up to date`];
+  for (const p of r.keptFiles) lines.push(`kept ${p}: it exists and differs (use -overwrite to replace it)`);
+  for (const p of r.deletedFiles) lines.push(`deleted ${p}`);
+  for (const b of r.broken) lines.push(`chunk ${b.chunkId} ${b.reason}; not restored: ${b.files.join(', ')}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function register(program: Command): void {
+  withOpenFlags(program.command('restore').description('restore files of a revision into the repository folder'))
+    .requiredOption('-r <revision>', 'revision number')
+    .option('--id <snapshot-id>', 'restore from another snapshot id')
+    .option('--overwrite', 'replace existing files that differ')
+    .option('--delete', 'delete files the revision does not have')
+    .option('--hash', 'compare existing files by content, not size and mtime')
+    .option('--json', 'print the result as JSON')
+    .argument('[patterns...]', 'only paths matching these globs')
+    .action(async (patterns: string[], f: Flags, cmd: Command) => {
+      const progress = progressLine(!f.json);
+      const r = await restore({
+        ...openOptions(f, cmd),
+        revision: parseInteger(f.r),
+        ...(f.id ? { snapshotId: f.id } : {}),
+        patterns,
+        overwrite: f.overwrite ?? false,
+        delete: f.delete ?? false,
+        hash: f.hash ?? false,
+        onProgress: (p) => progress.update(p),
+      }).finally(() => progress.stop());
+      if (f.json) printJson(r);
+      else process.stdout.write(summary(r));
+      finishWith(r.broken.length > 0 ? ExitCode.PARTIAL : ExitCode.OK);
+    });
+}

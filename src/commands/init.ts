@@ -1,0 +1,119 @@
+// init and add: name a storage in .dbk/preferences, and create its config, or join an existing
+// one after proving the password opens it.
+
+import * as path from 'node:path';
+import { openBackend } from '../../backends/registry.js';
+import { newKdfParams, newStorageKeys } from '../crypto/keys.js';
+import { DbkError, isDbkError, usage } from '../errors.js';
+import { type ChunkSizes, type StorageConfig, configIsEncrypted, decodeConfig, encodeConfig } from '../format/config.js';
+import { checkSnapshotId } from '../format/revision.js';
+import { type Logger, silentLogger } from '../log.js';
+import { makeSettings } from '../settings.js';
+import { passwordFor } from '../engine/repository.js';
+import { type Preferences, type StoragePreference, preferencesPath, readPreferences, writePreferences } from '../engine/preferences.js';
+import { existsSync } from 'node:fs';
+
+export interface InitOptions {
+  repoDir: string;
+  snapshotId: string;
+  storageUrl: string;
+  /** default: 'default' */
+  storageName?: string;
+  /** the folder to back up, when .dbk/ should live elsewhere (e.g. a read-only tree); init only */
+  rootDir?: string;
+  encrypt?: boolean;
+  /** average chunk size in bytes (default 4 MiB); min and max default to a quarter and four times it */
+  chunkSize?: number;
+  minChunkSize?: number;
+  maxChunkSize?: number;
+  /** zstd level, 0 = off (default 3) */
+  compressionLevel?: number;
+  /** log2 of scrypt's N (default 17); tests lower it */
+  kdfLogN?: number;
+  askPassword?: (prompt: string) => Promise<string>;
+  log?: Logger;
+}
+
+export interface InitResult {
+  storage: StoragePreference;
+  /** false when the storage already had a config and was joined */
+  created: boolean;
+}
+
+const MiB = 1 << 20;
+
+export function chunkSizes(avg = 4 * MiB, min?: number, max?: number): ChunkSizes {
+  const s = { average: avg, minimum: min ?? Math.floor(avg / 4), maximum: max ?? avg * 4 };
+  if (!Number.isInteger(Math.log2(s.average))) throw usage(`the average chunk size must be a power of 2 (got ${s.average})`);
+  if (s.minimum < 64 || s.minimum > s.average || s.maximum < s.average || s.maximum > 256 * MiB) {
+    throw usage(`chunk sizes must satisfy 64 ≤ min ≤ average ≤ max ≤ 256M (got ${s.minimum}, ${s.average}, ${s.maximum})`);
+  }
+  return s;
+}
+
+/** dbk init: the repository's first storage. */
+export async function init(o: InitOptions): Promise<InitResult> {
+  if (existsSync(preferencesPath(o.repoDir))) {
+    throw new DbkError('CONFIG', `${path.resolve(o.repoDir)} is already a dbk repository`, { hint: "use 'dbk add' for a further storage" });
+  }
+  const root = o.rootDir === undefined ? {} : { root: path.resolve(o.rootDir) };
+  if (root.root !== undefined && !existsSync(root.root)) throw usage(`the folder to back up does not exist: ${root.root}`);
+  return addStorage(o, { version: 1, ...root, storages: [] });
+}
+
+/** dbk add: a further storage for an existing repository. */
+export async function add(o: InitOptions & { storageName: string }): Promise<InitResult> {
+  const prefs = readPreferences(o.repoDir);
+  if (prefs.storages.some((s) => s.name === o.storageName)) throw usage(`a storage named '${o.storageName}' already exists`);
+  return addStorage(o, prefs);
+}
+
+async function addStorage(o: InitOptions, prefs: Preferences): Promise<InitResult> {
+  checkSnapshotId(o.snapshotId);
+  const name = o.storageName ?? 'default';
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) throw usage(`bad storage name '${name}': use letters, digits, _ and -`);
+  const repoDir = path.resolve(o.repoDir);
+  const settings = makeSettings(name, {});
+  const log = o.log ?? silentLogger;
+  const backend = await openBackend(o.storageUrl, { settings, repoDir, threads: 1, log });
+  let created = false;
+  let encrypted: boolean;
+  try {
+    const existing = await backend.read('config').catch((e) => {
+      if (isDbkError(e, 'NOT_FOUND')) return undefined;
+      throw e;
+    });
+    if (existing) {
+      encrypted = configIsEncrypted(existing);
+      await decodeConfig(existing, encrypted ? await passwordFor(settings, o.askPassword) : undefined);
+      log.info(`joined the existing storage at ${backend.location}`);
+    } else {
+      encrypted = o.encrypt ?? false;
+      const config: StorageConfig = {
+        chunkSizes: chunkSizes(o.chunkSize, o.minChunkSize, o.maxChunkSize),
+        metadataChunkSizes: { average: 64 << 10, minimum: 16 << 10, maximum: 256 << 10 },
+        compressionLevel: o.compressionLevel ?? 3,
+        keys: newStorageKeys(encrypted),
+        encrypted,
+      };
+      const seal = encrypted ? { password: await newPassword(settings, o.askPassword), kdf: newKdfParams(o.kdfLogN) } : undefined;
+      await backend.write('config', await encodeConfig(config, seal));
+      created = true;
+    }
+  } finally {
+    await backend.close();
+  }
+  const storage: StoragePreference = { name, url: o.storageUrl, snapshotId: o.snapshotId, encrypted, settings: {} };
+  writePreferences(repoDir, { ...prefs, storages: [...prefs.storages, storage] });
+  return { storage, created };
+}
+
+async function newPassword(settings: ReturnType<typeof makeSettings>, ask?: (prompt: string) => Promise<string>): Promise<string> {
+  const password = await passwordFor(settings, ask);
+  if (password.length === 0) throw usage('the password must not be empty');
+  if (ask && settings.get('password') === undefined) {
+    const again = await ask('Re-enter the password: ');
+    if (again !== password) throw usage('the passwords do not match');
+  }
+  return password;
+}

@@ -1,0 +1,192 @@
+// dbk restore: rebuild files of a revision inside the repository folder. Every chunk is verified
+// against its hash, every file against its SHA-256; a missing or corrupt chunk is reported with
+// the files it breaks, and those files are left as they were. Nothing is written outside the
+// repository, whatever the revision says.
+
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import picomatch from 'picomatch';
+import { isDbkError } from '../errors.js';
+import type { FileEntry } from '../format/file-list.js';
+import type { ChunkHash } from '../format/ids.js';
+import { ChunkPrefetcher } from '../engine/chunk-prefetcher.js';
+import { Filters } from '../engine/filters.js';
+import { type OpenOptions, MissingChunkError, Repository } from '../engine/repository.js';
+import { RestoreWriter, setAttributes } from '../engine/restore-writer.js';
+import { SafeTree, checkRelativePath } from '../engine/safe-path.js';
+import { scan } from '../engine/scanner.js';
+
+export interface RestoreProgress {
+  files: number;
+  totalFiles: number;
+  bytes: number;
+  totalBytes: number;
+}
+
+export interface RestoreOptions extends OpenOptions {
+  revision: number;
+  /** snapshot id to restore from; the repository's own by default */
+  snapshotId?: string;
+  /** globs over paths; everything when empty */
+  patterns?: string[];
+  /** replace existing files that differ */
+  overwrite?: boolean;
+  /** delete local files the revision does not have */
+  delete?: boolean;
+  /** compare existing files by content hash, not size and mtime */
+  hash?: boolean;
+  onProgress?: (p: RestoreProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface BrokenChunk {
+  chunkId: string;
+  reason: string;
+  files: string[];
+}
+
+export interface RestoreResult {
+  snapshotId: string;
+  revision: number;
+  restoredFiles: number;
+  restoredBytes: number;
+  /** already identical */
+  unchangedFiles: number;
+  /** existing and different, left alone without `overwrite` */
+  keptFiles: string[];
+  deletedFiles: string[];
+  /** files that could not be restored, with the chunk that broke them */
+  broken: BrokenChunk[];
+}
+
+export async function restore(o: RestoreOptions): Promise<RestoreResult> {
+  const repo = await Repository.open(o);
+  try {
+    return await runRestore(repo, o);
+  } finally {
+    await repo.close();
+  }
+}
+
+function selector(patterns: string[] | undefined): (e: FileEntry) => boolean {
+  if (!patterns || patterns.length === 0) return () => true;
+  const match = picomatch(patterns, { dot: true });
+  return (e) => match(e.path) || (e.type === 'dir' && patterns.some((p) => p.startsWith(`${e.path}/`)));
+}
+
+async function runRestore(repo: Repository, o: RestoreOptions): Promise<RestoreResult> {
+  const snapshotId = o.snapshotId ?? repo.snapshotId;
+  const rev = await repo.loadRevision(snapshotId, o.revision);
+  const all = await repo.readFileList(rev);
+  for (const e of all) checkRelativePath(e.path);
+  const chosen = all.filter(selector(o.patterns));
+  const hashes = await repo.readChunkHashes(rev);
+  const tree = new SafeTree(repo.rootDir, o.overwrite ?? false);
+  const result: RestoreResult = { snapshotId, revision: o.revision, restoredFiles: 0, restoredBytes: 0, unchangedFiles: 0, keptFiles: [], deletedFiles: [], broken: [] };
+
+  for (const e of chosen) if (e.type === 'dir') await tree.prepareParent(`${e.path}/x`);
+  const files = await filesToWrite(tree, chosen.filter((e) => e.type === 'file'), o, result);
+  await writeFiles(repo, tree, files, hashes, o, result);
+  for (const e of chosen) if (e.type === 'symlink') await restoreSymlink(tree, e, o, result);
+  // folders last, deepest first, so writing their contents does not change their mtime again
+  for (const e of chosen.filter((x) => x.type === 'dir').reverse()) await setAttributes(tree.abs(e.path), e);
+  if (o.delete) await deleteExtra(repo.rootDir, Filters.load(repo.repoDir), chosen, o, result);
+  return result;
+}
+
+async function filesToWrite(tree: SafeTree, files: FileEntry[], o: RestoreOptions, result: RestoreResult): Promise<FileEntry[]> {
+  const out: FileEntry[] = [];
+  const stats = await mapInBatches(files, (e) => fs.lstat(tree.abs(e.path)).catch(() => undefined));
+  for (const [i, e] of files.entries()) {
+    const st = stats[i];
+    if (st?.isFile() && st.size === e.size && (o.hash ? await sameContent(tree.abs(e.path), e) : Math.abs(st.mtimeMs - e.mtimeMs) < 1)) {
+      result.unchangedFiles++;
+    } else if (st && !o.overwrite) {
+      result.keptFiles.push(e.path);
+    } else {
+      out.push(e);
+    }
+  }
+  return out;
+}
+
+async function mapInBatches<T, R>(items: T[], fn: (item: T) => Promise<R>, batch = 256): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += batch) out.push(...(await Promise.all(items.slice(i, i + batch).map(fn))));
+  return out;
+}
+
+async function sameContent(abs: string, e: FileEntry): Promise<boolean> {
+  const sha = createHash('sha256');
+  for await (const piece of (await fs.open(abs)).createReadStream()) sha.update(piece as Buffer);
+  return e.hash !== undefined && sha.digest().equals(e.hash);
+}
+
+async function writeFiles(repo: Repository, tree: SafeTree, files: FileEntry[], hashes: ChunkHash[], o: RestoreOptions, result: RestoreResult): Promise<void> {
+  const withData = files.filter((e) => e.range).sort((a, b) => a.range!.startChunk - b.range!.startChunk || a.range!.startOffset - b.range!.startOffset);
+  const order: ChunkHash[] = [];
+  for (const e of withData) for (let i = e.range!.startChunk; i <= e.range!.endChunk; i++) order.push(hashes[i]!);
+  const prefetch = new ChunkPrefetcher(order, (h) => repo.readChunk(h), Math.max(2, repo.threads * 2));
+  const progress: RestoreProgress = { files: 0, totalFiles: files.length, bytes: 0, totalBytes: files.reduce((n, e) => n + e.size, 0) };
+  const broken = new Map<string, BrokenChunk>();
+  const writer = new RestoreWriter(tree, hashes, prefetch);
+  for (const e of [...files.filter((x) => !x.range), ...withData]) {
+    o.signal?.throwIfAborted();
+    try {
+      await writer.restore(e);
+      result.restoredFiles++;
+      result.restoredBytes += e.size;
+    } catch (err) {
+      const b = brokenBy(err, e, hashes, repo);
+      if (!b) throw err;
+      const entry = broken.get(b.chunkId) ?? { ...b, files: [] };
+      entry.files.push(e.path);
+      broken.set(b.chunkId, entry);
+    }
+    progress.files++;
+    progress.bytes += e.size;
+    o.onProgress?.(progress);
+  }
+  await writer.drain();
+  result.broken = [...broken.values()];
+}
+
+/** A failure that breaks one file (a chunk missing or corrupt), as opposed to one that stops the restore. */
+function brokenBy(err: unknown, e: FileEntry, hashes: ChunkHash[], repo: Repository): Omit<BrokenChunk, 'files'> | undefined {
+  if (err instanceof MissingChunkError) return { chunkId: err.id, reason: 'missing' };
+  if (isDbkError(err, 'CORRUPT')) {
+    const id = (err.data.id as string | undefined) ?? (e.range ? repo.chunkId(hashes[e.range.startChunk]!) : 'file');
+    return { chunkId: id, reason: err.message };
+  }
+  return undefined;
+}
+
+async function restoreSymlink(tree: SafeTree, e: FileEntry, o: RestoreOptions, result: RestoreResult): Promise<void> {
+  await tree.prepareParent(e.path);
+  const abs = tree.abs(e.path);
+  const st = await fs.lstat(abs).catch(() => undefined);
+  if (st?.isSymbolicLink() && (await fs.readlink(abs)) === e.target) {
+    result.unchangedFiles++;
+    return;
+  }
+  if (st && !o.overwrite) {
+    result.keptFiles.push(e.path);
+    return;
+  }
+  if (st) await fs.rm(abs, { recursive: st.isDirectory() });
+  await fs.symlink(e.target ?? '', abs);
+  await fs.lutimes(abs, e.mtimeMs / 1000, e.mtimeMs / 1000).catch(() => {});
+  result.restoredFiles++;
+}
+
+async function deleteExtra(rootDir: string, filters: Filters, chosen: FileEntry[], o: RestoreOptions, result: RestoreResult): Promise<void> {
+  const keep = new Set(chosen.map((e) => e.path));
+  const inScope = o.patterns?.length ? picomatch(o.patterns, { dot: true }) : () => true;
+  const local = await scan(rootDir, filters);
+  for (const e of local.entries.reverse()) {
+    if (keep.has(e.path) || !inScope(e.path)) continue;
+    await fs.rm(path.join(rootDir, e.path), { recursive: true, force: true });
+    result.deletedFiles.push(e.path);
+  }
+}

@@ -1,0 +1,76 @@
+// A small pool of worker threads that encode (compress, encrypt) and decode objects, so the CPU
+// work of a backup or restore spreads over the cores while the main thread chunks and hashes.
+
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { DbkError, type ErrorCode } from '../errors.js';
+import type { ObjectKind } from '../format/object.js';
+
+export type CodecRequest =
+  | { id: number; op: 'encode'; data: Uint8Array; kind: ObjectKind; key?: Uint8Array; compressionLevel: number }
+  | { id: number; op: 'decode'; data: Uint8Array; kind: ObjectKind; key?: Uint8Array; maxLength: number; what: string };
+
+export type CodecResponse = { id: number; ok: true; data: Uint8Array } | { id: number; ok: false; code: ErrorCode; message: string };
+
+type Pending = { resolve: (b: Buffer) => void; reject: (e: Error) => void };
+type Slot = { worker: Worker; busy: number };
+
+/** The compiled worker: beside this module when running from dist, under dist/ when running from sources (tests). */
+function workerFile(): string {
+  const here = fileURLToPath(new URL('./codec-worker.js', import.meta.url));
+  if (existsSync(here)) return here;
+  return fileURLToPath(new URL('../../dist/src/engine/codec-worker.js', import.meta.url));
+}
+
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+
+export class CodecPool {
+  private readonly slots: Slot[] = [];
+  private readonly pending = new Map<number, Pending & { slot: Slot }>();
+  private nextId = 1;
+
+  constructor(size = Math.max(1, Math.min(4, availableParallelism()))) {
+    const file = workerFile();
+    for (let i = 0; i < size; i++) {
+      const worker = new Worker(file);
+      const slot: Slot = { worker, busy: 0 };
+      worker.on('message', (res: CodecResponse) => this.settle(res));
+      worker.on('error', (e) => this.failAll(e));
+      this.slots.push(slot);
+    }
+  }
+
+  run(req: WithoutId<CodecRequest>, transfer = false): Promise<Buffer> {
+    const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
+    const id = this.nextId++;
+    slot.busy++;
+    return new Promise<Buffer>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, slot });
+      const data = req.data;
+      const owned = transfer && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+      slot.worker.postMessage({ ...req, id }, owned ? [data.buffer as ArrayBuffer] : []);
+    });
+  }
+
+  private settle(res: CodecResponse): void {
+    const p = this.pending.get(res.id);
+    if (!p) return;
+    this.pending.delete(res.id);
+    p.slot.busy--;
+    if (res.ok) p.resolve(Buffer.from(res.data.buffer, res.data.byteOffset, res.data.byteLength));
+    else p.reject(new DbkError(res.code, res.message));
+  }
+
+  private failAll(e: Error): void {
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      p.reject(e);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}

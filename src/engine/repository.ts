@@ -1,0 +1,266 @@
+// An opened storage as the commands see it: preferences, backend, config and keys, and the
+// operations every command shares: chunk ids, reading and writing chunks and metadata
+// sequences, and finding, loading and saving revisions.
+
+import * as path from 'node:path';
+import pLimit, { type LimitFunction } from 'p-limit';
+import { openBackend } from '../../backends/registry.js';
+import type { Backend } from '../../backends/backend.js';
+import { chunkHashOf, chunkIdOf, chunkKey as chunkKeyOf, subKey } from '../crypto/keys.js';
+import { DbkError, isDbkError } from '../errors.js';
+import { type StorageConfig, configIsEncrypted, decodeConfig } from '../format/config.js';
+import { decodeFileList, type FileEntry } from '../format/file-list.js';
+import { type ChunkHash, type ChunkId, HASH_BYTES, chunkPath, fossilPath } from '../format/ids.js';
+import { ObjectKind, decodeObject, encodeObject } from '../format/object.js';
+import { type Revision, decodeRevision, encodeRevision, revisionPath } from '../format/revision.js';
+import { type Logger, silentLogger } from '../log.js';
+import { type Settings, intSetting, makeSettings } from '../settings.js';
+import { Chunker } from '../chunking/fastcdc.js';
+import { CodecPool } from './codec-pool.js';
+import { DBK_DIR, type StoragePreference, readPreferences, storagePreference } from './preferences.js';
+
+export interface OpenOptions {
+  /** the folder holding .dbk/ */
+  repoDir: string;
+  /** storage name from preferences; the first one when absent */
+  storageName?: string;
+  /** parallel storage operations; the `threads` setting, else 4 */
+  threads?: number;
+  log?: Logger;
+  /** asked when the storage is encrypted and no password is set in the environment */
+  askPassword?: (prompt: string) => Promise<string>;
+}
+
+/** Hash of a missing chunk, for readers that report which files it breaks. */
+export class MissingChunkError extends DbkError {
+  constructor(readonly hash: ChunkHash, readonly id: ChunkId) {
+    super('MISSING_CHUNKS', `chunk ${id} is missing from the storage`, { data: { id } });
+  }
+}
+
+export async function passwordFor(settings: Settings, ask?: (prompt: string) => Promise<string>): Promise<string> {
+  const fromEnv = settings.get('password');
+  if (fromEnv !== undefined) return fromEnv;
+  if (ask) return ask(`Password for storage '${settings.storageName}': `);
+  const env = settings.storageName === 'default' ? 'DBK_PASSWORD' : `DBK_${settings.storageName.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_PASSWORD`;
+  throw new DbkError('WRONG_PASSWORD', `storage '${settings.storageName}' is encrypted and no password was given`, {
+    hint: `set ${env}, or run on a terminal to be asked`,
+  });
+}
+
+export class Repository {
+  readonly chunkLimit: LimitFunction;
+  private codecPool: CodecPool | undefined;
+
+  private constructor(
+    readonly repoDir: string,
+    /** the folder backed up and restored into: repoDir, unless init was given -repository */
+    readonly rootDir: string,
+    readonly preference: StoragePreference,
+    readonly settings: Settings,
+    readonly backend: Backend,
+    readonly config: StorageConfig,
+    readonly threads: number,
+    readonly log: Logger,
+  ) {
+    this.chunkLimit = pLimit(threads);
+  }
+
+  static async open(o: OpenOptions): Promise<Repository> {
+    const repoDir = path.resolve(o.repoDir);
+    const prefs = readPreferences(repoDir);
+    const pref = storagePreference(prefs, o.storageName);
+    const settings = makeSettings(pref.name, pref.settings);
+    const threads = Math.max(1, o.threads ?? intSetting(settings, 'threads', 4));
+    const log = o.log ?? silentLogger;
+    const backend = await openBackend(pref.url, { settings, repoDir, threads, log });
+    try {
+      const config = await loadConfig(backend, settings, o.askPassword);
+      return new Repository(repoDir, prefs.root ?? repoDir, pref, settings, backend, config, threads, log);
+    } catch (e) {
+      await backend.close();
+      throw e;
+    }
+  }
+
+  get storageName(): string {
+    return this.preference.name;
+  }
+
+  get snapshotId(): string {
+    return this.preference.snapshotId;
+  }
+
+  /** Local cache folder of this storage: the `cache_dir` setting, else .dbk/cache/<storage>. */
+  get cacheDir(): string {
+    return this.settings.get('cache_dir') ?? path.join(this.repoDir, DBK_DIR, 'cache', this.storageName);
+  }
+
+  get codec(): CodecPool {
+    this.codecPool ??= new CodecPool(Math.min(this.threads, 4));
+    return this.codecPool;
+  }
+
+  hashOf(data: Uint8Array): ChunkHash {
+    return chunkHashOf(this.config.keys.hashKey, data);
+  }
+
+  chunkId(hash: ChunkHash): ChunkId {
+    return chunkIdOf(this.config.keys.idKey, hash);
+  }
+
+  /** Encodes (compresses, encrypts) a chunk in the codec pool. */
+  encodeChunk(data: Buffer, hash: ChunkHash): Promise<Buffer> {
+    return this.codec.run({ op: 'encode', data, kind: ObjectKind.CHUNK, compressionLevel: this.config.compressionLevel, ...this.keyFor(hash) }, true);
+  }
+
+  private keyFor(hash: ChunkHash): { key?: Uint8Array } {
+    const k = this.config.keys.encryptionKey;
+    return k ? { key: chunkKeyOf(k, hash) } : {};
+  }
+
+  /** Uploads an encoded chunk; an existing chunk of that id is the same content, so it counts as done. */
+  async storeChunk(id: ChunkId, encoded: Buffer): Promise<boolean> {
+    try {
+      await this.chunkLimit(() => this.backend.write(chunkPath(id), encoded));
+      return true;
+    } catch (e) {
+      if (isDbkError(e, 'ALREADY_EXISTS')) return false;
+      throw e;
+    }
+  }
+
+  /** Downloads, decodes and verifies a chunk; a fossil is read where the chunk is missing. */
+  async readChunk(hash: ChunkHash, maxLength = this.config.chunkSizes.maximum): Promise<Buffer> {
+    const id = this.chunkId(hash);
+    const raw = await this.fetchChunk(hash, id);
+    const what = `chunk ${id}`;
+    const plain = await this.codec.run({ op: 'decode', data: raw, kind: ObjectKind.CHUNK, maxLength, what, ...this.keyFor(hash) }, true).catch((e) => {
+      // the worker's error crosses the thread boundary without data: name the chunk for the caller
+      throw isDbkError(e, 'CORRUPT') ? new DbkError('CORRUPT', e.message, { data: { id } }) : e;
+    });
+    if (this.hashOf(plain) !== hash) throw new DbkError('CORRUPT', `${what}: content does not match its hash`, { data: { id } });
+    return plain;
+  }
+
+  private async fetchChunk(hash: ChunkHash, id: ChunkId): Promise<Buffer> {
+    return this.chunkLimit(async () => {
+      try {
+        return await this.backend.read(chunkPath(id));
+      } catch (e) {
+        if (!isDbkError(e, 'NOT_FOUND')) throw e;
+      }
+      try {
+        const data = await this.backend.read(fossilPath(id));
+        this.log.debug(`chunk ${id} read from its fossil`);
+        return data;
+      } catch (e) {
+        if (isDbkError(e, 'NOT_FOUND')) throw new MissingChunkError(hash, id);
+        throw e;
+      }
+    });
+  }
+
+  /** Cuts a metadata stream into deduplicated metadata chunks and uploads the new ones. */
+  async writeSequence(data: Buffer): Promise<ChunkHash[]> {
+    const chunker = new Chunker(this.config.metadataChunkSizes, this.config.keys.chunkSeed);
+    const pieces = chunker.push(data);
+    const last = chunker.finish();
+    if (last) pieces.push(last);
+    return Promise.all(
+      pieces.map(async (piece) => {
+        const hash = this.hashOf(piece);
+        const id = this.chunkId(hash);
+        if (!(await this.backend.stat(chunkPath(id)))) await this.storeChunk(id, await this.encodeChunk(piece, hash));
+        return hash;
+      }),
+    );
+  }
+
+  async readSequence(hashes: readonly ChunkHash[]): Promise<Buffer> {
+    const max = this.config.metadataChunkSizes.maximum;
+    return Buffer.concat(await Promise.all(hashes.map((h) => this.readChunk(h, max))));
+  }
+
+  async listSnapshotIds(): Promise<string[]> {
+    const entries = await this.backend.list('snapshots');
+    return entries.filter((e) => e.dir).map((e) => e.name).sort();
+  }
+
+  async listRevisions(snapshotId: string): Promise<number[]> {
+    const entries = await this.backend.list(`snapshots/${snapshotId}`);
+    return entries
+      .filter((e) => !e.dir && /^[1-9][0-9]*$/.test(e.name))
+      .map((e) => Number(e.name))
+      .sort((a, b) => a - b);
+  }
+
+  async loadRevision(snapshotId: string, revision: number): Promise<Revision> {
+    const p = revisionPath(snapshotId, revision);
+    const raw = await this.backend.read(p).catch((e) => {
+      if (isDbkError(e, 'NOT_FOUND')) throw new DbkError('NOT_FOUND', `revision ${revision} of '${snapshotId}' does not exist`);
+      throw e;
+    });
+    const plain = decodeObject(raw, { kind: ObjectKind.REVISION, maxLength: 64 << 20, what: p, ...this.revisionKey() });
+    const r = decodeRevision(plain);
+    if (r.snapshotId !== snapshotId || r.revision !== revision) throw new DbkError('CORRUPT', `${p} names itself ${r.snapshotId}/${r.revision}`);
+    return r;
+  }
+
+  /** Writes a revision file; ALREADY_EXISTS when another backup took that number first. */
+  async saveRevision(r: Revision): Promise<void> {
+    const encoded = encodeObject(encodeRevision(r), { kind: ObjectKind.REVISION, compressionLevel: this.config.compressionLevel, ...this.revisionKey() });
+    await this.backend.write(revisionPath(r.snapshotId, r.revision), encoded);
+  }
+
+  private revisionKey(): { key?: Uint8Array } {
+    const k = this.config.keys.encryptionKey;
+    return k ? { key: revisionKeyOf(k) } : {};
+  }
+
+  async readFileList(r: Revision): Promise<FileEntry[]> {
+    return decodeFileList(await this.readSequence(r.sequences.files), r.chunkCount);
+  }
+
+  async readChunkHashes(r: Revision): Promise<ChunkHash[]> {
+    const data = await this.readSequence(r.sequences.chunkHashes);
+    if (data.length !== r.chunkCount * HASH_BYTES) throw new DbkError('CORRUPT', `revision ${r.revision}: chunk hash sequence has the wrong length`);
+    const out = new Array<ChunkHash>(r.chunkCount);
+    for (let i = 0; i < r.chunkCount; i++) out[i] = data.toString('hex', i * HASH_BYTES, (i + 1) * HASH_BYTES) as ChunkHash;
+    return out;
+  }
+
+  async readChunkLengths(r: Revision): Promise<number[]> {
+    const data = await this.readSequence(r.sequences.chunkLengths);
+    if (data.length !== r.chunkCount * 4) throw new DbkError('CORRUPT', `revision ${r.revision}: chunk length sequence has the wrong length`);
+    const out = new Array<number>(r.chunkCount);
+    for (let i = 0; i < r.chunkCount; i++) out[i] = data.readUInt32LE(i * 4);
+    return out;
+  }
+
+  /** Every chunk a revision references: its data chunks and the metadata chunks of its sequences. */
+  async revisionChunkHashes(r: Revision): Promise<ChunkHash[]> {
+    const s = r.sequences;
+    return [...s.files, ...s.chunkHashes, ...s.chunkLengths, ...(await this.readChunkHashes(r))];
+  }
+
+  async close(): Promise<void> {
+    await this.codecPool?.close();
+    await this.backend.close();
+  }
+}
+
+const revisionKeyOf = (k: Uint8Array) => subKey(k, 'revision');
+
+async function loadConfig(backend: Backend, settings: Settings, ask?: (prompt: string) => Promise<string>): Promise<StorageConfig> {
+  let raw: Buffer;
+  try {
+    raw = await backend.read('config');
+  } catch (e) {
+    if (isDbkError(e, 'NOT_FOUND')) {
+      throw new DbkError('CONFIG', `no dbk storage at ${backend.location} (config is missing)`, { hint: "run 'dbk init' first" });
+    }
+    throw e;
+  }
+  return decodeConfig(raw, configIsEncrypted(raw) ? await passwordFor(settings, ask) : undefined);
+}

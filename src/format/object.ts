@@ -1,0 +1,123 @@
+// The envelope of every object dbk stores except the config: chunks, metadata chunks, revision
+// files and fossil-collection records. A 6-byte header names the format version, what kind of
+// object it is, and how the payload is transformed (zstd, AES-256-GCM); encrypted objects carry a
+// random nonce and authenticate the header too, so a flipped flag cannot pass for another format.
+//
+//   "DBK" | version (1) | kind | flags | [nonce (12)] | payload | [GCM tag (16)]
+
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { compress, decompress } from 'zstd-napi';
+import { corrupt } from '../errors.js';
+
+const MAGIC = [0x44, 0x42, 0x4b]; // "DBK"
+export const OBJECT_VERSION = 1;
+const HEADER = 6;
+const NONCE = 12;
+const TAG = 16;
+
+export const ObjectKind = { CHUNK: 1, REVISION: 2, FOSSIL_COLLECTION: 3 } as const;
+export type ObjectKind = (typeof ObjectKind)[keyof typeof ObjectKind];
+
+const FLAG_ZSTD = 1;
+const FLAG_AES_GCM = 2;
+
+export interface EncodeOptions {
+  kind: ObjectKind;
+  /** AES-256 key; absent on plain storages */
+  key?: Uint8Array;
+  /** zstd level; 0 turns compression off */
+  compressionLevel: number;
+}
+
+/** Compression must save at least this fraction, or the chunk is stored as it is. */
+const MIN_SAVING = 1 / 32;
+
+export function encodeObject(plain: Uint8Array, o: EncodeOptions): Buffer {
+  let payload: Uint8Array = plain;
+  let flags = 0;
+  if (o.compressionLevel > 0 && plain.length > 64) {
+    const packed = compress(plain, { compressionLevel: o.compressionLevel });
+    if (packed.length < plain.length * (1 - MIN_SAVING)) {
+      payload = packed;
+      flags |= FLAG_ZSTD;
+    }
+  }
+  if (!o.key) return Buffer.concat([header(o.kind, flags), payload]);
+  flags |= FLAG_AES_GCM;
+  const nonce = randomBytes(NONCE);
+  const head = Buffer.concat([header(o.kind, flags), nonce]);
+  const cipher = createCipheriv('aes-256-gcm', o.key, nonce);
+  cipher.setAAD(head);
+  const body = cipher.update(payload);
+  cipher.final();
+  return Buffer.concat([head, body, cipher.getAuthTag()]);
+}
+
+/**
+ * Opens an object. Throws DbkError CORRUPT for anything malformed: wrong magic or version, a kind
+ * other than expected, failed authentication, undecodable compression, or a payload longer than
+ * `maxLength` after decompression.
+ */
+export function decodeObject(data: Uint8Array, expect: { kind: ObjectKind; key?: Uint8Array; maxLength: number; what: string }): Buffer {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (buf.length < HEADER || MAGIC.some((b, i) => buf[i] !== b)) throw corrupt(expect.what, 'not a dbk object');
+  if (buf[3] !== OBJECT_VERSION) throw corrupt(expect.what, `unsupported object version ${buf[3]}`);
+  if (buf[4] !== expect.kind) throw corrupt(expect.what, `object of kind ${buf[4]} where kind ${expect.kind} was expected`);
+  const flags = buf[5] ?? 0;
+  if (flags & ~(FLAG_ZSTD | FLAG_AES_GCM)) throw corrupt(expect.what, `unknown flags ${flags}`);
+  let payload = buf.subarray(HEADER);
+  if (flags & FLAG_AES_GCM) {
+    if (!expect.key) throw corrupt(expect.what, 'encrypted, but the storage is not');
+    payload = openSealed(buf, expect.key, expect.what);
+  } else if (expect.key) {
+    throw corrupt(expect.what, 'not encrypted, but the storage is');
+  }
+  if (!(flags & FLAG_ZSTD)) {
+    if (payload.length > expect.maxLength) throw corrupt(expect.what, `${payload.length} bytes, more than the allowed ${expect.maxLength}`);
+    return Buffer.from(payload);
+  }
+  const declared = zstdContentSize(payload);
+  if (declared === undefined || declared > expect.maxLength) throw corrupt(expect.what, 'compressed payload of unknown or excessive size');
+  try {
+    return decompress(payload);
+  } catch (e) {
+    throw corrupt(expect.what, `cannot decompress: ${(e as Error).message}`);
+  }
+}
+
+function header(kind: ObjectKind, flags: number): Buffer {
+  return Buffer.from([...MAGIC, OBJECT_VERSION, kind, flags]);
+}
+
+function openSealed(buf: Buffer, key: Uint8Array, what: string): Buffer {
+  if (buf.length < HEADER + NONCE + TAG) throw corrupt(what, 'truncated');
+  const head = buf.subarray(0, HEADER + NONCE);
+  const decipher = createDecipheriv('aes-256-gcm', key, buf.subarray(HEADER, HEADER + NONCE));
+  decipher.setAAD(head);
+  decipher.setAuthTag(buf.subarray(buf.length - TAG));
+  try {
+    const body = decipher.update(buf.subarray(HEADER + NONCE, buf.length - TAG));
+    decipher.final();
+    return body;
+  } catch {
+    throw corrupt(what, 'authentication failed (damaged, or encrypted with another key)');
+  }
+}
+
+/** The content size a zstd frame header declares (compress() always writes it), or undefined. */
+function zstdContentSize(frame: Uint8Array): number | undefined {
+  if (frame.length < 6 || frame[0] !== 0x28 || frame[1] !== 0xb5 || frame[2] !== 0x2f || frame[3] !== 0xfd) return undefined;
+  const fhd = frame[4] ?? 0;
+  const fcsFlag = fhd >> 6;
+  const singleSegment = (fhd >> 5) & 1;
+  const dictIdFlag = fhd & 3;
+  const pos = 5 + (singleSegment ? 0 : 1) + [0, 1, 2, 4][dictIdFlag]!;
+  const size = [singleSegment ? 1 : 0, 2, 4, 8][fcsFlag]!;
+  if (size === 0 || frame.length < pos + size) return undefined;
+  const view = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+  if (size === 1) return view.readUInt8(pos);
+  if (size === 2) return view.readUInt16LE(pos) + 256;
+  if (size === 4) return view.readUInt32LE(pos);
+  const big = view.readBigUInt64LE(pos);
+  return big > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(big);
+}
