@@ -100,10 +100,16 @@ export class OneDriveBackend implements Backend {
         await this.mkdir(parent);
         return upload(target, body);
       }
-      // a try whose answer was lost may have stored the file: same size means it is ours (chunks are immutable)
-      if (isDbkError(e, 'ALREADY_EXISTS') && trace.unanswered && (await this.stat(p))?.size === body.length) return;
+      // a try whose answer was lost may have stored the file: if the bytes there are ours, it did
+      if (isDbkError(e, 'ALREADY_EXISTS') && trace.unanswered && (await this.holds(p, body))) return;
       throw e;
     }
+  }
+
+  /** Whether `p` holds exactly `data` (checked by size first, then by content). */
+  private async holds(p: string, data: Buffer): Promise<boolean> {
+    if ((await this.stat(p))?.size !== data.length) return false;
+    return (await this.read(p)).equals(data);
   }
 
   async rename(from: string, to: string): Promise<void> {
