@@ -242,6 +242,18 @@ describe('onedrive specifics', () => {
     await b.close();
   });
 
+  it('addresses another drive by odb_drive_id', async () => {
+    const root = freshRoot();
+    const b = openOdb(emu, dir, root, { settings: { odb_drive_id: emu.drive.driveId } });
+    await b.write('chunks/00/x', Buffer.from('on the drive'));
+    expect(await b.listTree('chunks', { threads: 2 })).toEqual([{ name: '00/x', size: 12, dir: false }]);
+    await b.close();
+    expect(emu.drive.fileAt(`${root}/chunks/00/x`)?.toString()).toBe('on the drive');
+    const other = openOdb(emu, dir, root, { settings: { odb_drive_id: 'someoneelses' } });
+    await expect(other.read('chunks/00/x')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await other.close();
+  });
+
   it('opens through the registry for odb:// with settings from the environment', async () => {
     const root = freshRoot();
     const env = Object.fromEntries(Object.entries(odbSettings(emu, dir)).map(([k, v]) => [`DBK_${k.toUpperCase()}`, v]));
