@@ -297,6 +297,7 @@ describe('faults and counters', () => {
     const set = await call('POST', `${emu.url}/_emulator/knobs`, {}, { latencyMs: 1 });
     expect(set.json.latencyMs).toBe(1);
     expect((await call('POST', `${emu.url}/_emulator/knobs`, {}, { noSuchKnob: 1 })).status).toBe(400);
+    expect((await call('POST', `${emu.url}/_emulator/knobs`, {}, 'not json')).status).toBe(500); // and the emulator lives on
     emu.knobs.latencyMs = 0;
     await graph('GET', '/me/drive');
     const counters = await call('GET', `${emu.url}/_emulator/counters`);

@@ -80,7 +80,13 @@ export class GraphEmulator {
     const server = createServer({ ...keyPair, keepAliveTimeout: 65_000 });
     const { port, ...rest } = options;
     const emulator = new GraphEmulator(server, keyPair, rest);
-    server.on('request', (req, res) => void emulator.onRequest(req, res));
+    server.on('request', (req, res) => {
+      // a bug or a malformed control request answers 500 instead of ending the process
+      emulator.onRequest(req, res).catch((e: unknown) => {
+        if (res.headersSent) res.destroy();
+        else send(res, graphError(500, 'generalException', (e as Error).message));
+      });
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port ?? 0, '127.0.0.1', () => resolve());
