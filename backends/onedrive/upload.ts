@@ -72,7 +72,9 @@ async function sendFragments(t: UploadTarget, uploadUrl: string, data: Buffer): 
     );
     if (res.status === 200 || res.status === 201) return 'done';
     if (res.status === 202) {
-      offset = nextExpected(res) ?? end;
+      const next = nextExpected(res) ?? end;
+      if (next <= offset || next >= data.length) resumes++; // the session is not advancing as it should
+      offset = Math.min(next, data.length - 1);
       continue;
     }
     if (res.status === 404) return 'restart';
