@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs the openssl command line tool for the OneDrive tests: the Graph emulator
+# (test/support/graph-emulator) makes its throw-away HTTPS certificate with it at start.
+# Does nothing when openssl is present.
+set -euo pipefail
+command -v openssl >/dev/null && exit 0
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends openssl >/dev/null
+command -v openssl >/dev/null || { echo "install-openssl: openssl still missing after installing it" >&2; exit 1; }
