@@ -8,6 +8,7 @@ import * as backupCli from './backup.js';
 import * as checkCli from './check.js';
 import * as initCli from './init.js';
 import * as listCli from './list.js';
+import * as odbLoginCli from './odb-login.js';
 import * as pruneCli from './prune.js';
 import * as restoreCli from './restore.js';
 
@@ -19,7 +20,7 @@ export function buildProgram(): Command {
     .option('-d, --debug', 'debug log')
     .showHelpAfterError(false)
     .exitOverride();
-  for (const m of [initCli, backupCli, restoreCli, listCli, checkCli, pruneCli]) m.register(program);
+  for (const m of [initCli, backupCli, restoreCli, listCli, checkCli, pruneCli, odbLoginCli]) m.register(program);
   program.addHelpText('after', EXIT_CODES);
   return program;
 }
