@@ -1,11 +1,14 @@
 // dbk end to end on an sftp:// storage served by a real OpenSSH server: backup and restore byte
-// for byte, and a server killed in the middle of a backup, after which the backup is run again
+// for byte, check and prune, and a server killed in the middle of a backup, after which the backup is run again
 // to completion and restores byte for byte.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backup } from '../../src/commands/backup.js';
+import { check } from '../../src/commands/check.js';
+import { list } from '../../src/commands/list.js';
+import { prune } from '../../src/commands/prune.js';
 import { init } from '../../src/commands/init.js';
 import { restore } from '../../src/commands/restore.js';
 import { DbkError } from '../../src/errors.js';
@@ -60,6 +63,25 @@ describe.skipIf(unavailable)('dbk over SFTP', () => {
     expect(second.revision).toBe(2);
     expect(second.newBytes).toBeLessThan(MiB); // big.bin was not uploaded again
     await restore({ ...restored, revision: 2, overwrite: true });
+    expect(describeTree(restored.repoDir)).toEqual(describeTree(source));
+  });
+
+  it('check passes, prune removes a revision and its own chunks, and what is left still checks and restores', async () => {
+    const { source, repo, restored } = await setup((root) => {
+      put(root, 'old.bin', seededBytes(2 * MiB, 'old'));
+      put(root, 'keep.txt', 'kept\n');
+    });
+    await backup(repo);
+    fs.rmSync(path.join(source, 'old.bin'));
+    put(source, 'new.bin', seededBytes(1 * MiB, 'new'));
+    await backup(repo);
+    expect((await check({ ...repo, all: true })).ok).toBe(true);
+    await prune({ ...repo, revisions: [1], exclusive: true });
+    expect((await list(repo)).map((r) => r.revision.revision)).toEqual([2]);
+    const after = await check({ ...repo, all: true });
+    expect(after.ok).toBe(true);
+    expect(after.findings.filter((f) => f.severity === 'error')).toEqual([]);
+    await restore({ ...restored, revision: 2 });
     expect(describeTree(restored.repoDir)).toEqual(describeTree(source));
   });
 
