@@ -2,8 +2,13 @@
 // byte, with batched listing on, through a throttling storm, dropped connections and an access
 // token that expires in the middle of a backup.
 
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { backup } from '../../src/commands/backup.js';
+import { check } from '../../src/commands/check.js';
+import { list } from '../../src/commands/list.js';
+import { prune } from '../../src/commands/prune.js';
 import { init } from '../../src/commands/init.js';
 import { restore } from '../../src/commands/restore.js';
 import { KiB, PASSWORD, asking, describeTree, put, seededBytes, stampMtimes } from '../support/engine.js';
@@ -77,9 +82,25 @@ describe('dbk over OneDrive (Graph emulator)', () => {
     const { source, repo, restored } = await setup(tree('storm'));
     Object.assign(emu.knobs, { throttleEveryNth: 3, throttleRetryAfter: '0.2', innerThrottleEveryNth: 3, innerThrottleRetryAfter: '0.2' });
     expect((await backup(repo)).revision).toBe(1);
+    const checked = await check({ ...repo, all: true, chunks: true });
+    expect(checked.ok).toBe(true);
     await restore({ ...restored, revision: 1 });
     expect(describeTree(restored.repoDir)).toEqual(describeTree(source));
     expect(emu.counters.throttled).toBeGreaterThan(20);
+  }, 120_000);
+
+  it('check passes, prune removes a revision and its own chunks, and what is left still checks and restores', async () => {
+    const { source, repo, restored } = await setup(tree('prune'));
+    await backup(repo);
+    fs.rmSync(path.join(source, 'big.bin'));
+    put(source, 'other.bin', seededBytes(1 * MiB, 'prune-other'));
+    await backup(repo);
+    expect((await check({ ...repo, all: true })).ok).toBe(true);
+    await prune({ ...repo, revisions: [1], exclusive: true });
+    expect((await list(repo)).map((r) => r.revision.revision)).toEqual([2]);
+    expect((await check({ ...repo, all: true, chunks: true })).ok).toBe(true);
+    await restore({ ...restored, revision: 2 });
+    expect(describeTree(restored.repoDir)).toEqual(describeTree(source));
   }, 120_000);
 
   it('rides out dropped connections on uploads, answered or not, and an access token expiring mid-backup', async () => {
