@@ -5,20 +5,12 @@
 import type { Dirent, Stats } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import type { EntryType } from '../format/file-list.js';
+import type { EntryType, FileEntry } from '../format/file-list.js';
 import type { Filters } from './filters.js';
 import { DBK_DIR } from './preferences.js';
 
-export interface ScannedEntry {
-  path: string;
-  type: EntryType;
-  mode: number;
-  mtimeMs: number;
-  size: number;
-  uid: number;
-  gid: number;
-  target?: string;
-}
+/** What the scan learns of an entry: a file-list entry before its content is read. */
+export type ScannedEntry = Omit<FileEntry, 'range' | 'hash'>;
 
 export interface ScanProblem {
   path: string;
