@@ -85,12 +85,13 @@ describe('what cannot be backed up', () => {
   it('reports a file that vanishes between scan and read, and backs up the rest', async () => {
     const repo = await makeRepo();
     put(repo.repoDir, 'a.txt', 'first\n');
-    put(repo.repoDir, 'b-vanishes.bin', Buffer.alloc(5 << 20, 1)); // large: streamed when its turn comes, not read ahead
+    put(repo.repoDir, 'b-vanishes.bin', Buffer.alloc(5 << 20, 1));
     put(repo.repoDir, 'c.txt', 'last\n');
     let removed = false;
     const r = await backup({
       ...repo.open,
       onProgress: () => {
+        // the first report comes after the scan, before any file is read
         if (removed) return;
         fs.rmSync(path.join(repo.repoDir, 'b-vanishes.bin'));
         removed = true;

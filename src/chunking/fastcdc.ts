@@ -3,7 +3,9 @@
 // a looser one after) so sizes cluster around the average. Pure: bytes in, chunks out, no I/O.
 //
 // The stream is fed in arbitrary pieces (file after file, as one virtual file); cut points depend
-// only on content, never on how it was split into pieces.
+// only on content, never on how it was split into pieces. The chunker copies what it keeps, so a
+// caller may read into the same buffer again as soon as push() returns, and every chunk owns its
+// memory (it can be transferred to another thread whole).
 
 import { createHmac } from 'node:crypto';
 import type { ChunkSizes } from '../format/config.js';
@@ -19,6 +21,8 @@ export function gearTable(seed: Uint8Array): Int32Array {
 }
 
 /** A mask of `bits` ones in the high bits: with a left-shifting gear hash those depend on the most bytes. */
+const EMPTY = Buffer.alloc(0);
+
 const highMask = (bits: number) => (bits >= 32 ? -1 : ((1 << bits) - 1) << (32 - bits)) | 0;
 
 export class Chunker {
@@ -28,7 +32,8 @@ export class Chunker {
   private readonly min: number;
   private readonly avg: number;
   private readonly max: number;
-  private pieces: Buffer[] = [];
+  /** the bytes of the chunk under way, allocated at the first bytes kept */
+  private pending: Buffer | undefined;
   private pendingLength = 0;
   private hash = 0;
 
@@ -49,12 +54,10 @@ export class Chunker {
     while (start < data.length) {
       const cut = this.findCut(data, start);
       if (cut < 0) {
-        this.pieces.push(data.subarray(start));
-        this.pendingLength += data.length - start;
+        this.keep(data.subarray(start));
         break;
       }
-      this.pieces.push(data.subarray(start, cut));
-      out.push(this.takeChunk(this.pendingLength + cut - start));
+      out.push(this.takeChunk(data.subarray(start, cut)));
       start = cut;
     }
     return out;
@@ -62,12 +65,21 @@ export class Chunker {
 
   /** Ends the stream: the last, possibly short chunk, if any bytes are pending. */
   finish(): Buffer | undefined {
-    return this.pendingLength > 0 ? this.takeChunk(this.pendingLength) : undefined;
+    return this.pendingLength > 0 ? this.takeChunk(EMPTY) : undefined;
   }
 
-  private takeChunk(length: number): Buffer {
-    const chunk = Buffer.concat(this.pieces, length);
-    this.pieces = [];
+  private keep(bytes: Buffer): void {
+    // fewer than `max` bytes are ever pending: findCut cuts at `max`
+    this.pending ??= Buffer.allocUnsafeSlow(this.max);
+    bytes.copy(this.pending, this.pendingLength);
+    this.pendingLength += bytes.length;
+  }
+
+  /** The pending bytes followed by `tail`, as a chunk with an ArrayBuffer of its own. */
+  private takeChunk(tail: Buffer): Buffer {
+    const chunk = Buffer.allocUnsafeSlow(this.pendingLength + tail.length);
+    if (this.pendingLength > 0) this.pending!.copy(chunk, 0, 0, this.pendingLength);
+    tail.copy(chunk, this.pendingLength);
     this.pendingLength = 0;
     this.hash = 0;
     return chunk;

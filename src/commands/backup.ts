@@ -8,15 +8,14 @@ import type { FileEntry } from '../format/file-list.js';
 import { encodeFileList } from '../format/file-list.js';
 import type { ChunkHash, ChunkId } from '../format/ids.js';
 import type { Revision } from '../format/revision.js';
-import { Chunker } from '../chunking/fastcdc.js';
 import { cacheWrittenRevision } from '../engine/backup-cache-hook.js';
 import { ChunkSequenceBuilder } from '../engine/chunk-sequence.js';
 import { ChunkUploader, type UploadStats } from '../engine/chunk-uploader.js';
-import { readInOrder } from '../engine/file-reader.js';
 import { Filters } from '../engine/filters.js';
 import { IncompleteBackup } from '../engine/incomplete.js';
 import { type OpenOptions, Repository } from '../engine/repository.js';
 import { type ScanProblem, type ScannedEntry, scan } from '../engine/scanner.js';
+import { readStream } from '../engine/stream-reader.js';
 
 export interface BackupProgress {
   files: number;
@@ -121,44 +120,36 @@ async function runBackup(repo: Repository, o: BackupOptions): Promise<BackupResu
   const streamRanges = new Map<FileEntry, [number, number]>();
   const dropped = new Set<FileEntry>();
   const progress: BackupProgress = { files: 0, totalFiles: toRead.length, bytes: 0, totalBytes: toRead.reduce((n, f) => n + f.size, 0) };
-  const chunker = new Chunker(repo.config.chunkSizes, repo.config.keys.chunkSeed);
-  const emit = async (chunk: Buffer) => {
-    const length = chunk.length;
-    sequence.addStreamChunk(await uploader.add(chunk), length);
-  };
+  o.onProgress?.(progress); // the totals, once the scan is done and before any file is read
   let readBytes = 0;
-  let fed = 0; // bytes fed to the chunker: the stream offset of the next byte
-  for await (const item of readInOrder(repo.rootDir, toRead)) {
+  let streamBytes = 0; // bytes in the stream so far: where the next file starts
+  let next = 0; // the file whose result comes next
+  const stream = readStream({ root: repo.rootDir, files: toRead, chunkSizes: repo.config.chunkSizes, chunkSeed: repo.config.keys.chunkSeed, hashKey: repo.config.keys.hashKey });
+  for await (const event of stream) {
     o.signal?.throwIfAborted();
-    const start = fed;
-    const sha = createHash('sha256');
-    let size = 0;
-    try {
-      for await (const piece of item.pieces) {
-        sha.update(piece);
-        size += piece.length;
-        fed += piece.length;
-        for (const chunk of chunker.push(piece)) await emit(chunk);
-        progress.bytes += piece.length;
-      }
-    } catch (e) {
-      if (isDbkError(e) || (e as Error).name === 'AbortError') throw e;
-      // the bytes already fed stay in the stream, unreferenced; the file is left out
-      problems.push({ path: item.file.path, reason: (e as Error).message });
-      dropped.add(item.file.entry);
+    if (event.kind === 'chunk') {
+      const length = event.data.length; // the upload takes the chunk's memory to a worker
+      sequence.addStreamChunk(await uploader.add(event.data, event.hash), length);
       continue;
-    } finally {
-      progress.files++;
-      o.onProgress?.(progress);
     }
-    readBytes += size;
-    const e = item.file.entry;
-    e.size = size;
-    e.hash = sha.digest();
-    if (size > 0) streamRanges.set(e, [start, start + size]);
+    const { fed, hash, error } = event.read;
+    const file = toRead[next++]!;
+    const start = streamBytes;
+    streamBytes += fed;
+    progress.files++;
+    progress.bytes += fed;
+    o.onProgress?.(progress);
+    if (error !== undefined || hash === undefined) {
+      // the bytes already fed stay in the stream, unreferenced; the file is left out
+      problems.push({ path: file.path, reason: error ?? 'not read' });
+      dropped.add(file.entry);
+      continue;
+    }
+    readBytes += fed;
+    file.entry.size = fed;
+    file.entry.hash = Buffer.from(hash);
+    if (fed > 0) streamRanges.set(file.entry, [start, streamBytes]);
   }
-  const last = chunker.finish();
-  if (last) await emit(last);
   await uploader.drain();
 
   for (const [e, [s, end]] of streamRanges) e.range = sequence.resolveStream(s, end);

@@ -1,4 +1,4 @@
-// Takes the chunks of a backup in order, hashes them on the spot, and sends each chunk the
+// Takes the chunks of a backup in order, with their hashes, and sends each chunk the
 // storage does not have yet through the codec pool and up to the storage, with a bounded number
 // in flight so memory stays flat however large the backup.
 
@@ -32,10 +32,9 @@ export class ChunkUploader {
     private readonly maxInFlight = Math.max(2, repo.threads * 2),
   ) {}
 
-  /** Accepts the next chunk; resolves once it is hashed and its upload (if any) is under way. */
-  async add(chunk: Buffer): Promise<ChunkHash> {
+  /** Accepts the next chunk; resolves once its upload (if any) is under way. */
+  async add(chunk: Buffer, hash: ChunkHash): Promise<ChunkHash> {
     if (this.failure) throw this.failure;
-    const hash = this.repo.hashOf(chunk);
     const id = this.repo.chunkId(hash);
     this.stats.chunks++;
     if (this.known.has(id) || this.seen.has(id)) return hash;

@@ -1,12 +1,11 @@
 // A small pool of worker threads that encode (compress, encrypt) and decode objects, so the CPU
 // work of a backup or restore spreads over the cores while the main thread chunks and hashes.
 
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { DbkError, type ErrorCode } from '../errors.js';
 import type { ObjectKind } from '../format/object.js';
+import { workerFile } from './worker-file.js';
 
 export type CodecRequest =
   | { id: number; op: 'encode'; data: Uint8Array; kind: ObjectKind; key?: Uint8Array; compressionLevel: number }
@@ -17,13 +16,6 @@ export type CodecResponse = { id: number; ok: true; data: Uint8Array } | { id: n
 type Pending = { resolve: (b: Buffer) => void; reject: (e: Error) => void };
 type Slot = { worker: Worker; busy: number };
 
-/** The compiled worker: beside this module when running from dist, under dist/ when running from sources (tests). */
-function workerFile(): string {
-  const here = fileURLToPath(new URL('./codec-worker.js', import.meta.url));
-  if (existsSync(here)) return here;
-  return fileURLToPath(new URL('../../dist/src/engine/codec-worker.js', import.meta.url));
-}
-
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 export class CodecPool {
@@ -32,7 +24,7 @@ export class CodecPool {
   private nextId = 1;
 
   constructor(size = Math.max(1, Math.min(4, availableParallelism()))) {
-    const file = workerFile();
+    const file = workerFile('codec-worker.js');
     for (let i = 0; i < size; i++) {
       const worker = new Worker(file);
       const slot: Slot = { worker, busy: 0 };
