@@ -1,6 +1,8 @@
-// Takes the chunks of a backup in order, with their hashes, and sends each chunk the
-// storage does not have yet through the codec pool and up to the storage, with a bounded number
-// in flight so memory stays flat however large the backup.
+// Takes the chunks of a backup in order, with their hashes, and sends each chunk the storage does
+// not have yet through the codec pool and up to the storage. Encoding and storing are bounded
+// apart: a few chunks wait for the codec workers (plain chunks are the big ones), and more,
+// already compressed, wait for the storage, so a storage that is slow per write (a local disk
+// syncing every chunk, a remote one with latency) has enough writes under way to hide it.
 
 import { chunkPath, type ChunkHash, type ChunkId } from '../format/ids.js';
 import type { IncompleteBackup } from './incomplete.js';
@@ -15,9 +17,25 @@ export interface UploadStats {
   uploadedBytes: number;
 }
 
+/** Chunks encoded, or stored, at the same time: a bounded set of tasks. */
+class Stage {
+  readonly tasks = new Set<Promise<void>>();
+  constructor(readonly limit: number) {}
+
+  async room(): Promise<void> {
+    while (this.tasks.size >= this.limit) await Promise.race(this.tasks);
+  }
+
+  track(p: Promise<void>): void {
+    const tracked = p.finally(() => this.tasks.delete(tracked));
+    this.tasks.add(tracked);
+  }
+}
+
 export class ChunkUploader {
   readonly stats: UploadStats = { chunks: 0, newChunks: 0, newBytes: 0, uploadedBytes: 0 };
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly encoding: Stage;
+  private readonly storing: Stage;
   private readonly seen = new Set<ChunkId>();
   private failure: unknown;
 
@@ -29,40 +47,52 @@ export class ChunkUploader {
     private readonly maybe: ReadonlySet<ChunkId>,
     private readonly incomplete: IncompleteBackup | undefined,
     private readonly dryRun: boolean,
-    private readonly maxInFlight = Math.max(2, repo.threads * 2),
-  ) {}
+  ) {
+    this.encoding = new Stage(repo.codec.size * 2);
+    this.storing = new Stage(Math.max(16, repo.threads * 2));
+  }
 
   /** Accepts the next chunk; resolves once its upload (if any) is under way. */
   async add(chunk: Buffer, hash: ChunkHash): Promise<ChunkHash> {
-    if (this.failure) throw this.failure;
+    this.throwFailure();
     const id = this.repo.chunkId(hash);
     this.stats.chunks++;
     if (this.known.has(id) || this.seen.has(id)) return hash;
     this.seen.add(id);
-    while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
-    if (this.failure) throw this.failure;
-    const task = this.upload(chunk, hash, id).catch((e) => {
+    await this.encoding.room();
+    await this.storing.room();
+    this.throwFailure();
+    const fail = (e: unknown) => {
       this.failure ??= e;
-    });
-    const tracked = task.finally(() => this.inFlight.delete(tracked));
-    this.inFlight.add(tracked);
+    };
+    const encoded = this.encode(chunk, hash, id);
+    this.encoding.track(encoded.then(() => {}, fail));
+    this.storing.track(encoded.then((data) => data && this.store(id, data)).catch(fail));
     return hash;
   }
 
-  private async upload(chunk: Buffer, hash: ChunkHash, id: ChunkId): Promise<void> {
+  /** The chunk encoded for the storage, or undefined when it need not be stored. */
+  private async encode(chunk: Buffer, hash: ChunkHash, id: ChunkId): Promise<Buffer | undefined> {
     const length = chunk.length;
-    if (this.maybe.has(id) && (await this.repo.backend.stat(chunkPath(id)))) return;
+    if (this.maybe.has(id) && (await this.repo.backend.stat(chunkPath(id)))) return undefined;
     this.stats.newChunks++;
     this.stats.newBytes += length;
-    if (this.dryRun) return;
-    const encoded = await this.repo.encodeChunk(chunk, hash);
+    if (this.dryRun) return undefined;
+    return this.repo.encodeChunk(chunk, hash);
+  }
+
+  private async store(id: ChunkId, encoded: Buffer): Promise<void> {
     if (await this.repo.storeChunk(id, encoded)) this.stats.uploadedBytes += encoded.length;
     this.incomplete?.add(id);
   }
 
+  private throwFailure(): void {
+    if (this.failure) throw this.failure;
+  }
+
   /** Waits for every upload; throws the first failure. */
   async drain(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
-    if (this.failure) throw this.failure;
+    while (this.storing.tasks.size > 0) await Promise.all(this.storing.tasks);
+    this.throwFailure();
   }
 }

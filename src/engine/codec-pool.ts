@@ -34,6 +34,11 @@ export class CodecPool {
     }
   }
 
+  /** the number of workers */
+  get size(): number {
+    return this.slots.length;
+  }
+
   run(req: WithoutId<CodecRequest>, transfer = false): Promise<Buffer> {
     const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
     const id = this.nextId++;
