@@ -1,7 +1,8 @@
 // dbk init / dbk add
 
 import type { Command } from 'commander';
-import { type InitOptions, add, init } from '../commands/init.js';
+import { DEFAULT_COMPRESSION_LEVEL, type InitOptions, add, init } from '../commands/init.js';
+import { usage } from '../errors.js';
 import { globalFlags, parseSize, printJson, repoDir, stderrLogger, terminalPrompt } from './context.js';
 
 interface Flags {
@@ -9,6 +10,7 @@ interface Flags {
   chunkSize?: string;
   min?: string;
   max?: string;
+  compressionLevel?: string;
   storageName?: string;
   repository?: string;
   json?: boolean;
@@ -19,7 +21,14 @@ const sizeOptions = (f: Flags) => ({
   ...(f.chunkSize ? { chunkSize: parseSize(f.chunkSize) } : {}),
   ...(f.min ? { minChunkSize: parseSize(f.min) } : {}),
   ...(f.max ? { maxChunkSize: parseSize(f.max) } : {}),
+  ...(f.compressionLevel !== undefined ? { compressionLevel: parseLevel(f.compressionLevel) } : {}),
 });
+
+function parseLevel(text: string): number {
+  const level = Number(text);
+  if (!/^\d+$/.test(text) || level > 19) throw usage(`bad compression level '${text}': a zstd level from 1 to 19, or 0 for none`);
+  return level;
+}
 
 function withStorageFlags(cmd: Command): Command {
   return cmd
@@ -27,6 +36,7 @@ function withStorageFlags(cmd: Command): Command {
     .option('-c, --chunk-size <size>', 'average chunk size, a power of 2', '4M')
     .option('--min <size>', 'minimum chunk size (default: a quarter of the average)')
     .option('--max <size>', 'maximum chunk size (default: four times the average)')
+    .option('-z, --compression-level <level>', `zstd level, 0 for none (default ${DEFAULT_COMPRESSION_LEVEL})`)
     .option('--json', 'print the result as JSON');
 }
 

@@ -147,7 +147,7 @@ async function runBackup(repo: Repository, o: BackupOptions): Promise<BackupResu
     }
     readBytes += fed;
     file.entry.size = fed;
-    file.entry.hash = Buffer.from(hash);
+    file.entry.hash = hash;
     if (fed > 0) streamRanges.set(file.entry, [start, streamBytes]);
   }
   await uploader.drain();

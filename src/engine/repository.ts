@@ -98,8 +98,9 @@ export class Repository {
   }
 
   get codec(): CodecPool {
-    // codec work is pure CPU: workers beyond the cores only add heaps and buffers waiting for GC
-    this.codecPool ??= new CodecPool(Math.min(this.threads, 4, availableParallelism()));
+    // codec work is pure CPU: workers beyond the cores only add heaps and buffers waiting for GC,
+    // and a core goes to the main thread and a backup's reader (cutting, hashing) between them
+    this.codecPool ??= new CodecPool(Math.max(1, Math.min(this.threads, 4, availableParallelism() - 1)));
     return this.codecPool;
   }
 

@@ -1,15 +1,14 @@
 // Worker thread body of the stream reader (see stream-reader.ts): reads each file with
-// synchronous calls into one reused buffer, hashes it whole (SHA-256), feeds it to the chunker,
-// and posts every chunk with its keyed hash, transferring the chunk's memory. It waits on the
+// synchronous calls into one reused buffer, feeds it to the chunker, and posts every chunk,
+// transferring its memory, after the reports of the files finished before it. It waits on the
 // shared credit when the consumer is a window behind.
 
-import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import * as path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Chunker } from '../chunking/fastcdc.js';
-import { chunkHashOf } from '../crypto/keys.js';
-import { CREDIT, type FileRead, STOP, type StreamMessage, type StreamReaderInput } from './stream-reader.js';
+import type { FileFed } from './stream-hasher.js';
+import { CREDIT, STOP, type StreamMessage, type StreamReaderInput } from './stream-reader.js';
 
 const READ_SIZE = 4 << 20;
 /** file results are posted with the next chunk, or on their own when this many wait */
@@ -21,7 +20,7 @@ const input = workerData as StreamReaderInput;
 const shared = new Int32Array(input.control);
 const chunker = new Chunker(input.chunkSizes, input.chunkSeed);
 const buffer = Buffer.allocUnsafeSlow(READ_SIZE);
-let files: FileRead[] = [];
+let files: FileFed[] = [];
 
 function post(m: Omit<StreamMessage, 'files'>): void {
   const message: StreamMessage = { ...m, files };
@@ -37,15 +36,14 @@ function send(chunk: Buffer): void {
     Atomics.wait(shared, CREDIT, credit);
   }
   Atomics.sub(shared, CREDIT, chunk.length);
-  post({ chunk, hash: chunkHashOf(input.hashKey, chunk) });
+  post({ chunk });
 }
 
 /**
  * Reads one file to its end. A read shorter than asked at the size the scan saw is the end
  * of a regular file, so a small file takes three calls: open, read, close.
  */
-function readFile(file: string, size: number): FileRead {
-  const sha = createHash('sha256');
+function readFile(file: string, size: number): FileFed {
   let fed = 0;
   let fd: number | undefined;
   try {
@@ -54,12 +52,11 @@ function readFile(file: string, size: number): FileRead {
       const n = readSync(fd, buffer, 0, READ_SIZE, null);
       if (n === 0) break;
       const piece = buffer.subarray(0, n);
-      sha.update(piece);
       fed += n;
       for (const chunk of chunker.push(piece)) send(chunk);
       if (n < READ_SIZE && fed >= size) break;
     }
-    return { fed, hash: sha.digest() };
+    return { fed };
   } catch (e) {
     if (e instanceof Stopped) throw e;
     return { fed, error: (e as Error).message };

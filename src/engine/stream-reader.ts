@@ -1,14 +1,18 @@
-// The head of a backup: reads the files to back up, in order, as one stream, cuts it into
-// content-defined chunks and hashes them, all in a worker thread. The worker reads with
-// synchronous calls into one reused buffer: through the thread pool every call would cost the
-// main thread about 40 µs and every file a buffer to collect, which on 60,000 files is most of
-// what a backup spends. The main thread gets chunks with their hashes and is left to decide what
-// to upload. A window of credit bounds the chunk bytes between the two threads.
+// The head of a backup: reads the files to back up, in order, as one stream and cuts it into
+// content-defined chunks in a worker thread. The worker reads with synchronous calls into one
+// reused buffer: through the thread pool every call would cost the main thread about 40 µs and
+// every file a buffer to collect, which on 60,000 files is most of what a backup spends. Reading
+// and cutting keep that thread busy, so the main thread hashes: each chunk (keyed) and each file
+// (SHA-256, from the chunks). A window of credit bounds the chunk bytes between the two threads.
 
 import { Worker } from 'node:worker_threads';
 import type { ChunkSizes } from '../format/config.js';
+import { chunkHashOf } from '../crypto/keys.js';
 import type { ChunkHash } from '../format/ids.js';
+import { type FileFed, type FileRead, StreamHasher } from './stream-hasher.js';
 import { workerFile } from './worker-file.js';
+
+export type { FileRead } from './stream-hasher.js';
 
 export interface StreamReaderInput {
   root: string;
@@ -18,21 +22,12 @@ export interface StreamReaderInput {
   sizes: number[];
   chunkSizes: ChunkSizes;
   chunkSeed: Uint8Array;
-  hashKey: Uint8Array;
   /** shared Int32Array: [0] credit in bytes the worker may still send, [1] stop flag */
   control: SharedArrayBuffer;
 }
 
-/** How one file went: the bytes it put into the stream, and its SHA-256 or why it failed. */
-export interface FileRead {
-  /** bytes of this file fed to the stream; a file that failed part way leaves those bytes in it */
-  fed: number;
-  hash?: Uint8Array;
-  error?: string;
-}
-
 /** Worker to main thread, in stream order; file results ride along with the next message. */
-export type StreamMessage = { chunk?: Uint8Array; hash?: ChunkHash; files: FileRead[]; end?: true };
+export type StreamMessage = { chunk?: Uint8Array; files: FileFed[]; end?: true };
 
 export type StreamEvent = { kind: 'chunk'; data: Buffer; hash: ChunkHash } | { kind: 'file'; read: FileRead };
 
@@ -56,14 +51,13 @@ export const STOP = 1;
 export async function* readStream(o: StreamOptions): AsyncGenerator<StreamEvent> {
   const control = new SharedArrayBuffer(8);
   const shared = new Int32Array(control);
-  shared[CREDIT] = Math.max(o.windowBytes ?? 32 << 20, o.chunkSizes.maximum);
+  shared[CREDIT] = Math.max(o.windowBytes ?? 16 << 20, o.chunkSizes.maximum);
   const input: StreamReaderInput = {
     root: o.root,
     paths: o.files.map((f) => f.path),
     sizes: o.files.map((f) => f.size),
     chunkSizes: o.chunkSizes,
     chunkSeed: o.chunkSeed,
-    hashKey: o.hashKey,
     control,
   };
   const worker = new Worker(workerFile('stream-reader-worker.js'), { workerData: input });
@@ -71,14 +65,17 @@ export async function* readStream(o: StreamOptions): AsyncGenerator<StreamEvent>
   worker.on('message', (m: StreamMessage) => inbox.put(m));
   worker.on('error', (e) => inbox.fail(e));
   worker.on('exit', (code) => inbox.fail(new Error(`the stream reader stopped (exit code ${code})`)));
+  const hasher = new StreamHasher();
   try {
     for (;;) {
       const m = await inbox.take();
-      for (const read of m.files) yield { kind: 'file', read };
-      if (m.chunk && m.hash) {
+      for (const read of hasher.addReports(m.files)) yield { kind: 'file', read };
+      if (m.chunk) {
         const data = Buffer.from(m.chunk.buffer, m.chunk.byteOffset, m.chunk.byteLength);
         const length = data.length; // the consumer may hand the chunk's memory to another thread
-        yield { kind: 'chunk', data, hash: m.hash };
+        const done = hasher.addChunk(data);
+        yield { kind: 'chunk', data, hash: chunkHashOf(o.hashKey, data) };
+        for (const read of done) yield { kind: 'file', read };
         Atomics.add(shared, CREDIT, length);
         Atomics.notify(shared, CREDIT);
       }

@@ -54,6 +54,14 @@ describe('readStream', () => {
     expect(reads.map((r) => [r.fed, Buffer.from(r.hash!).toString('hex'), r.error])).toEqual(bytes.map((b) => [b.length, sha256(b), undefined]));
   });
 
+  it('hashes files reported before their bytes arrive: more than a message of small files in one chunk, empty ones among them', async () => {
+    const sizes = Array.from({ length: 1500 }, (_, i) => (i % 7 === 0 ? 0 : (i * 7919) % 300));
+    const bytes = sizes.map((size, i) => content(`small-${i}`, size));
+    const { chunks, reads } = await readAll(root, sizes.map((size, i) => ({ path: `small-${i}`, size })));
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(reads.map((r) => [r.fed, Buffer.from(r.hash!).toString('hex')])).toEqual(bytes.map((b) => [b.length, sha256(b)]));
+  });
+
   it('reads a file that grew since the scan to its end, and one that shrank up to its end', async () => {
     const grown = content('grown', 50_000);
     const shrunk = content('shrunk', 300);
