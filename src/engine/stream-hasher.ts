@@ -65,7 +65,9 @@ export class StreamHasher {
     const done: FileRead[] = [];
     while (this.open.length > 0 && this.open[0]!.missing === 0) {
       const { report, sha } = this.open.shift()!;
-      done.push(report.error === undefined ? { ...report, hash: sha.digest() } : report);
+      // digest() gives each hash an ArrayBuffer of its own, ~1 KB of memory for 32 bytes; kept
+      // for every file of a backup, a copy into the shared buffer pool costs a tenth of that
+      done.push(report.error === undefined ? { ...report, hash: Buffer.from(sha.digest()) } : report);
     }
     return done;
   }

@@ -49,6 +49,7 @@ export const STOP = 1;
  * window until the consumer asks for the next event. Leaving the loop early stops the worker.
  */
 export async function* readStream(o: StreamOptions): AsyncGenerator<StreamEvent> {
+  if (o.files.length === 0) return; // an unchanged tree: no thread to start
   const control = new SharedArrayBuffer(8);
   const shared = new Int32Array(control);
   shared[CREDIT] = Math.max(o.windowBytes ?? 16 << 20, o.chunkSizes.maximum);
