@@ -3,6 +3,7 @@
 
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
+import * as path from 'node:path';
 import { isDbkError } from '../errors.js';
 import type { FileEntry } from '../format/file-list.js';
 import { encodeFileList } from '../format/file-list.js';
@@ -13,8 +14,9 @@ import { ChunkSequenceBuilder } from '../engine/chunk-sequence.js';
 import { ChunkUploader, type UploadStats } from '../engine/chunk-uploader.js';
 import { Filters } from '../engine/filters.js';
 import { IncompleteBackup } from '../engine/incomplete.js';
+import { readPreferences } from '../engine/preferences.js';
 import { type OpenOptions, Repository } from '../engine/repository.js';
-import { type ScanProblem, type ScannedEntry, scan } from '../engine/scanner.js';
+import { type ScanProblem, type ScanResult, type ScannedEntry, scan } from '../engine/scanner.js';
 import { readStream } from '../engine/stream-reader.js';
 
 export interface BackupProgress {
@@ -52,9 +54,14 @@ export interface BackupResult extends UploadStats {
 }
 
 export async function backup(o: BackupOptions): Promise<BackupResult> {
+  const repoDir = path.resolve(o.repoDir);
+  // the scan needs no key: it walks the tree while scrypt derives the key in the thread pool
+  // and the previous revision loads
+  const scanning = scan(readPreferences(repoDir).root ?? repoDir, Filters.load(repoDir));
+  scanning.catch(() => {}); // awaited in runBackup; a failure to open is reported first
   const repo = await Repository.open(o);
   try {
-    return await runBackup(repo, o);
+    return await runBackup(repo, o, scanning);
   } finally {
     await repo.close();
   }
@@ -88,10 +95,9 @@ const MTIME_SLACK_MS = 0.002;
 const unchanged = (s: ScannedEntry, p: FileEntry | undefined): p is FileEntry =>
   p !== undefined && p.type === 'file' && p.size === s.size && Math.abs(p.mtimeMs - s.mtimeMs) < MTIME_SLACK_MS && p.range !== undefined;
 
-async function runBackup(repo: Repository, o: BackupOptions): Promise<BackupResult> {
+async function runBackup(repo: Repository, o: BackupOptions, scanning: Promise<ScanResult>): Promise<BackupResult> {
   const startTime = Date.now();
-  const previous = await loadPrevious(repo);
-  const scanned = await scan(repo.rootDir, Filters.load(repo.repoDir));
+  const [previous, scanned] = await Promise.all([loadPrevious(repo), scanning]);
   const incomplete = o.dryRun ? undefined : new IncompleteBackup(repo.cacheDir, repo.snapshotId);
   const uploader = new ChunkUploader(repo, previous.ids, incomplete?.load() ?? new Set(), incomplete, o.dryRun ?? false);
   const sequence = new ChunkSequenceBuilder(previous.hashes, previous.lengths);
