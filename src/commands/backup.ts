@@ -102,63 +102,25 @@ async function runBackup(repo: Repository, o: BackupOptions, scanning: Promise<S
   const uploader = new ChunkUploader(repo, previous.ids, incomplete?.load() ?? new Set(), incomplete, o.dryRun ?? false);
   const sequence = new ChunkSequenceBuilder(previous.hashes, previous.lengths);
 
-  // files keep scan order; stream offsets of read files are resolved to ranges at the end
-  const entries: FileEntry[] = [];
-  const toRead: { entry: FileEntry; path: string; size: number }[] = [];
-  for (const s of scanned.entries) {
-    const e: FileEntry = { path: s.path, type: s.type, mode: s.mode, mtimeMs: s.mtimeMs, size: s.size, uid: s.uid, gid: s.gid };
-    if (s.target !== undefined) e.target = s.target;
-    const prev = previous.files.get(s.path);
-    if (s.type === 'file' && s.size > 0) {
-      if (!o.hash && unchanged(s, prev)) {
-        e.range = sequence.reuse(prev.range!);
-        e.hash = prev.hash!;
-      } else {
-        toRead.push({ entry: e, path: s.path, size: s.size });
-      }
-    } else if (s.type === 'file') {
+  // the scan's entries, in scan order, become the file list: content fields are filled in below
+  const entries: FileEntry[] = scanned.entries;
+  const toRead: FileEntry[] = [];
+  for (const e of entries) {
+    if (e.type !== 'file') continue;
+    const prev = previous.files.get(e.path);
+    if (e.size === 0) {
       e.hash = EMPTY_SHA256;
+    } else if (!o.hash && unchanged(e, prev)) {
+      e.range = sequence.reuse(prev.range!);
+      e.hash = prev.hash!;
+    } else {
+      toRead.push(e);
     }
-    entries.push(e);
   }
 
-  const problems = [...scanned.problems];
-  const streamRanges = new Map<FileEntry, [number, number]>();
-  const dropped = new Set<FileEntry>();
-  const progress: BackupProgress = { files: 0, totalFiles: toRead.length, bytes: 0, totalBytes: toRead.reduce((n, f) => n + f.size, 0) };
-  o.onProgress?.(progress); // the totals, once the scan is done and before any file is read
-  let readBytes = 0;
-  let streamBytes = 0; // bytes in the stream so far: where the next file starts
-  let next = 0; // the file whose result comes next
-  const stream = readStream({ root: repo.rootDir, files: toRead, chunkSizes: repo.config.chunkSizes, chunkSeed: repo.config.keys.chunkSeed, hashKey: repo.config.keys.hashKey });
-  for await (const event of stream) {
-    o.signal?.throwIfAborted();
-    if (event.kind === 'chunk') {
-      const length = event.data.length; // the upload takes the chunk's memory to a worker
-      sequence.addStreamChunk(await uploader.add(event.data, event.hash), length);
-      continue;
-    }
-    const { fed, hash, error } = event.read;
-    const file = toRead[next++]!;
-    const start = streamBytes;
-    streamBytes += fed;
-    progress.files++;
-    progress.bytes += fed;
-    o.onProgress?.(progress);
-    if (error !== undefined || hash === undefined) {
-      // the bytes already fed stay in the stream, unreferenced; the file is left out
-      problems.push({ path: file.path, reason: error ?? 'not read' });
-      dropped.add(file.entry);
-      continue;
-    }
-    readBytes += fed;
-    file.entry.size = fed;
-    file.entry.hash = hash;
-    if (fed > 0) streamRanges.set(file.entry, [start, streamBytes]);
-  }
-  await uploader.drain();
-
-  for (const [e, [s, end]] of streamRanges) e.range = sequence.resolveStream(s, end);
+  const read = await readChanged(repo, toRead, uploader, sequence, o);
+  const { dropped, readBytes } = read;
+  const problems = [...scanned.problems, ...read.problems];
   const kept = entries.filter((e) => !dropped.has(e) && !(e.type === 'file' && e.size > 0 && !e.range));
   const files = kept.filter((e) => e.type === 'file');
   const result: BackupResult = {
@@ -185,6 +147,50 @@ async function runBackup(repo: Repository, o: BackupOptions, scanning: Promise<S
 }
 
 const EMPTY_SHA256 = createHash('sha256').digest();
+
+/**
+ * Reads the changed files as one stream, uploads its new chunks, and gives each file read its
+ * size, hash and (once every cut is known) range. Files that failed are returned as dropped.
+ */
+async function readChanged(repo: Repository, toRead: FileEntry[], uploader: ChunkUploader, sequence: ChunkSequenceBuilder, o: BackupOptions) {
+  const problems: ScanProblem[] = [];
+  const dropped = new Set<FileEntry>();
+  const streamRanges = new Map<FileEntry, [number, number]>();
+  const progress: BackupProgress = { files: 0, totalFiles: toRead.length, bytes: 0, totalBytes: toRead.reduce((n, f) => n + f.size, 0) };
+  o.onProgress?.(progress); // the totals, once the scan is done and before any file is read
+  let readBytes = 0;
+  let streamBytes = 0; // bytes in the stream so far: where the next file starts
+  let next = 0; // the file whose result comes next
+  const { chunkSizes, keys } = repo.config;
+  for await (const event of readStream({ root: repo.rootDir, files: toRead, chunkSizes, chunkSeed: keys.chunkSeed, hashKey: keys.hashKey })) {
+    o.signal?.throwIfAborted();
+    if (event.kind === 'chunk') {
+      const length = event.data.length; // the upload takes the chunk's memory to a worker
+      sequence.addStreamChunk(await uploader.add(event.data, event.hash), length);
+      continue;
+    }
+    const { fed, hash, error } = event.read;
+    const file = toRead[next++]!;
+    const start = streamBytes;
+    streamBytes += fed;
+    progress.files++;
+    progress.bytes += fed;
+    o.onProgress?.(progress);
+    if (error !== undefined || hash === undefined) {
+      // the bytes already fed stay in the stream, unreferenced; the file is left out
+      problems.push({ path: file.path, reason: error ?? 'not read' });
+      dropped.add(file);
+      continue;
+    }
+    readBytes += fed;
+    file.size = fed;
+    file.hash = hash;
+    if (fed > 0) streamRanges.set(file, [start, streamBytes]);
+  }
+  await uploader.drain();
+  for (const [e, [s, end]] of streamRanges) e.range = sequence.resolveStream(s, end);
+  return { problems, dropped, readBytes };
+}
 
 async function writeRevision(repo: Repository, latest: number, entries: FileEntry[], sequence: ChunkSequenceBuilder, r: BackupResult, tag: string): Promise<Revision> {
   const hashes = sequence.hashes;
