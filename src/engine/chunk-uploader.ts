@@ -17,20 +17,31 @@ export interface UploadStats {
   uploadedBytes: number;
 }
 
-/** Chunks encoded, or stored, at the same time: a bounded set of tasks. */
+/** Chunks encoded, or stored, at the same time: a bounded set of tasks, and of their plain bytes. */
 class Stage {
   readonly tasks = new Set<Promise<void>>();
-  constructor(readonly limit: number) {}
+  private bytes = 0;
+  constructor(
+    private readonly limit: number,
+    private readonly byteLimit = Infinity,
+  ) {}
 
-  async room(): Promise<void> {
-    while (this.tasks.size >= this.limit) await Promise.race(this.tasks);
+  async room(bytes: number): Promise<void> {
+    while (this.tasks.size >= this.limit || (this.tasks.size > 0 && this.bytes + bytes > this.byteLimit)) await Promise.race(this.tasks);
   }
 
-  track(p: Promise<void>): void {
-    const tracked = p.finally(() => this.tasks.delete(tracked));
+  track(p: Promise<void>, bytes: number): void {
+    this.bytes += bytes;
+    const tracked = p.finally(() => {
+      this.bytes -= bytes;
+      this.tasks.delete(tracked);
+    });
     this.tasks.add(tracked);
   }
 }
+
+/** plain bytes of the chunks between the reader and the storage: the bulk of a backup's memory */
+const STORING_BYTES = 32 << 20;
 
 export class ChunkUploader {
   readonly stats: UploadStats = { chunks: 0, newChunks: 0, newBytes: 0, uploadedBytes: 0 };
@@ -49,7 +60,7 @@ export class ChunkUploader {
     private readonly dryRun: boolean,
   ) {
     this.encoding = new Stage(repo.codec.size * 2);
-    this.storing = new Stage(Math.max(16, repo.threads * 2));
+    this.storing = new Stage(Math.max(16, repo.threads * 2), STORING_BYTES);
   }
 
   /** Accepts the next chunk; resolves once its upload (if any) is under way. */
@@ -59,15 +70,16 @@ export class ChunkUploader {
     this.stats.chunks++;
     if (this.known.has(id) || this.seen.has(id)) return hash;
     this.seen.add(id);
-    await this.encoding.room();
-    await this.storing.room();
+    const length = chunk.length;
+    await this.encoding.room(length);
+    await this.storing.room(length);
     this.throwFailure();
     const fail = (e: unknown) => {
       this.failure ??= e;
     };
     const encoded = this.encode(chunk, hash, id);
-    this.encoding.track(encoded.then(() => {}, fail));
-    this.storing.track(encoded.then((data) => data && this.store(id, data)).catch(fail));
+    this.encoding.track(encoded.then(() => {}, fail), length);
+    this.storing.track(encoded.then((data) => data && this.store(id, data)).catch(fail), length);
     return hash;
   }
 

@@ -14,7 +14,10 @@ parentPort?.on('message', (req: CodecRequest) => {
       req.op === 'encode'
         ? encodeObject(req.data, { kind: req.kind, compressionLevel: req.compressionLevel, ...(req.key ? { key: req.key } : {}) })
         : decodeObject(req.data, { kind: req.kind, maxLength: req.maxLength, what: req.what, ...(req.key ? { key: req.key } : {}) });
-    const ab = out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength) as ArrayBuffer;
+    // a result that owns its memory is moved to the main thread; a small one (from Node's
+    // shared buffer pool) is copied out first
+    const owned = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength;
+    const ab = (owned ? out.buffer : out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength)) as ArrayBuffer;
     res = { id: req.id, ok: true, data: new Uint8Array(ab) };
     parentPort!.postMessage(res, [ab]);
   } catch (e) {
