@@ -18,7 +18,7 @@ import { Drive } from './drive.js';
 import { type Counters, DEFAULT_FAULT_KNOBS, type FaultKnobs, Faults } from './faults.js';
 import { type ApiKnobs, Routes, kindOf, parseTarget } from './routes.js';
 import { Transfers } from './transfers.js';
-import { type ApiRequest, type ApiResponse, type RequestKind, graphError, json, jsonTextOf } from './wire.js';
+import { type ApiRequest, type ApiResponse, type RequestKind, graphError, json, jsonBytesOf } from './wire.js';
 
 export type EmulatorKnobs = FaultKnobs & AuthKnobs & ApiKnobs;
 
@@ -220,11 +220,9 @@ const tooLarge = () => graphError(413, 'requestTooLarge', `The body exceeds ${MA
 
 function send(res: ServerResponse, r: ApiResponse): void {
   const headers: Record<string, string> = { ...r.headers };
-  let body: Buffer | undefined;
-  const text = jsonTextOf(r);
-  if (text !== undefined) {
+  let body = jsonBytesOf(r);
+  if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
-    body = Buffer.from(text);
   } else if (r.raw) {
     headers['Content-Type'] = 'application/octet-stream';
     body = r.raw;

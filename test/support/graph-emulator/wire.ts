@@ -16,8 +16,8 @@ export interface ApiResponse {
   headers?: Record<string, string>;
   /** serialised as application/json */
   json?: unknown;
-  /** JSON already serialised (cached listing pages): sent as it is */
-  jsonText?: string;
+  /** JSON already serialised and encoded (cached listing pages, $batch answers): sent as it is */
+  jsonBytes?: Buffer;
   /** sent as application/octet-stream */
   raw?: Buffer;
 }
@@ -55,7 +55,7 @@ export function graphError(status: number, code: string, message: string, header
   return { status, headers, json: { error: { code, message, innerError } } };
 }
 
-export const jsonTextOf = (r: ApiResponse): string | undefined => r.jsonText ?? (r.json === undefined ? undefined : JSON.stringify(r.json));
+export const jsonBytesOf = (r: ApiResponse): Buffer | undefined => r.jsonBytes ?? (r.json === undefined ? undefined : Buffer.from(JSON.stringify(r.json)));
 
 export const json = (status: number, body: unknown, headers?: Record<string, string>): ApiResponse => ({
   status,
