@@ -23,6 +23,8 @@ export interface EmulatorProcess {
   settings: Record<string, string>;
   counters(): Promise<Counters>;
   resetCounters(): Promise<void>;
+  /** a full garbage collection in the emulator, so that none falls into a timed run */
+  collectGarbage(): Promise<void>;
   /** the emulator's CPU time so far (Linux only; NaN elsewhere) */
   cpuMs(): number;
   stop(): void;
@@ -34,7 +36,7 @@ export async function startEmulatorProcess(work: string, args: string[]): Promis
   const tokenFile = path.join(work, 'token.json');
   writeFileSync(tokenFile, JSON.stringify({ access_token: 'bench', refresh_token: 'bench', token_type: 'Bearer', expiry: '2999-01-01T00:00:00Z' }));
   const main = fileURLToPath(new URL('../test/support/graph-emulator/main.js', import.meta.url));
-  const child = spawn(process.execPath, [main, '--port', '0', '--cert-out', certFile, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--expose-gc', main, '--port', '0', '--cert-out', certFile, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   let url: string;
   try {
     url = await listeningUrl(child);
@@ -50,6 +52,10 @@ export async function startEmulatorProcess(work: string, args: string[]): Promis
     settings: { odb_token: tokenFile, odb_graph_url: url, odb_auth_url: url, odb_ca_file: certFile },
     counters: async () => JSON.parse((await control.send({ method: 'GET', url: `${url}/_emulator/counters` })).body.toString()) as Counters,
     resetCounters: async () => void (await control.send({ method: 'POST', url: `${url}/_emulator/counters/reset` })),
+    collectGarbage: async () => {
+      const res = await control.send({ method: 'POST', url: `${url}/_emulator/gc` });
+      if (res.status !== 204) throw new Error(`the emulator's garbage collection failed: HTTP ${res.status}`);
+    },
     cpuMs: () => processCpuMs(child.pid),
     stop: () => {
       control.close();

@@ -66,6 +66,7 @@ async function main(): Promise<void> {
           [warm, ['check', '-a', '-tabular', '--from-cache', ...threads]],
         ] as const) {
           await emulator.resetCounters();
+          await emulator.collectGarbage();
           const load = loadAverage();
           const m = timed(`${storage} ${row.check}`, repoDir, [...args], '');
           const requests = storage === 'local' ? undefined : (await emulator.counters()).requests;
