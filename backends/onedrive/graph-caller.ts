@@ -190,7 +190,8 @@ function parseRaw(res: unknown): unknown {
 
 /**
  * The text of a JSON body. Listing pages are megabytes of ASCII (chunk names, numbers, syntax):
- * checking that and copying the bytes as Latin-1 costs a third of UTF-8 decoding, which the rest need.
+ * checking that and copying the bytes as Latin-1 takes 0.6–0.7× the time of UTF-8 decoding (86 MB of
+ * pages for a million entries); anything else is decoded as UTF-8.
  */
 function jsonText(bytes: Buffer): string {
   return isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
