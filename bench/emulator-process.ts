@@ -16,10 +16,7 @@ const CLOCK_TICKS_PER_SECOND = 100;
 export interface EmulatorProcess {
   /** https://127.0.0.1:PORT */
   url: string;
-  certFile: string;
-  /** a token file for odb_token (the standalone emulator accepts any bearer token) */
-  tokenFile: string;
-  /** the storage keys of an odb:// storage on this emulator */
+  /** the storage keys of an odb:// storage on this emulator (any bearer token is accepted) */
   settings: Record<string, string>;
   counters(): Promise<Counters>;
   resetCounters(): Promise<void>;
@@ -47,8 +44,6 @@ export async function startEmulatorProcess(work: string, args: string[]): Promis
   const control = new HttpsTransport({ caFile: certFile, maxSockets: 1, userAgent: 'dbk-bench' });
   return {
     url,
-    certFile,
-    tokenFile,
     settings: { odb_token: tokenFile, odb_graph_url: url, odb_auth_url: url, odb_ca_file: certFile },
     counters: async () => JSON.parse((await control.send({ method: 'GET', url: `${url}/_emulator/counters` })).body.toString()) as Counters,
     resetCounters: async () => void (await control.send({ method: 'POST', url: `${url}/_emulator/counters/reset` })),
