@@ -30,6 +30,15 @@ export interface ScaleShape {
   seed: number;
 }
 
+/**
+ * The benchmarked shapes. M: a large, long-lived backup set. S: a tenth of it in every stored
+ * quantity (chunks, and references: revisions × refs), with the same history of 1,000 revisions.
+ */
+export const SHAPES: Record<string, ScaleShape> = {
+  M: { chunks: 1_000_000, revisions: 1000, ids: 7, refs: 100_000, churn: 0.01, seed: 1 },
+  S: { chunks: 100_000, revisions: 1000, ids: 7, refs: 10_000, churn: 0.01, seed: 1 },
+};
+
 const CONTENT_BYTES = 16;
 /** chunks per file in the generated file lists */
 const FILE_CHUNKS = 100;

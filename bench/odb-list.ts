@@ -5,23 +5,21 @@
 //   threads 16                — the 256 folders and their pages in parallel
 //   threads 16, $batch of 20  — and 20 GETs per request
 // An untimed listing first fills the emulator's page cache (the service's CPU is not ours) and
-// warms up this process. Prints a markdown table of wall time, this process's CPU time, and requests.
+// warms up this process. Prints a markdown table of wall time, this process's and the emulator's CPU
+// time, requests, and the load average when each run started (the machine may be shared).
 //
 //   npx tsc -p . && node --expose-gc dist/bench/odb-list.js [--entries 1000000] [--latency-ms 30]
 // (the serial run is timed once, the others three times: the median is reported)
 
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { odbConfig } from '../backends/onedrive/config.js';
-import { HttpsTransport } from '../backends/onedrive/https-transport.js';
 import { OneDriveBackend } from '../backends/onedrive/onedrive.js';
 import { silentLogger } from '../src/log.js';
 import { makeSettings } from '../src/settings.js';
+import { loadAverage, startEmulatorProcess } from './emulator-process.js';
 
 interface Run {
   label: string;
@@ -33,13 +31,12 @@ interface Measured {
   ms: number;
   /** this process's CPU time */
   cpuMs: number;
+  /** the emulator's CPU time (Linux only; NaN elsewhere) */
+  emulatorCpuMs: number;
   requests: number;
   pages: number;
-}
-
-interface Counters {
-  requests: number;
-  byKind: Record<string, number>;
+  /** 1-minute load average when it started */
+  load: number;
 }
 
 const RUNS: Run[] = [
@@ -49,76 +46,71 @@ const RUNS: Run[] = [
 ];
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { entries: { type: 'string', default: '1000000' }, 'latency-ms': { type: 'string', default: '30' } } });
+  const { values } = parseArgs({
+    options: {
+      entries: { type: 'string', default: '1000000' },
+      'latency-ms': { type: 'string', default: '30' },
+      // e.g. --only 2 to profile the batched listing alone (the speed-up is then against it)
+      only: { type: 'string' },
+    },
+  });
   const entries = Number(values.entries);
   const work = mkdtempSync(path.join(tmpdir(), 'dbk-odb-bench-'));
-  const certFile = path.join(work, 'emulator.pem');
-  const emulatorMain = fileURLToPath(new URL('../test/support/graph-emulator/main.js', import.meta.url));
   const started = Date.now();
-  const child = spawn(
-    process.execPath,
-    [emulatorMain, '--port', '0', '--cert-out', certFile, '--latency-ms', values['latency-ms'], '--populate-chunks', String(entries), '--root', 'bench'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const emulator = await startEmulatorProcess(work, ['--latency-ms', values['latency-ms'], '--populate-chunks', String(entries), '--root', 'bench']);
   try {
-    const url = await listeningUrl(child.stdout);
     process.stderr.write(`emulator with ${entries} entries ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-    const tokenFile = path.join(work, 'token.json');
-    // the standalone emulator accepts any bearer token
-    writeFileSync(tokenFile, JSON.stringify({ access_token: 'bench', refresh_token: 'bench', token_type: 'Bearer', expiry: '2999-01-01T00:00:00Z' }));
-    const control = new HttpsTransport({ caFile: certFile, maxSockets: 1, userAgent: 'dbk-bench' });
     const measure = async (run: Run): Promise<Measured> => {
-      const settings = makeSettings(
-        'default',
-        { odb_token: tokenFile, odb_graph_url: url, odb_auth_url: url, odb_ca_file: certFile, odb_max_batch_requests: run.batch },
-        {},
-      );
+      const settings = makeSettings('default', { ...emulator.settings, odb_max_batch_requests: run.batch }, {});
       const backend = new OneDriveBackend(odbConfig('odb://bench', settings, work), { threads: run.threads, log: silentLogger });
-      await control.send({ method: 'POST', url: `${url}/_emulator/counters/reset` });
-      (globalThis as { gc?: () => void }).gc?.(); // every run starts from the same heap (node --expose-gc)
+      await emulator.resetCounters();
+      // every run starts from settled heaps: the emulator's holds a million items, and a full
+      // collection of it during a run would take a second of the CPU the client needs
+      await emulator.collectGarbage();
+      (globalThis as { gc?: () => void }).gc?.(); // and this process's from the same heap (node --expose-gc)
+      const load = loadAverage();
+      const emulatorCpu0 = emulator.cpuMs();
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       const listed = await backend.listTree('chunks', { threads: run.threads });
       const ms = performance.now() - t0;
       const cpu = process.cpuUsage(cpu0);
+      const emulatorCpuMs = emulator.cpuMs() - emulatorCpu0;
       await backend.close();
-      const counters = JSON.parse((await control.send({ method: 'GET', url: `${url}/_emulator/counters` })).body.toString()) as Counters;
+      const counters = await emulator.counters();
       if (listed.length !== entries) throw new Error(`${run.label}: listed ${listed.length} of ${entries} entries`);
-      process.stderr.write(`${run.label}: ${(ms / 1000).toFixed(2)} s\n`);
-      return { ms, cpuMs: (cpu.user + cpu.system) / 1000, requests: counters.requests, pages: counters.byKind.list ?? 0 };
+      process.stderr.write(`${run.label}: ${(ms / 1000).toFixed(2)} s (load ${load})\n`);
+      return { ms, cpuMs: (cpu.user + cpu.system) / 1000, emulatorCpuMs, requests: counters.requests, pages: counters.byKind.list ?? 0, load };
     };
     await measure({ ...RUNS[2]!, label: 'warm-up' });
     const rows: string[] = [];
     let serialMs = 0;
-    for (const run of RUNS) {
+    for (const run of values.only === undefined ? RUNS : [RUNS[Number(values.only)]!]) {
       // the serial run is long enough to average itself; the short ones report the median of three
       const tries: Measured[] = [];
       for (let i = 0; i < (run.threads === 1 ? 1 : 3); i++) tries.push(await measure(run));
-      const m = tries.sort((a, b) => a.ms - b.ms)[Math.floor(tries.length / 2)]!;
+      const m = [...tries].sort((a, b) => a.ms - b.ms)[Math.floor(tries.length / 2)]!;
       serialMs ||= m.ms;
-      rows.push(`| ${run.label} | ${(m.ms / 1000).toFixed(2)} | ${(serialMs / m.ms).toFixed(1)}× | ${(m.cpuMs / 1000).toFixed(2)} | ${m.requests} | ${m.pages} | ${entries} |`);
+      const cells = [
+        run.label,
+        (m.ms / 1000).toFixed(2),
+        `${(serialMs / m.ms).toFixed(1)}×`,
+        (m.cpuMs / 1000).toFixed(2),
+        (m.emulatorCpuMs / 1000).toFixed(2),
+        m.requests,
+        m.pages,
+        tries.map((t) => t.load.toFixed(1)).join(', '),
+      ];
+      rows.push(`| ${cells.join(' | ')} |`);
     }
-    control.close();
     console.log(`Listing chunks/ with ${entries} entries in 256 folders, ${values['latency-ms']} ms latency per request\n`);
-    console.log('| listing | wall s | speed-up | client CPU s | HTTP requests | pages (list GETs) | entries |');
-    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    console.log('| listing | wall s | speed-up | client CPU s | emulator CPU s | HTTP requests | pages (list GETs) | load at start |');
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
     for (const row of rows) console.log(row);
   } finally {
-    child.kill();
+    emulator.stop();
     rmSync(work, { recursive: true, force: true });
   }
-}
-
-/** Waits for the emulator's "listening on URL" line. */
-function listeningUrl(stdout: NodeJS.ReadableStream): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: stdout });
-    lines.on('line', (line) => {
-      const m = /listening on (\S+)/.exec(line);
-      if (m?.[1]) resolve(m[1]);
-    });
-    lines.on('close', () => reject(new Error('the emulator exited before it listened')));
-  });
 }
 
 main().catch((e: unknown) => {

@@ -9,42 +9,12 @@
 //   prune  prune -a -exhaustive -dry-run --from-cache -keep 0:360 -keep 30:90 -keep 7:30 -keep 1:7 (warm)
 //   naive  the warm check with the revision cache turned off (snapshot_chunk_ids_cache=false)
 
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type ScaleShape, makeScaleFixture } from './fixture-scale.js';
+import { SHAPES, makeScaleFixture } from './fixture-scale.js';
+import { type Measurement, tableOf, timed } from './timed-cli.js';
 
-const SHAPES: Record<string, ScaleShape> = {
-  M: { chunks: 1_000_000, revisions: 1000, ids: 7, refs: 100_000, churn: 0.01, seed: 1 },
-  S: { chunks: 100_000, revisions: 1000, ids: 7, refs: 10_000, churn: 0.01, seed: 1 },
-};
-
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const KEEP = ['-keep', '0:360', '-keep', '30:90', '-keep', '7:30', '-keep', '1:7'];
-
-interface Measurement {
-  name: string;
-  command: string;
-  seconds: number;
-  peakMb: number;
-  target: string;
-  output: string;
-}
-
-function timed(name: string, repoDir: string, args: string[], target: string, env: NodeJS.ProcessEnv = {}): Measurement {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', process.execPath, CLI, ...args], {
-    cwd: repoDir,
-    env: { ...process.env, ...env },
-    encoding: 'utf8',
-    maxBuffer: 1 << 30,
-  });
-  const last = r.stderr.trim().split('\n').at(-1) ?? '';
-  const m = /^([\d.]+) (\d+)$/.exec(last);
-  if (r.status !== 0 || !m) throw new Error(`${name} failed (exit ${r.status}):\n${r.stderr.slice(-2000)}`);
-  const envText = Object.entries(env).map(([k, v]) => `${k}=${v} `).join('');
-  return { name, command: `${envText}dbk ${args.join(' ')}`, seconds: Number(m[1]), peakMb: Number(m[2]) / 1024, target, output: r.stdout };
-}
 
 function parseArgs(argv: string[]): { shape: string; dir: string } {
   const get = (name: string) => {
@@ -55,9 +25,6 @@ function parseArgs(argv: string[]): { shape: string; dir: string } {
   if (!SHAPES[shape]) throw new Error(`unknown shape ${shape} (M or S)`);
   return { shape, dir: path.resolve(get('dir') ?? `/tmp/dbk-scale-${shape.toLowerCase()}`) };
 }
-
-/** The table rows without the per-run "listed at" line, for comparing outputs. */
-const tableOf = (out: string) => out.split('\n').filter((l) => l.includes('|')).join('\n');
 
 async function main(): Promise<void> {
   const { shape, dir } = parseArgs(process.argv.slice(2));

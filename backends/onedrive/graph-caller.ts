@@ -5,6 +5,7 @@
 //   - 401: refresh the token once (single-flight, see token-file.ts) and retry;
 //   - anything else, or too many tries: a DbkError (NOT_FOUND, ALREADY_EXISTS, TRANSIENT, PERMANENT).
 
+import { isAscii } from 'node:buffer';
 import { Client, GraphError, type GraphRequest, ResponseType } from '@microsoft/microsoft-graph-client';
 import { DbkError, alreadyExists, notFound } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
@@ -176,7 +177,7 @@ function parseRaw(res: unknown): unknown {
   const bytes = res.bytes;
   let body: { error?: { code?: string; message?: string } } | undefined;
   try {
-    body = bytes.length > 0 ? (JSON.parse(bytes.toString('utf8')) as typeof body) : undefined;
+    body = bytes.length > 0 ? (JSON.parse(jsonText(bytes)) as typeof body) : undefined;
   } catch {
     if (res.ok) throw new GraphError(-1, 'the answer is not JSON');
   }
@@ -185,6 +186,15 @@ function parseRaw(res: unknown): unknown {
   e.code = body?.error?.code ?? null;
   e.headers = res.headers;
   throw e;
+}
+
+/**
+ * The text of a JSON body. Listing pages are megabytes of ASCII (chunk names, numbers, syntax):
+ * checking that and copying the bytes as Latin-1 takes 0.6–0.7× the time of UTF-8 decoding (86 MB of
+ * pages for a million entries); anything else is decoded as UTF-8.
+ */
+function jsonText(bytes: Buffer): string {
+  return isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
 }
 
 /** A batch part's failure, with the Retry-After from its own headers. */

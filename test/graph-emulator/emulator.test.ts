@@ -1,9 +1,13 @@
 // The Graph emulator's wire format, checked with raw HTTPS requests: what a client of the real
 // service would send, and what the reference (onedrive-graph.md) says comes back.
 
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { request, Agent } from 'node:https';
+import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { seedFromDir } from '../support/graph-emulator/populate.js';
 import { GraphEmulator } from '../support/graph-emulator/server.js';
+import { tempDir } from '../support/tmp.js';
 
 interface Reply {
   status: number;
@@ -124,6 +128,23 @@ describe('children paging', () => {
     await graph('DELETE', '/me/drive/root:/paged/f01');
     const second = await graph('GET', first.json['@odata.nextLink']);
     expect(second.json.value[0].name).toBe('f05');
+  });
+});
+
+describe('seeding from a local folder', () => {
+  it('copies a folder tree below a root, byte for byte, and serves it', async () => {
+    const local = tempDir('dbk-emu-seed-');
+    mkdirSync(path.join(local, 'chunks', 'ab'), { recursive: true });
+    mkdirSync(path.join(local, 'empty'));
+    writeFileSync(path.join(local, 'config'), 'config bytes');
+    writeFileSync(path.join(local, 'chunks', 'ab', 'cdef'), Buffer.from([0, 1, 2, 255]));
+    expect(seedFromDir(emu.drive, 'seeded/store', local)).toBe(2);
+    expect(emu.drive.fileAt('seeded/store/config')?.toString()).toBe('config bytes');
+    expect(emu.drive.fileAt('seeded/store/chunks/ab/cdef')).toEqual(Buffer.from([0, 1, 2, 255]));
+    const top = await graph('GET', '/me/drive/root:/seeded/store:/children?$select=name,size,folder');
+    expect(top.json.value.map((i: { name: string }) => i.name).sort()).toEqual(['chunks', 'config', 'empty']);
+    const chunk = await graph('GET', '/me/drive/root:/seeded/store/chunks/ab:/children?$select=name,size');
+    expect(chunk.json.value).toEqual([{ name: 'cdef', size: 4 }]);
   });
 });
 

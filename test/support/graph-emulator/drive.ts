@@ -18,7 +18,7 @@ export class DriveItem {
   /** folders: bumped whenever anything below changes, so cached listing pages can tell they are stale */
   generation = 0;
   /** folders: serialised children pages of the current generation, by query */
-  pageCache: { generation: number; pages: Map<string, string> } | undefined;
+  pageCache: { generation: number; pages: Map<string, Buffer> } | undefined;
 
   constructor(
     readonly id: string,

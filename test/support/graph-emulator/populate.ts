@@ -1,7 +1,10 @@
-// Fills the emulator's drive directly (no HTTP) with chunk-shaped entries, for benchmarks and
-// listing tests: chunks/<2 hex>/<62 hex>, names spread evenly over the 256 prefix folders.
+// Fills the emulator's drive directly (no HTTP), for benchmarks and listing tests: with
+// chunk-shaped entries (chunks/<2 hex>/<62 hex>, spread evenly over the 256 prefix folders), or
+// with a copy of a local folder tree (a storage made on disk, e.g. the scale fixture's).
 
 import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import * as path from 'node:path';
 import type { Drive, DriveItem } from './drive.js';
 
 /** The path (below the storage root) of the i-th fake chunk. */
@@ -22,4 +25,21 @@ export function populateChunks(drive: Drive, root: string, count: number, conten
     }
     drive.putFile(folder, name, content, 'replace');
   }
+}
+
+/** Copies the files below the local folder `dir` to `<root>/` on the drive; returns how many. */
+export function seedFromDir(drive: Drive, root: string, dir: string): number {
+  let files = 0;
+  const walk = (local: string, folder: DriveItem) => {
+    for (const entry of readdirSync(local, { withFileTypes: true })) {
+      const from = path.join(local, entry.name);
+      if (entry.isDirectory()) walk(from, drive.child(folder, entry.name) ?? drive.createFolder(folder, entry.name, 'fail')!);
+      else if (entry.isFile()) {
+        drive.putFile(folder, entry.name, readFileSync(from), 'replace');
+        files++;
+      }
+    }
+  };
+  walk(dir, drive.mkdirs(root));
+  return files;
 }

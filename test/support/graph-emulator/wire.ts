@@ -16,8 +16,11 @@ export interface ApiResponse {
   headers?: Record<string, string>;
   /** serialised as application/json */
   json?: unknown;
-  /** JSON already serialised (cached listing pages): sent as it is */
-  jsonText?: string;
+  /**
+   * JSON already serialised and encoded, in pieces sent one after another (a cached listing page;
+   * a $batch answer made of such pages): sent as they are, never copied into one buffer
+   */
+  jsonParts?: readonly Buffer[];
   /** sent as application/octet-stream */
   raw?: Buffer;
 }
@@ -55,7 +58,8 @@ export function graphError(status: number, code: string, message: string, header
   return { status, headers, json: { error: { code, message, innerError } } };
 }
 
-export const jsonTextOf = (r: ApiResponse): string | undefined => r.jsonText ?? (r.json === undefined ? undefined : JSON.stringify(r.json));
+export const jsonPartsOf = (r: ApiResponse): readonly Buffer[] | undefined =>
+  r.jsonParts ?? (r.json === undefined ? undefined : [Buffer.from(JSON.stringify(r.json))]);
 
 export const json = (status: number, body: unknown, headers?: Record<string, string>): ApiResponse => ({
   status,
