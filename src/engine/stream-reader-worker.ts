@@ -3,7 +3,7 @@
 // transferring its memory, after the reports of the files finished before it. It waits on the
 // shared credit when the consumer is a window behind.
 
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
 import * as path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Chunker } from '../chunking/fastcdc.js';
@@ -11,6 +11,8 @@ import type { FileFed } from './stream-hasher.js';
 import { CREDIT, STOP, type StreamMessage, type StreamReaderInput } from './stream-reader.js';
 
 const READ_SIZE = 4 << 20;
+/** a fifo put where the scan saw a file would block a plain open until a writer came */
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
 /** file results are posted with the next chunk, or on their own when this many wait */
 const FILES_PER_MESSAGE = 512;
 
@@ -47,7 +49,7 @@ function readFile(file: string, size: number): FileFed {
   let fed = 0;
   let fd: number | undefined;
   try {
-    fd = openSync(file, 'r');
+    fd = openSync(file, OPEN_FLAGS);
     for (;;) {
       const n = readSync(fd, buffer, 0, READ_SIZE, null);
       if (n === 0) break;

@@ -2,6 +2,7 @@
 // same chunks a chunker fed the whole stream at once would cut, each chunk with its keyed hash and
 // each file with its SHA-256, whatever happened to the file between the scan and the read.
 
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -81,6 +82,17 @@ describe('readStream', () => {
     ]);
     expect(reads[0]).toMatchObject({ fed: 0 });
     expect(reads[0]!.error).toMatch(/ENOENT/);
+    expect(Buffer.from(reads[1]!.hash!).toString('hex')).toBe(sha256(after));
+  });
+
+  it('does not wait for a writer when a fifo has taken the place of a file', async () => {
+    execFileSync('mkfifo', [path.join(root, 'now-a-fifo')]);
+    const after = content('after-fifo', 100);
+    const { reads } = await readAll(root, [
+      { path: 'now-a-fifo', size: 10 },
+      { path: 'after-fifo', size: 100 },
+    ]);
+    expect(reads[0]!.fed).toBe(0);
     expect(Buffer.from(reads[1]!.hash!).toString('hex')).toBe(sha256(after));
   });
 
