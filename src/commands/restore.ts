@@ -13,6 +13,7 @@ import type { ChunkHash } from '../format/ids.js';
 import { ChunkPrefetcher } from '../engine/chunk-prefetcher.js';
 import { Filters } from '../engine/filters.js';
 import { type OpenOptions, MissingChunkError, Repository } from '../engine/repository.js';
+import { FileWriter } from '../engine/file-writer.js';
 import { RestoreWriter, setAttributes } from '../engine/restore-writer.js';
 import { SafeTree, checkRelativePath } from '../engine/safe-path.js';
 import { scan } from '../engine/scanner.js';
@@ -87,25 +88,42 @@ async function runRestore(repo: Repository, o: RestoreOptions): Promise<RestoreR
 
   for (const e of chosen) if (e.type === 'dir') await tree.prepareParent(`${e.path}/x`);
   const files = await filesToWrite(tree, chosen.filter((e) => e.type === 'file'), o, result);
-  await writeFiles(repo, tree, files, hashes, o, result);
-  for (const e of chosen) if (e.type === 'symlink') await restoreSymlink(tree, e, o, result);
+  const writer = new FileWriter();
+  try {
+    await writeFiles(repo, tree, writer, files, hashes, o, result);
+    for (const e of chosen) if (e.type === 'symlink') await restoreSymlink(tree, writer, e, o, result);
+    await writer.drain();
+  } finally {
+    await writer.close();
+  }
   // folders last, deepest first, so writing their contents does not change their mtime again
   for (const e of chosen.filter((x) => x.type === 'dir').reverse()) await setAttributes(tree.abs(e.path), e);
   if (o.delete) await deleteExtra(repo.rootDir, Filters.load(repo.repoDir), chosen, o, result);
   return result;
 }
 
-async function filesToWrite(tree: SafeTree, files: FileEntry[], o: RestoreOptions, result: RestoreResult): Promise<FileEntry[]> {
-  const out: FileEntry[] = [];
-  const stats = await mapInBatches(files, (e) => fs.lstat(tree.abs(e.path)).catch(() => undefined));
-  for (const [i, e] of files.entries()) {
-    const st = stats[i];
+/** A file to write, and whether something is at its path already (to be replaced). */
+interface ToWrite {
+  entry: FileEntry;
+  exists: boolean;
+}
+
+async function filesToWrite(tree: SafeTree, files: FileEntry[], o: RestoreOptions, result: RestoreResult): Promise<ToWrite[]> {
+  const out: ToWrite[] = [];
+  // in a folder this restore made, nothing is there to compare with: no need to look
+  for (const e of files) await tree.prepareParent(e.path);
+  const existing = files.filter((e) => !tree.inNewFolder(e.path));
+  const stats = new Map(existing.map((e, i) => [e, i]));
+  const found = await mapInBatches(existing, (e) => fs.lstat(tree.abs(e.path)).catch(() => undefined));
+  for (const e of files) {
+    const i = stats.get(e);
+    const st = i === undefined ? undefined : found[i];
     if (st?.isFile() && st.size === e.size && (o.hash ? await sameContent(tree.abs(e.path), e) : Math.abs(st.mtimeMs - e.mtimeMs) < 1)) {
       result.unchangedFiles++;
     } else if (st && !o.overwrite) {
       result.keptFiles.push(e.path);
     } else {
-      out.push(e);
+      out.push({ entry: e, exists: st !== undefined });
     }
   }
   return out;
@@ -123,18 +141,19 @@ async function sameContent(abs: string, e: FileEntry): Promise<boolean> {
   return e.hash !== undefined && sha.digest().equals(e.hash);
 }
 
-async function writeFiles(repo: Repository, tree: SafeTree, files: FileEntry[], hashes: ChunkHash[], o: RestoreOptions, result: RestoreResult): Promise<void> {
-  const withData = files.filter((e) => e.range).sort((a, b) => a.range!.startChunk - b.range!.startChunk || a.range!.startOffset - b.range!.startOffset);
+async function writeFiles(repo: Repository, tree: SafeTree, fileWriter: FileWriter, files: ToWrite[], hashes: ChunkHash[], o: RestoreOptions, result: RestoreResult): Promise<void> {
+  const start = (w: ToWrite) => w.entry.range!;
+  const withData = files.filter((w) => w.entry.range).sort((a, b) => start(a).startChunk - start(b).startChunk || start(a).startOffset - start(b).startOffset);
   const order: ChunkHash[] = [];
-  for (const e of withData) for (let i = e.range!.startChunk; i <= e.range!.endChunk; i++) order.push(hashes[i]!);
-  const prefetch = new ChunkPrefetcher(order, (h) => repo.readChunk(h), Math.max(2, repo.threads * 2));
-  const progress: RestoreProgress = { files: 0, totalFiles: files.length, bytes: 0, totalBytes: files.reduce((n, e) => n + e.size, 0) };
+  for (const { entry } of withData) for (let i = entry.range!.startChunk; i <= entry.range!.endChunk; i++) order.push(hashes[i]!);
+  const prefetch = new ChunkPrefetcher(order, (h) => repo.readChunk(h), Math.max(2, repo.threads));
+  const progress: RestoreProgress = { files: 0, totalFiles: files.length, bytes: 0, totalBytes: files.reduce((n, w) => n + w.entry.size, 0) };
   const broken = new Map<string, BrokenChunk>();
-  const writer = new RestoreWriter(tree, hashes, prefetch);
-  for (const e of [...files.filter((x) => !x.range), ...withData]) {
+  const writer = new RestoreWriter(tree, hashes, prefetch, fileWriter);
+  for (const { entry: e, exists } of [...files.filter((w) => !w.entry.range), ...withData]) {
     o.signal?.throwIfAborted();
     try {
-      await writer.restore(e);
+      await writer.restore(e, exists);
       result.restoredFiles++;
       result.restoredBytes += e.size;
     } catch (err) {
@@ -148,7 +167,6 @@ async function writeFiles(repo: Repository, tree: SafeTree, files: FileEntry[], 
     progress.bytes += e.size;
     o.onProgress?.(progress);
   }
-  await writer.drain();
   result.broken = [...broken.values()];
 }
 
@@ -162,9 +180,14 @@ function brokenBy(err: unknown, e: FileEntry, hashes: ChunkHash[], repo: Reposit
   return undefined;
 }
 
-async function restoreSymlink(tree: SafeTree, e: FileEntry, o: RestoreOptions, result: RestoreResult): Promise<void> {
+async function restoreSymlink(tree: SafeTree, writer: FileWriter, e: FileEntry, o: RestoreOptions, result: RestoreResult): Promise<void> {
   await tree.prepareParent(e.path);
   const abs = tree.abs(e.path);
+  if (tree.inNewFolder(e.path)) {
+    writer.symlink(abs, e.target ?? '', e.mtimeMs);
+    result.restoredFiles++;
+    return;
+  }
   const st = await fs.lstat(abs).catch(() => undefined);
   if (st?.isSymbolicLink() && (await fs.readlink(abs)) === e.target) {
     result.unchangedFiles++;

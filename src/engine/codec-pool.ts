@@ -9,7 +9,13 @@ import { workerFile } from './worker-file.js';
 
 export type CodecRequest =
   | { id: number; op: 'encode'; data: Uint8Array; kind: ObjectKind; key?: Uint8Array; compressionLevel: number }
-  | { id: number; op: 'decode'; data: Uint8Array; kind: ObjectKind; key?: Uint8Array; maxLength: number; what: string };
+  | { id: number; op: 'decode'; data: Uint8Array; kind: ObjectKind; key?: Uint8Array; maxLength: number; what: string; verify?: HashCheck };
+
+/** The keyed hash (see crypto/keys.ts) the decoded plaintext must have. */
+export interface HashCheck {
+  hashKey: Uint8Array;
+  hash: string;
+}
 
 export type CodecResponse = { id: number; ok: true; data: Uint8Array } | { id: number; ok: false; code: ErrorCode; message: string };
 

@@ -3,7 +3,8 @@
 // chunking, hashing and I/O.
 
 import { parentPort } from 'node:worker_threads';
-import { DbkError } from '../errors.js';
+import { chunkHashOf } from '../crypto/keys.js';
+import { DbkError, corrupt } from '../errors.js';
 import { decodeObject, encodeObject } from '../format/object.js';
 import type { CodecRequest, CodecResponse } from './codec-pool.js';
 
@@ -14,6 +15,9 @@ parentPort?.on('message', (req: CodecRequest) => {
       req.op === 'encode'
         ? encodeObject(req.data, { kind: req.kind, compressionLevel: req.compressionLevel, ...(req.key ? { key: req.key } : {}) })
         : decodeObject(req.data, { kind: req.kind, maxLength: req.maxLength, what: req.what, ...(req.key ? { key: req.key } : {}) });
+    if (req.op === 'decode' && req.verify && chunkHashOf(req.verify.hashKey, out) !== req.verify.hash) {
+      throw corrupt(req.what, 'content does not match its hash');
+    }
     // a result that owns its memory is moved to the main thread; a small one (from Node's
     // shared buffer pool) is copied out first
     const owned = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength;

@@ -1,58 +1,57 @@
-// Writes restored files. Content arrives in chunk order through the prefetcher and is verified
-// against the file's SHA-256 before the file is put in place (temp name, then rename). Small
-// files are gathered in memory and written by a pool of parallel writers, so restoring 100,000
-// small files is not 600,000 serial system calls; large files are streamed as they arrive.
+// Restores file content. Content arrives in chunk order through the prefetcher and is verified
+// against the file's SHA-256: a small file before anything of it is written, a large one (streamed
+// as its chunks arrive) before it is put in place. The file writer thread does the writing.
 
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
-import * as path from 'node:path';
 import { DbkError } from '../errors.js';
 import type { FileEntry } from '../format/file-list.js';
 import type { ChunkHash } from '../format/ids.js';
 import type { ChunkPrefetcher } from './chunk-prefetcher.js';
+import { type FileWriter, type PlacedFile, SPAN_MAX } from './file-writer.js';
 import type { SafeTree } from './safe-path.js';
 
-const SMALL = 8 << 20;
-const MAX_WRITES = 32;
-const MAX_BUFFERED = 96 << 20;
+/** files up to this size are gathered and verified whole before they are written */
+const SMALL = SPAN_MAX;
 
 export class RestoreWriter {
-  private readonly inFlight = new Set<Promise<void>>();
-  private buffered = 0;
-  private failure: unknown;
-
   constructor(
     private readonly tree: SafeTree,
     private readonly hashes: readonly ChunkHash[],
     private readonly prefetch: ChunkPrefetcher,
+    private readonly writer: FileWriter,
   ) {}
 
   /**
-   * Restores one file. Rejects (and leaves the old file alone) when a chunk is missing or corrupt
-   * or the content does not match its hash; the write itself may complete after this resolves.
+   * Restores one file; `exists` says something is at its path (to be replaced). Rejects, and
+   * leaves the old file alone, when a chunk is missing or corrupt or the content does not match
+   * its hash; the write itself completes later (FileWriter.drain() reports its failures).
    */
-  async restore(e: FileEntry): Promise<void> {
-    if (this.failure) throw this.failure;
+  async restore(e: FileEntry, exists: boolean): Promise<void> {
     await this.tree.prepareParent(e.path);
-    if (e.size > SMALL) return this.stream(e);
-    const pieces = await this.gather(e);
-    while (this.inFlight.size >= MAX_WRITES || (this.buffered > MAX_BUFFERED && this.inFlight.size > 0)) await Promise.race(this.inFlight);
-    this.buffered += e.size;
-    const task = this.place(e, pieces)
-      .catch((err) => {
-        this.failure ??= err;
-      })
-      .finally(() => {
-        this.buffered -= e.size;
-        this.inFlight.delete(task);
-      });
-    this.inFlight.add(task);
-  }
-
-  /** Waits for every write; throws the first write failure. */
-  async drain(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
-    if (this.failure) throw this.failure;
+    const large = e.size > SMALL;
+    const file: PlacedFile = {
+      target: this.tree.abs(e.path),
+      viaTemp: exists || large,
+      replaceFolder: this.tree.replace,
+      mode: e.mode,
+      uid: e.uid,
+      gid: e.gid,
+      mtimeMs: e.mtimeMs,
+    };
+    if (!large) {
+      const pieces: Buffer[] = [];
+      for await (const piece of this.pieces(e)) pieces.push(piece);
+      return this.writer.writeWhole(file, pieces);
+    }
+    const id = this.writer.open(file);
+    try {
+      for await (const piece of this.pieces(e)) await this.writer.append(id, piece);
+    } catch (err) {
+      this.writer.finish(id, false);
+      throw err;
+    }
+    this.writer.finish(id, true);
   }
 
   /** Every piece of a file's content, in order, each verified chunk by chunk and the whole by hash. */
@@ -76,48 +75,6 @@ export class RestoreWriter {
     }
     if (failure) throw failure;
     if (e.hash && !sha.digest().equals(e.hash)) throw new DbkError('CORRUPT', `${e.path}: restored content does not match its hash`);
-  }
-
-  private async gather(e: FileEntry): Promise<Buffer[]> {
-    const out: Buffer[] = [];
-    for await (const piece of this.pieces(e)) out.push(piece);
-    return out;
-  }
-
-  private async place(e: FileEntry, pieces: Buffer[]): Promise<void> {
-    const tmp = this.tempFor(e);
-    await fs.writeFile(tmp, pieces, { mode: 0o600, flag: 'wx' });
-    await this.finish(tmp, e);
-  }
-
-  private async stream(e: FileEntry): Promise<void> {
-    const tmp = this.tempFor(e);
-    const fh = await fs.open(tmp, 'wx', 0o600);
-    try {
-      for await (const piece of this.pieces(e)) await fh.write(piece);
-    } catch (err) {
-      await fh.close();
-      await fs.rm(tmp, { force: true });
-      throw err;
-    }
-    await fh.close();
-    await this.finish(tmp, e);
-  }
-
-  /**
-   * A short random name beside the target: appending to the name would overflow a 255-byte name,
-   * and 'wx' never opens (and writes through) a symlink planted under a predictable name.
-   */
-  private tempFor(e: FileEntry): string {
-    return path.join(path.dirname(this.tree.abs(e.path)), `.dbk-restore-${randomBytes(8).toString('hex')}`);
-  }
-
-  private async finish(tmp: string, e: FileEntry): Promise<void> {
-    await setAttributes(tmp, e);
-    const target = this.tree.abs(e.path);
-    // the revision has a file where a folder is now: rename cannot replace a folder
-    if (this.tree.replace && (await fs.lstat(target).catch(() => undefined))?.isDirectory()) await fs.rm(target, { recursive: true });
-    await fs.rename(tmp, target);
   }
 }
 

@@ -21,6 +21,8 @@ export function checkRelativePath(p: string): void {
  */
 export class SafeTree {
   private readonly verified = new Set<string>(['']);
+  /** folders this tree made */
+  private readonly made = new Set<string>();
 
   constructor(
     readonly root: string,
@@ -51,7 +53,16 @@ export class SafeTree {
       }
       await fs.unlink(abs);
     }
-    if (!st?.isDirectory()) await fs.mkdir(abs);
+    if (!st?.isDirectory()) {
+      await fs.mkdir(abs);
+      this.made.add(rel);
+    }
     this.verified.add(rel);
+  }
+
+  /** Whether `rel` is in a folder this tree made: then only what the restore puts there can be in it. */
+  inNewFolder(rel: string): boolean {
+    const slash = rel.lastIndexOf('/');
+    return slash > 0 && this.made.has(rel.slice(0, slash));
   }
 }
