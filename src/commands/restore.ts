@@ -9,12 +9,13 @@ import * as path from 'node:path';
 import picomatch from 'picomatch';
 import { isDbkError } from '../errors.js';
 import type { FileEntry } from '../format/file-list.js';
+import type { Revision } from '../format/revision.js';
 import type { ChunkHash } from '../format/ids.js';
-import { ChunkPrefetcher } from '../engine/chunk-prefetcher.js';
 import { Filters } from '../engine/filters.js';
 import { type OpenOptions, MissingChunkError, Repository } from '../engine/repository.js';
 import { FileWriter } from '../engine/file-writer.js';
-import { RestoreWriter, setAttributes } from '../engine/restore-writer.js';
+import { type ChunkLoad, RestoreChunks } from '../engine/restore-chunks.js';
+import { RestoreWriter } from '../engine/restore-writer.js';
 import { SafeTree, checkRelativePath } from '../engine/safe-path.js';
 import { scan } from '../engine/scanner.js';
 
@@ -86,18 +87,21 @@ async function runRestore(repo: Repository, o: RestoreOptions): Promise<RestoreR
   const tree = new SafeTree(repo.rootDir, o.overwrite ?? false);
   const result: RestoreResult = { snapshotId, revision: o.revision, restoredFiles: 0, restoredBytes: 0, unchangedFiles: 0, keptFiles: [], deletedFiles: [], broken: [] };
 
-  for (const e of chosen) if (e.type === 'dir') await tree.prepareParent(`${e.path}/x`);
+  await tree.prepareFolders(chosen.filter((e) => e.type === 'dir').map((e) => e.path));
   const files = await filesToWrite(tree, chosen.filter((e) => e.type === 'file'), o, result);
-  const writer = new FileWriter();
+  // the ring holds the two chunks a file written whole may span, the next one, and what wrapping skips
+  const writer = new FileWriter(Math.max(16 << 20, 4 * repo.config.chunkSizes.maximum));
+  const broken = new BrokenFiles(repo, hashes);
   try {
-    await writeFiles(repo, tree, writer, files, hashes, o, result);
+    await writeFiles(repo, tree, writer, files, rev, hashes, broken, o, result);
     for (const e of chosen) if (e.type === 'symlink') await restoreSymlink(tree, writer, e, o, result);
+    // folders last, deepest first, so writing their contents does not change their mtime again
+    for (const e of chosen.filter((x) => x.type === 'dir').reverse()) writer.folderAttributes(tree.abs(e.path), e);
     await writer.drain();
   } finally {
     await writer.close();
   }
-  // folders last, deepest first, so writing their contents does not change their mtime again
-  for (const e of chosen.filter((x) => x.type === 'dir').reverse()) await setAttributes(tree.abs(e.path), e);
+  result.broken = broken.list();
   if (o.delete) await deleteExtra(repo.rootDir, Filters.load(repo.repoDir), chosen, o, result);
   return result;
 }
@@ -141,15 +145,12 @@ async function sameContent(abs: string, e: FileEntry): Promise<boolean> {
   return e.hash !== undefined && sha.digest().equals(e.hash);
 }
 
-async function writeFiles(repo: Repository, tree: SafeTree, fileWriter: FileWriter, files: ToWrite[], hashes: ChunkHash[], o: RestoreOptions, result: RestoreResult): Promise<void> {
+async function writeFiles(repo: Repository, tree: SafeTree, fileWriter: FileWriter, files: ToWrite[], rev: Revision, hashes: ChunkHash[], broken: BrokenFiles, o: RestoreOptions, result: RestoreResult): Promise<void> {
   const start = (w: ToWrite) => w.entry.range!;
   const withData = files.filter((w) => w.entry.range).sort((a, b) => start(a).startChunk - start(b).startChunk || start(a).startOffset - start(b).startOffset);
-  const order: ChunkHash[] = [];
-  for (const { entry } of withData) for (let i = entry.range!.startChunk; i <= entry.range!.endChunk; i++) order.push(hashes[i]!);
-  const prefetch = new ChunkPrefetcher(order, (h) => repo.readChunk(h), Math.max(2, repo.threads));
+  const chunks = new RestoreChunks(repo, fileWriter, chunkLoads(withData.map((w) => w.entry), hashes, await repo.readChunkLengths(rev)), Math.max(2, repo.threads * 2));
+  const writer = new RestoreWriter(tree, fileWriter, chunks, loadNumbers(withData.map((w) => w.entry), hashes.length));
   const progress: RestoreProgress = { files: 0, totalFiles: files.length, bytes: 0, totalBytes: files.reduce((n, w) => n + w.entry.size, 0) };
-  const broken = new Map<string, BrokenChunk>();
-  const writer = new RestoreWriter(tree, hashes, prefetch, fileWriter);
   for (const { entry: e, exists } of [...files.filter((w) => !w.entry.range), ...withData]) {
     o.signal?.throwIfAborted();
     try {
@@ -157,27 +158,64 @@ async function writeFiles(repo: Repository, tree: SafeTree, fileWriter: FileWrit
       result.restoredFiles++;
       result.restoredBytes += e.size;
     } catch (err) {
-      const b = brokenBy(err, e, hashes, repo);
-      if (!b) throw err;
-      const entry = broken.get(b.chunkId) ?? { ...b, files: [] };
-      entry.files.push(e.path);
-      broken.set(b.chunkId, entry);
+      if (!broken.add(err, e)) throw err;
     }
     progress.files++;
     progress.bytes += e.size;
     o.onProgress?.(progress);
   }
-  result.broken = [...broken.values()];
 }
 
-/** A failure that breaks one file (a chunk missing or corrupt), as opposed to one that stops the restore. */
-function brokenBy(err: unknown, e: FileEntry, hashes: ChunkHash[], repo: Repository): Omit<BrokenChunk, 'files'> | undefined {
-  if (err instanceof MissingChunkError) return { chunkId: err.id, reason: 'missing' };
-  if (isDbkError(err, 'CORRUPT')) {
-    const id = (err.data.id as string | undefined) ?? (e.range ? repo.chunkId(hashes[e.range.startChunk]!) : 'file');
-    return { chunkId: id, reason: err.message };
+/** The chunk loads of files in stream order: each run of a chunk index read by consecutive files, once. */
+function chunkLoads(files: readonly FileEntry[], hashes: readonly ChunkHash[], lengths: readonly number[]): ChunkLoad[] {
+  const loads: ChunkLoad[] = [];
+  let last = -1;
+  for (const e of files) {
+    for (let i = Math.max(e.range!.startChunk, last + 1); i <= e.range!.endChunk; i++) loads.push({ hash: hashes[i]!, length: lengths[i]! });
+    last = Math.max(last, e.range!.endChunk);
   }
-  return undefined;
+  return loads;
+}
+
+/** For each chunk index the files read, the number of its load in chunkLoads(). */
+function loadNumbers(files: readonly FileEntry[], chunkCount: number): Int32Array {
+  const loadOf = new Int32Array(chunkCount).fill(-1);
+  let n = 0;
+  for (const e of files) for (let i = e.range!.startChunk; i <= e.range!.endChunk; i++) if (loadOf[i] === -1) loadOf[i] = n++;
+  return loadOf;
+}
+
+/** Files that could not be restored, by the chunk that broke them. */
+class BrokenFiles {
+  private readonly byChunk = new Map<string, BrokenChunk>();
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly hashes: readonly ChunkHash[],
+  ) {}
+
+  /** Records a failure that breaks one file (a chunk missing or corrupt); false for one that stops the restore. */
+  add(err: unknown, e: FileEntry): boolean {
+    const b = this.brokenBy(err, e);
+    if (!b) return false;
+    const entry = this.byChunk.get(b.chunkId) ?? { ...b, files: [] };
+    entry.files.push(e.path);
+    this.byChunk.set(b.chunkId, entry);
+    return true;
+  }
+
+  list(): BrokenChunk[] {
+    return [...this.byChunk.values()];
+  }
+
+  private brokenBy(err: unknown, e: FileEntry): Omit<BrokenChunk, 'files'> | undefined {
+    if (err instanceof MissingChunkError) return { chunkId: err.id, reason: 'missing' };
+    if (isDbkError(err, 'CORRUPT')) {
+      const id = (err.data.id as string | undefined) ?? (e.range ? this.repo.chunkId(this.hashes[e.range.startChunk]!) : 'file');
+      return { chunkId: id, reason: err.message };
+    }
+    return undefined;
+  }
 }
 
 async function restoreSymlink(tree: SafeTree, writer: FileWriter, e: FileEntry, o: RestoreOptions, result: RestoreResult): Promise<void> {

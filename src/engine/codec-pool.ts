@@ -9,7 +9,15 @@ import { workerFile } from './worker-file.js';
 
 export type CodecRequest =
   | { id: number; op: 'encode'; data: Uint8Array; kind: ObjectKind; key?: Uint8Array; compressionLevel: number }
-  | { id: number; op: 'decode'; data: Uint8Array; kind: ObjectKind; key?: Uint8Array; maxLength: number; what: string; verify?: HashCheck };
+  | { id: number; op: 'decode'; data: Uint8Array; kind: ObjectKind; key?: Uint8Array; maxLength: number; what: string; verify?: HashCheck }
+  | { id: number; op: 'decodeInto'; data: Uint8Array; kind: ObjectKind; key?: Uint8Array; what: string; verify?: HashCheck; into: SharedSpan };
+
+/** Bytes of shared memory a worker writes its result into (the answer's data is then empty). */
+export interface SharedSpan {
+  memory: SharedArrayBuffer;
+  offset: number;
+  length: number;
+}
 
 /** The keyed hash (see crypto/keys.ts) the decoded plaintext must have. */
 export interface HashCheck {

@@ -5,19 +5,34 @@
 import { parentPort } from 'node:worker_threads';
 import { chunkHashOf } from '../crypto/keys.js';
 import { DbkError, corrupt } from '../errors.js';
-import { decodeObject, encodeObject } from '../format/object.js';
-import type { CodecRequest, CodecResponse } from './codec-pool.js';
+import { decodeObject, decodeObjectInto, encodeObject } from '../format/object.js';
+import type { CodecRequest, CodecResponse, HashCheck } from './codec-pool.js';
+
+function run(req: CodecRequest): Uint8Array {
+  const key = req.key ? { key: req.key } : {};
+  switch (req.op) {
+    case 'encode':
+      return encodeObject(req.data, { kind: req.kind, compressionLevel: req.compressionLevel, ...key });
+    case 'decode':
+      return verified(req, decodeObject(req.data, { kind: req.kind, maxLength: req.maxLength, what: req.what, ...key }));
+    case 'decodeInto': {
+      const into = new Uint8Array(req.into.memory, req.into.offset, req.into.length);
+      decodeObjectInto(req.data, { kind: req.kind, what: req.what, ...key }, into);
+      verified(req, into);
+      return new Uint8Array(0); // a buffer of its own: the answer moves it
+    }
+  }
+}
+
+function verified<T extends Uint8Array>(req: { verify?: HashCheck; what: string }, plain: T): T {
+  if (req.verify && chunkHashOf(req.verify.hashKey, plain) !== req.verify.hash) throw corrupt(req.what, 'content does not match its hash');
+  return plain;
+}
 
 parentPort?.on('message', (req: CodecRequest) => {
   let res: CodecResponse;
   try {
-    const out =
-      req.op === 'encode'
-        ? encodeObject(req.data, { kind: req.kind, compressionLevel: req.compressionLevel, ...(req.key ? { key: req.key } : {}) })
-        : decodeObject(req.data, { kind: req.kind, maxLength: req.maxLength, what: req.what, ...(req.key ? { key: req.key } : {}) });
-    if (req.op === 'decode' && req.verify && chunkHashOf(req.verify.hashKey, out) !== req.verify.hash) {
-      throw corrupt(req.what, 'content does not match its hash');
-    }
+    const out = run(req);
     // a result that owns its memory is moved to the main thread; a small one (from Node's
     // shared buffer pool) is copied out first
     const owned = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength;

@@ -1,15 +1,16 @@
 // Worker thread body of the file writer (see file-writer.ts): carries out each message's jobs in
-// order with synchronous calls and reports the bytes it is done with and what failed.
+// order with synchronous calls, reading content from the shared ring, and reports what failed.
 
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lstatSync, lutimesSync, openSync, renameSync, rmSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, lstatSync, lutimesSync, openSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { PlacedFile, RingSpan, WriterJob, WriterReport } from './file-writer.js';
+import type { PlacedFile, RingSpan, WriterJob, WriterReport, WriterSetup } from './file-writer.js';
 
 /** O_EXCL: never through a symlink, never over what is there */
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 const asRoot = process.getuid?.() === 0;
+const ring = new Uint8Array((workerData as WriterSetup).ring);
 
 interface Open {
   fd: number;
@@ -19,7 +20,6 @@ interface Open {
 }
 
 const open = new Map<number, Open>();
-const ring = new Uint8Array(workerData as SharedArrayBuffer);
 
 /**
  * A short random name beside the target: appending to the name would overflow a 255-byte name,
@@ -27,28 +27,22 @@ const ring = new Uint8Array(workerData as SharedArrayBuffer);
  */
 const tempBeside = (target: string) => path.join(path.dirname(target), `.dbk-restore-${randomBytes(8).toString('hex')}`);
 
+const view = (s: RingSpan) => ring.subarray(s.offset, s.offset + s.length);
+
 function create(file: PlacedFile): Open {
   const written = file.viaTemp ? tempBeside(file.target) : file.target;
   return { fd: openSync(written, CREATE, 0o600), written, file };
 }
 
-function writeAll(fd: number, content: readonly RingSpan[]): void {
-  for (const { offset, length } of content) {
-    for (let done = 0; done < length; ) done += writeSync(fd, ring, offset + done, length - done);
-  }
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
 }
 
 /** Owner before mode (chown clears setuid bits), times last; then the name it belongs under. */
 function complete(o: Open): void {
   const { fd, file } = o;
   try {
-    if (asRoot) {
-      try {
-        fchownSync(fd, file.uid, file.gid);
-      } catch {
-        // an owner this system cannot have: the file stays root's
-      }
-    }
+    if (asRoot) ignoreFailure(() => fchownSync(fd, file.uid, file.gid));
     fchmodSync(fd, file.mode);
     futimesSync(fd, file.mtimeMs / 1000, file.mtimeMs / 1000);
   } finally {
@@ -57,6 +51,15 @@ function complete(o: Open): void {
   if (o.written === file.target) return;
   if (file.replaceFolder && isFolder(file.target)) rmSync(file.target, { recursive: true });
   renameSync(o.written, file.target);
+}
+
+/** For an owner this system cannot have: the file stays root's. */
+function ignoreFailure(f: () => void): void {
+  try {
+    f();
+  } catch {
+    // as said
+  }
 }
 
 function isFolder(p: string): boolean {
@@ -76,7 +79,17 @@ function discard(o: Open): void {
   try {
     unlinkSync(o.written);
   } catch {
-    // never created, or gone
+    // gone already
+  }
+}
+
+/** Runs `step` on an open file; a failure removes what was written of it. */
+function guarded(o: Open, step: () => void): void {
+  try {
+    step();
+  } catch (e) {
+    discard(o);
+    throw e;
   }
 }
 
@@ -84,13 +97,10 @@ function run(job: WriterJob): void {
   switch (job.op) {
     case 'whole': {
       const o = create(job.file);
-      try {
-        writeAll(o.fd, job.content);
+      guarded(o, () => {
+        for (const s of job.content) writeAll(o.fd, view(s));
         complete(o);
-      } catch (e) {
-        discard(o);
-        throw e;
-      }
+      });
       return;
     }
     case 'open':
@@ -98,14 +108,8 @@ function run(job: WriterJob): void {
       return;
     case 'append': {
       const o = open.get(job.id);
-      if (!o) return; // failed earlier, reported then
-      try {
-        writeAll(o.fd, job.content);
-      } catch (e) {
-        open.delete(job.id);
-        discard(o);
-        throw e;
-      }
+      if (!o) return; // failed earlier, and reported then
+      guarded(o, () => writeAll(o.fd, view(job.content)));
       return;
     }
     case 'close': {
@@ -113,12 +117,14 @@ function run(job: WriterJob): void {
       if (!o) return;
       open.delete(job.id);
       if (!job.commit) return discard(o);
-      try {
-        complete(o);
-      } catch (e) {
-        discard(o);
-        throw e;
-      }
+      guarded(o, () => complete(o));
+      return;
+    }
+    case 'folder': {
+      const { uid, gid, mode, mtimeMs } = job.attributes;
+      if (asRoot) ignoreFailure(() => lchownSync(job.target, uid, gid));
+      chmodSync(job.target, mode);
+      utimesSync(job.target, mtimeMs / 1000, mtimeMs / 1000);
       return;
     }
     case 'symlink':
@@ -138,6 +144,7 @@ parentPort!.on('message', (jobs: WriterJob[]) => {
     try {
       run(job);
     } catch (e) {
+      if (job.op === 'append') open.delete(job.id); // discarded: the rest of it is dropped
       const err = e as NodeJS.ErrnoException;
       report.failures.push({ id: job.id, message: err.message, ...(err.code ? { code: err.code } : {}) });
     }

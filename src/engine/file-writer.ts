@@ -1,15 +1,15 @@
-// Puts restored files and symlinks on disk from a worker thread that makes synchronous system
+// Puts restored files, symlinks and folder attributes on disk from a worker thread that makes synchronous system
 // calls. Through the thread pool each call costs the main thread about 40 µs and every file takes
 // six or seven of them (open, write, chown, chmod, utimes, close, rename): for 100,000 small files
 // that was most of a restore. The worker creates each file with O_EXCL (never through a symlink,
-// never over something that appeared meanwhile), sets its owner, mode and times on the open
-// descriptor, and renames a temporary file into place only where that is needed: over an
-// existing file, or for a large file whose content is verified only once it is all written.
+// never over something that appeared meanwhile),
+// sets its owner, mode and times on the open descriptor, and renames a temporary file into place
+// only where that is needed: over an existing file, or for a file streamed piece by piece.
 //
-// Content travels through a ring of shared memory: the main thread copies each file's bytes in,
-// the worker writes them out and frees its part, oldest first. Nothing is allocated per file, so
-// neither thread leaves buffers behind for its collector, and the bytes between them are bounded
-// by the ring.
+// Content is never copied on its way: the chunks are decoded straight into a ring of shared
+// memory that the writer owns (reserve()), jobs name spans of it, and a chunk's span is given
+// back (release()) once every job reading it is handed over; it is free again once the worker
+// has done them. Nothing is allocated per chunk or per file.
 
 import { Worker } from 'node:worker_threads';
 import { ContentRing } from './content-ring.js';
@@ -31,61 +31,93 @@ export interface PlacedFile extends FileAttributes {
   replaceFolder: boolean;
 }
 
-/** Where a job's content sits in the ring. */
+/** Bytes of the ring. */
 export interface RingSpan {
   offset: number;
   length: number;
+}
+
+/** A reserved span, and the ring bytes it holds until released (with what was skipped to wrap). */
+export interface Reserved extends RingSpan {
+  cost: number;
 }
 
 /** One step for the worker. */
 export type WriterJob =
   | { op: 'whole'; id: number; file: PlacedFile; content: RingSpan[] }
   | { op: 'open'; id: number; file: PlacedFile }
-  | { op: 'append'; id: number; content: RingSpan[] }
+  | { op: 'append'; id: number; content: RingSpan }
   | { op: 'close'; id: number; commit: boolean }
-  | { op: 'symlink'; id: number; target: string; link: string; mtimeMs: number };
+  | { op: 'symlink'; id: number; target: string; link: string; mtimeMs: number }
+  | { op: 'folder'; id: number; target: string; attributes: FileAttributes };
+
+export interface WriterSetup {
+  ring: SharedArrayBuffer;
+}
 
 /** The worker's answer to each message of jobs, in order. */
 export interface WriterReport {
   failures: { id: number; message: string; code?: string }[];
 }
 
-const RING_BYTES = 16 << 20;
-/** the most one job copies into the ring: a whole file, or one append of a large one */
-export const SPAN_MAX = RING_BYTES / 4;
-/** jobs are posted when this many wait, or this many bytes of content */
+/** jobs are posted when this many wait, or when they read this many bytes: the worker is never idle long */
 const BATCH_JOBS = 256;
 const BATCH_BYTES = 1 << 20;
 
 export class FileWriter {
+  /** ring space was freed */
+  onFreed: () => void = () => {};
   private readonly worker: Worker;
-  private readonly ring = new ContentRing(RING_BYTES);
+  private readonly ring: ContentRing;
   private jobs: WriterJob[] = [];
-  private batchBytes = 0;
-  /** ring bytes taken by each posted message, oldest first: freed as the reports come */
-  private readonly postedBytes: number[] = [];
+  /** content bytes the waiting jobs read */
+  private jobBytes = 0;
+  /** ring bytes released since the last post: freed when the worker answers the next one */
+  private released = 0;
+  /** ring bytes each posted message frees when answered, oldest first */
+  private readonly posted: number[] = [];
   private nextId = 1;
   private failure: Error | undefined;
-  private wake: (() => void) | undefined;
+  private waiting: (() => void)[] = [];
 
-  constructor() {
-    this.worker = new Worker(workerFile('file-writer-worker.js'), { workerData: this.ring.memory });
+  constructor(ringBytes: number) {
+    this.ring = new ContentRing(ringBytes);
+    const setup: WriterSetup = { ring: this.ring.memory };
+    this.worker = new Worker(workerFile('file-writer-worker.js'), { workerData: setup });
     this.worker.on('message', (r: WriterReport) => this.take(r));
     this.worker.on('error', (e) => this.fail(e));
     this.worker.on('exit', (code) => this.fail(new Error(`the file writer stopped (exit code ${code})`)));
   }
 
-  /** A whole file of at most a quarter of the ring; its content is copied before this resolves. */
-  async writeWhole(file: PlacedFile, pieces: readonly Uint8Array[]): Promise<void> {
-    const id = this.nextId++;
-    const content: RingSpan[] = [];
-    let cost = 0;
-    for (const piece of pieces) {
-      const span = await this.copyIn(piece);
-      content.push(span.span);
-      cost += span.cost;
+  /** The shared memory that reserved spans are offsets into. */
+  get memory(): SharedArrayBuffer {
+    return this.ring.memory;
+  }
+
+  /** A span of `length` bytes (at most a quarter of the ring), or undefined while the ring is full. */
+  tryReserve(length: number): Reserved | undefined {
+    const taken = this.ring.take(length);
+    return taken && { offset: taken.offset, length, cost: taken.cost };
+  }
+
+  /** A span of `length` bytes, waiting while the ring is full. */
+  async reserve(length: number): Promise<Reserved> {
+    for (;;) {
+      const r = this.tryReserve(length);
+      if (r) return r;
+      this.flush(true); // jobs and releases waiting to be posted hold ring space too
+      if (this.posted.length === 0) throw new Error(`the file writer's ring holds no ${length} bytes that will be freed`);
+      await this.waitForReport();
     }
-    this.push({ op: 'whole', id, file, content }, cost);
+  }
+
+  /** Gives a span back, in the order spans were reserved, once every job reading it is handed over. */
+  release(r: Reserved): void {
+    this.released += r.cost;
+  }
+
+  writeWhole(file: PlacedFile, content: RingSpan[]): void {
+    this.push({ op: 'whole', id: this.nextId++, file, content }, content.reduce((n, s) => n + s.length, 0));
   }
 
   /** Starts a file written piece by piece; returns its id for append() and finish(). */
@@ -95,11 +127,8 @@ export class FileWriter {
     return id;
   }
 
-  async append(id: number, piece: Uint8Array): Promise<void> {
-    for (let at = 0; at < piece.length; at += SPAN_MAX) {
-      const { span, cost } = await this.copyIn(piece.subarray(at, at + SPAN_MAX));
-      this.push({ op: 'append', id, content: [span] }, cost);
-    }
+  append(id: number, content: RingSpan): void {
+    this.push({ op: 'append', id, content }, content.length);
   }
 
   /** Ends a file opened with open(): puts it in place, or with `commit` false removes what was written. */
@@ -111,10 +140,15 @@ export class FileWriter {
     this.push({ op: 'symlink', id: this.nextId++, target, link, mtimeMs });
   }
 
+  /** Sets a folder's owner, mode and times (after what goes into it, which would change its mtime). */
+  folderAttributes(target: string, attributes: FileAttributes): void {
+    this.push({ op: 'folder', id: this.nextId++, target, attributes });
+  }
+
   /** Waits until everything handed over is written; throws the first failure. */
   async drain(): Promise<void> {
-    this.flush();
-    while (this.postedBytes.length > 0 && !this.failure) await this.waitForReport();
+    this.flush(true);
+    while (this.posted.length > 0 && !this.failure) await this.waitForReport();
     this.throwFailure();
   }
 
@@ -123,43 +157,30 @@ export class FileWriter {
     await this.worker.terminate();
   }
 
-  /**
-   * Copies bytes into the ring, waiting for room. The job they belong to is pushed only after
-   * all its bytes are in, so while it waits the rest of the ring drains: a job of at most
-   * SPAN_MAX always fits in the end.
-   */
-  private async copyIn(bytes: Uint8Array): Promise<{ span: RingSpan; cost: number }> {
-    let taken = this.ring.take(bytes.length);
-    while (taken === undefined) {
-      this.flush(); // what waits to be posted holds ring space too
-      this.throwFailure();
-      await this.waitForReport();
-      taken = this.ring.take(bytes.length);
-    }
-    this.ring.bytes.set(bytes, taken.offset);
-    return { span: { offset: taken.offset, length: bytes.length }, cost: taken.cost };
-  }
-
-  private push(job: WriterJob, cost = 0): void {
+  private push(job: WriterJob, bytes = 0): void {
     this.throwFailure();
     this.jobs.push(job);
-    this.batchBytes += cost;
-    if (this.jobs.length >= BATCH_JOBS || this.batchBytes >= BATCH_BYTES) this.flush();
+    this.jobBytes += bytes;
+    if (this.jobs.length >= BATCH_JOBS || this.jobBytes >= BATCH_BYTES) this.flush(false);
   }
 
-  private flush(): void {
-    if (this.jobs.length === 0) return;
+  /** Posts the jobs waiting; with `always`, an empty message too, to carry the releases back. */
+  private flush(always: boolean): void {
+    this.throwFailure();
+    if (this.jobs.length === 0 && !(always && this.released > 0)) return;
     this.worker.postMessage(this.jobs);
-    this.postedBytes.push(this.batchBytes);
+    this.posted.push(this.released);
     this.jobs = [];
-    this.batchBytes = 0;
+    this.jobBytes = 0;
+    this.released = 0;
   }
 
   private take(r: WriterReport): void {
-    this.ring.free(this.postedBytes.shift() ?? 0);
+    this.ring.free(this.posted.shift() ?? 0);
     const f = r.failures[0];
     if (f) this.failure ??= Object.assign(new Error(f.message), f.code ? { code: f.code } : {});
     this.notify();
+    this.onFreed();
   }
 
   private fail(e: Error): void {
@@ -168,13 +189,14 @@ export class FileWriter {
   }
 
   private notify(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const wake of waiting) wake();
   }
 
   private waitForReport(): Promise<void> {
-    return new Promise((resolve) => (this.wake = resolve));
+    this.throwFailure();
+    return new Promise((resolve) => this.waiting.push(resolve));
   }
 
   private throwFailure(): void {

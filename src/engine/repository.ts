@@ -17,7 +17,7 @@ import { type Revision, decodeRevision, encodeRevision, revisionPath } from '../
 import { type Logger, silentLogger } from '../log.js';
 import { type Settings, intSetting, makeSettings } from '../settings.js';
 import { Chunker } from '../chunking/fastcdc.js';
-import { CodecPool } from './codec-pool.js';
+import { CodecPool, type SharedSpan } from './codec-pool.js';
 import { DBK_DIR, type StoragePreference, readPreferences, storagePreference } from './preferences.js';
 
 export interface OpenOptions {
@@ -137,10 +137,23 @@ export class Repository {
   async readChunk(hash: ChunkHash, maxLength = this.config.chunkSizes.maximum): Promise<Buffer> {
     const id = this.chunkId(hash);
     const raw = await this.fetchChunk(hash, id);
-    const what = `chunk ${id}`;
-    // the worker checks the plaintext against the hash too: that is a pass over every byte
-    const verify = { hashKey: this.config.keys.hashKey, hash };
-    return this.codec.run({ op: 'decode', data: raw, kind: ObjectKind.CHUNK, maxLength, what, verify, ...this.keyFor(hash) }, true).catch((e) => {
+    return this.decodeChunk(id, { op: 'decode', data: raw, kind: ObjectKind.CHUNK, maxLength, what: `chunk ${id}`, ...this.chunkCheck(hash) });
+  }
+
+  /** As readChunk, into shared memory of exactly the chunk's length. */
+  async readChunkInto(hash: ChunkHash, into: SharedSpan): Promise<void> {
+    const id = this.chunkId(hash);
+    const raw = await this.fetchChunk(hash, id);
+    await this.decodeChunk(id, { op: 'decodeInto', data: raw, kind: ObjectKind.CHUNK, into, what: `chunk ${id}`, ...this.chunkCheck(hash) });
+  }
+
+  /** The chunk's key, and the hash its plaintext must have: the worker checks it, as that is a pass over every byte. */
+  private chunkCheck(hash: ChunkHash) {
+    return { verify: { hashKey: this.config.keys.hashKey, hash }, ...this.keyFor(hash) };
+  }
+
+  private decodeChunk(id: ChunkId, req: Parameters<CodecPool['run']>[0]): Promise<Buffer> {
+    return this.codec.run(req, true).catch((e) => {
       // the worker's error crosses the thread boundary without data: name the chunk for the caller
       throw isDbkError(e, 'CORRUPT') ? new DbkError('CORRUPT', e.message, { data: { id } }) : e;
     });

@@ -1,52 +1,52 @@
-// Restores file content. Content arrives in chunk order through the prefetcher and is verified
-// against the file's SHA-256: a small file before anything of it is written, a large one (streamed
-// as its chunks arrive) before it is put in place. The file writer thread does the writing.
+// Restores file content, file after file in stream order. Each file's bytes are spans of chunks
+// decoded into the file writer's ring (RestoreChunks), checked against the file's SHA-256 before
+// the file is put in place. A file within one or two chunks is checked and then written whole,
+// straight under its name; a longer one is streamed under a temporary name as its chunks arrive
+// and renamed only once it is all there and verified.
 
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs/promises';
 import { DbkError } from '../errors.js';
 import type { FileEntry } from '../format/file-list.js';
-import type { ChunkHash } from '../format/ids.js';
-import type { ChunkPrefetcher } from './chunk-prefetcher.js';
-import { type FileWriter, type PlacedFile, SPAN_MAX } from './file-writer.js';
+import type { FileWriter, PlacedFile, RingSpan } from './file-writer.js';
+import type { RestoreChunks } from './restore-chunks.js';
 import type { SafeTree } from './safe-path.js';
-
-/** files up to this size are gathered and verified whole before they are written */
-const SMALL = SPAN_MAX;
 
 export class RestoreWriter {
   constructor(
     private readonly tree: SafeTree,
-    private readonly hashes: readonly ChunkHash[],
-    private readonly prefetch: ChunkPrefetcher,
     private readonly writer: FileWriter,
+    private readonly chunks: RestoreChunks,
+    /** the load (see RestoreChunks) of each chunk of the revision a file reads */
+    private readonly loadOf: Int32Array,
   ) {}
 
   /**
-   * Restores one file; `exists` says something is at its path (to be replaced). Rejects, and
-   * leaves the old file alone, when a chunk is missing or corrupt or the content does not match
-   * its hash; the write itself completes later (FileWriter.drain() reports its failures).
+   * Hands one file to the writer; `exists` says something is at its path (to be replaced).
+   * Rejects, leaving the old file alone, when a chunk is missing or corrupt or the content does
+   * not match its hash; the write itself completes later (FileWriter.drain() reports failures).
    */
   async restore(e: FileEntry, exists: boolean): Promise<void> {
     await this.tree.prepareParent(e.path);
-    const large = e.size > SMALL;
     const file: PlacedFile = {
       target: this.tree.abs(e.path),
-      viaTemp: exists || large,
+      viaTemp: exists,
       replaceFolder: this.tree.replace,
       mode: e.mode,
       uid: e.uid,
       gid: e.gid,
       mtimeMs: e.mtimeMs,
     };
-    if (!large) {
-      const pieces: Buffer[] = [];
-      for await (const piece of this.pieces(e)) pieces.push(piece);
-      return this.writer.writeWhole(file, pieces);
+    const r = e.range;
+    if (!r) return this.writer.writeWhole(file, []);
+    this.chunks.releaseBelow(this.loadOf[r.startChunk]!);
+    if (r.endChunk - r.startChunk <= 1) {
+      const content: RingSpan[] = [];
+      await this.eachPiece(e, (piece) => content.push(piece), false);
+      return this.writer.writeWhole(file, content);
     }
-    const id = this.writer.open(file);
+    const id = this.writer.open({ ...file, viaTemp: true });
     try {
-      for await (const piece of this.pieces(e)) await this.writer.append(id, piece);
+      await this.eachPiece(e, (piece) => this.writer.append(id, piece), true);
     } catch (err) {
       this.writer.finish(id, false);
       throw err;
@@ -54,32 +54,31 @@ export class RestoreWriter {
     this.writer.finish(id, true);
   }
 
-  /** Every piece of a file's content, in order, each verified chunk by chunk and the whole by hash. */
-  private async *pieces(e: FileEntry): AsyncGenerator<Buffer> {
-    const r = e.range;
-    if (!r) return;
-    let failure: unknown;
+  /**
+   * Every piece of the file, in order; rejects after all of them were waited for if one failed,
+   * or when the whole does not match the file's hash. `streaming`: each chunk but the last goes
+   * back to the ring once its piece is taken (no other file reads it), so a file longer than the
+   * ring passes through it.
+   */
+  private async eachPiece(e: FileEntry, take: (piece: RingSpan) => void, streaming: boolean): Promise<void> {
+    const r = e.range!;
     const sha = createHash('sha256');
+    let failure: unknown;
     for (let i = r.startChunk; i <= r.endChunk; i++) {
-      let chunk: Buffer;
-      try {
-        chunk = await this.prefetch.get(this.hashes[i]!);
-      } catch (err) {
-        failure ??= err; // keep consuming the file's chunks so the prefetch order stays in step
-        continue;
+      const chunk = await this.chunks.get(this.loadOf[i]!).catch((err: unknown) => {
+        failure ??= err;
+        return undefined;
+      });
+      if (chunk && !failure) {
+        const start = i === r.startChunk ? r.startOffset : 0;
+        const end = i === r.endChunk ? r.endOffset : chunk.length;
+        const piece = { offset: chunk.offset + start, length: end - start };
+        sha.update(new Uint8Array(this.writer.memory, piece.offset, piece.length));
+        take(piece);
       }
-      if (failure) continue;
-      const piece = chunk.subarray(i === r.startChunk ? r.startOffset : 0, i === r.endChunk ? r.endOffset : chunk.length);
-      sha.update(piece);
-      yield piece;
+      if (streaming && i < r.endChunk) this.chunks.releaseBelow(this.loadOf[i]! + 1);
     }
     if (failure) throw failure;
     if (e.hash && !sha.digest().equals(e.hash)) throw new DbkError('CORRUPT', `${e.path}: restored content does not match its hash`);
   }
-}
-
-export async function setAttributes(abs: string, e: FileEntry): Promise<void> {
-  if (process.getuid?.() === 0) await fs.lchown(abs, e.uid, e.gid).catch(() => {});
-  await fs.chmod(abs, e.mode);
-  await fs.utimes(abs, e.mtimeMs / 1000, e.mtimeMs / 1000);
 }

@@ -20,7 +20,8 @@ export function checkRelativePath(p: string): void {
  * `replace`, likewise replaces a folder in the way of a file).
  */
 export class SafeTree {
-  private readonly verified = new Set<string>(['']);
+  /** folders known to be real folders inside the root, or being made sure of */
+  private readonly verified = new Map<string, Promise<void> | true>([['', true]]);
   /** folders this tree made */
   private readonly made = new Set<string>();
 
@@ -33,20 +34,47 @@ export class SafeTree {
     return path.join(this.root, ...rel.split('/'));
   }
 
+  /**
+   * Makes the folders (relative paths, each given after its parent or with its parent in place),
+   * many at a time: a mkdir costs the file system about half a millisecond here, and a tree of
+   * 10,000 folders made one by one kept the restore waiting 5 s before it wrote any file.
+   */
+  async prepareFolders(folders: readonly string[]): Promise<void> {
+    const byDepth = new Map<number, string[]>();
+    for (const rel of folders) {
+      const depth = rel.split('/').length;
+      const level = byDepth.get(depth);
+      if (level) level.push(rel);
+      else byDepth.set(depth, [rel]);
+    }
+    for (const depth of [...byDepth.keys()].sort((a, b) => a - b)) {
+      const level = byDepth.get(depth)!;
+      for (let i = 0; i < level.length; i += 64) await Promise.all(level.slice(i, i + 64).map((rel) => this.prepareParent(`${rel}/x`)));
+    }
+  }
+
   /** Makes sure the parent folders of `rel` exist and are real folders inside the root. */
   async prepareParent(rel: string): Promise<void> {
     const parts = rel.split('/').slice(0, -1);
     let cur = '';
     for (const part of parts) {
       cur = cur === '' ? part : `${cur}/${part}`;
-      if (this.verified.has(cur)) continue;
-      await this.ensureDir(cur);
+      let done = this.verified.get(cur);
+      if (done === true) continue;
+      if (!done) {
+        // once per folder, however many files wait for it at once
+        const rel = cur;
+        done = this.ensureDir(rel).then(() => void this.verified.set(rel, true));
+        this.verified.set(rel, done);
+      }
+      await done;
     }
   }
 
-  async ensureDir(rel: string): Promise<void> {
+  private async ensureDir(rel: string): Promise<void> {
     const abs = this.abs(rel);
-    const st = await fs.lstat(abs).catch(() => undefined);
+    // in a folder this tree made, nothing can be in the way
+    const st = this.inNewFolder(rel) ? undefined : await fs.lstat(abs).catch(() => undefined);
     if (st && !st.isDirectory()) {
       if (!this.replace) {
         throw new DbkError('CONFIG', `${rel} is in the way of a folder being restored (${st.isSymbolicLink() ? 'a symlink' : 'a file'}); nothing was written through it`);
@@ -57,7 +85,6 @@ export class SafeTree {
       await fs.mkdir(abs);
       this.made.add(rel);
     }
-    this.verified.add(rel);
   }
 
   /** Whether `rel` is in a folder this tree made: then only what the restore puts there can be in it. */

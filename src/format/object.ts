@@ -7,6 +7,7 @@
 
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { compress, decompress } from 'zstd-napi';
+import zstdBinding from 'zstd-napi/binding.js'; // CommonJS: no named exports
 import { corrupt } from '../errors.js';
 
 const MAGIC = [0x44, 0x42, 0x4b]; // "DBK"
@@ -53,12 +54,56 @@ export function encodeObject(plain: Uint8Array, o: EncodeOptions): Buffer {
   return Buffer.concat([head, body, cipher.getAuthTag()]);
 }
 
+export interface DecodeExpectation {
+  kind: ObjectKind;
+  key?: Uint8Array;
+  maxLength: number;
+  what: string;
+}
+
 /**
  * Opens an object. Throws DbkError CORRUPT for anything malformed: wrong magic or version, a kind
  * other than expected, failed authentication, undecodable compression, or a payload longer than
  * `maxLength` after decompression.
  */
-export function decodeObject(data: Uint8Array, expect: { kind: ObjectKind; key?: Uint8Array; maxLength: number; what: string }): Buffer {
+export function decodeObject(data: Uint8Array, expect: DecodeExpectation): Buffer {
+  const { payload, compressed } = openObject(data, expect);
+  if (!compressed) return Buffer.from(payload);
+  try {
+    return decompress(payload);
+  } catch (e) {
+    throw corrupt(expect.what, `cannot decompress: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Opens an object whose plaintext is exactly `into.length` bytes straight into `into` (which may
+ * be shared memory): no buffer of its own. Throws CORRUPT as decodeObject does, and when the
+ * plaintext has another length.
+ */
+export function decodeObjectInto(data: Uint8Array, expect: Omit<DecodeExpectation, 'maxLength'>, into: Uint8Array): void {
+  const { payload, compressed } = openObject(data, { ...expect, maxLength: into.length });
+  const wrongLength = (n: number) => corrupt(expect.what, `${n} bytes where ${into.length} were expected`);
+  if (!compressed) {
+    if (payload.length !== into.length) throw wrongLength(payload.length);
+    into.set(payload);
+    return;
+  }
+  const declared = zstdContentSize(payload);
+  if (declared !== into.length) throw wrongLength(declared ?? -1);
+  let n: number;
+  try {
+    n = (decompressContext ??= new zstdBinding.DCtx()).decompress(into, payload);
+  } catch (e) {
+    throw corrupt(expect.what, `cannot decompress: ${(e as Error).message}`);
+  }
+  if (n !== into.length) throw wrongLength(n);
+}
+
+let decompressContext: zstdBinding.DCtx | undefined;
+
+/** Checks the envelope and decrypts: the payload, still compressed when the flag says so. */
+function openObject(data: Uint8Array, expect: DecodeExpectation): { payload: Buffer; compressed: boolean } {
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (buf.length < HEADER || MAGIC.some((b, i) => buf[i] !== b)) throw corrupt(expect.what, 'not a dbk object');
   if (buf[3] !== OBJECT_VERSION) throw corrupt(expect.what, `unsupported object version ${buf[3]}`);
@@ -72,17 +117,13 @@ export function decodeObject(data: Uint8Array, expect: { kind: ObjectKind; key?:
   } else if (expect.key) {
     throw corrupt(expect.what, 'not encrypted, but the storage is');
   }
-  if (!(flags & FLAG_ZSTD)) {
-    if (payload.length > expect.maxLength) throw corrupt(expect.what, `${payload.length} bytes, more than the allowed ${expect.maxLength}`);
-    return Buffer.from(payload);
+  const compressed = (flags & FLAG_ZSTD) !== 0;
+  if (!compressed && payload.length > expect.maxLength) throw corrupt(expect.what, `${payload.length} bytes, more than the allowed ${expect.maxLength}`);
+  if (compressed) {
+    const declared = zstdContentSize(payload);
+    if (declared === undefined || declared > expect.maxLength) throw corrupt(expect.what, 'compressed payload of unknown or excessive size');
   }
-  const declared = zstdContentSize(payload);
-  if (declared === undefined || declared > expect.maxLength) throw corrupt(expect.what, 'compressed payload of unknown or excessive size');
-  try {
-    return decompress(payload);
-  } catch (e) {
-    throw corrupt(expect.what, `cannot decompress: ${(e as Error).message}`);
-  }
+  return { payload, compressed };
 }
 
 function header(kind: ObjectKind, flags: number): Buffer {

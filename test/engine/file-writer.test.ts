@@ -1,14 +1,15 @@
-// The restore's file writer thread: every byte handed over lands in the right file, through the
-// shared ring however often it wraps; owner-independent attributes are set; a file is created
-// only where nothing is, replaced only through a temporary name, and a failure reaches drain().
+// The restore's file writer thread: every byte placed in its ring lands in the right file however
+// often the ring wraps; attributes are set; a file is created only where nothing is, replaced only
+// through a temporary name, never written through a symlink; a failure reaches drain().
 
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FileWriter, type PlacedFile, SPAN_MAX } from '../../src/engine/file-writer.js';
+import { FileWriter, type PlacedFile, type Reserved, type RingSpan } from '../../src/engine/file-writer.js';
 import { seededBytes } from '../support/engine.js';
 import { tempDir } from '../support/tmp.js';
 
+const RING = 1 << 20;
 const placed = (target: string, over: Partial<PlacedFile> = {}): PlacedFile => ({
   target,
   viaTemp: false,
@@ -31,22 +32,42 @@ describe('FileWriter', () => {
   };
   afterEach(async () => writer?.close());
 
+  /** Spans taken since the last job was pushed: given back after it, as a restore does. */
+  let taken: Reserved[] = [];
+  /** Puts bytes in the ring as a decoded chunk would be. */
+  async function inRing(bytes: Uint8Array): Promise<RingSpan> {
+    const r = await writer.reserve(bytes.length);
+    new Uint8Array(writer.memory, r.offset, r.length).set(bytes);
+    taken.push(r);
+    return r;
+  }
+  /** Every job reading the spans taken so far is pushed. */
+  function pushed<T>(result: T): T {
+    for (const r of taken) writer.release(r);
+    taken = [];
+    return result;
+  }
+
   it('writes whole files and streamed ones byte for byte while the ring wraps many times', async () => {
     const dir = fresh();
-    writer = new FileWriter();
+    writer = new FileWriter(RING);
     const expected = new Map<string, Buffer>();
-    // sizes that do not divide the ring: spans wrap at every offset; pieces split at odd places
-    const sizes = [0, 1, 4095, 65_537, SPAN_MAX - 3, SPAN_MAX, 3 * SPAN_MAX + 17, 1_000_003];
-    for (let round = 0; round < 3; round++) {
+    // sizes that do not divide the ring, and one that does: spans wrap at every offset
+    const sizes = [0, 1, 4095, 65_537, RING / 4 - 3, RING / 4, 3 * RING + 17, 100_003];
+    for (let round = 0; round < 4; round++) {
       for (const [i, size] of sizes.entries()) {
         const name = path.join(dir, `f${round}-${i}`);
         const data = Buffer.alloc(size, seededBytes(9973, name)); // a prime period: misplaced bytes show
         expected.set(name, data);
-        if (size <= SPAN_MAX) {
-          await writer.writeWhole(placed(name), [data.subarray(0, size >> 1), data.subarray(size >> 1)]);
+        if (size <= RING / 4) {
+          const content = [await inRing(data.subarray(0, size >> 1)), await inRing(data.subarray(size >> 1))];
+          pushed(writer.writeWhole(placed(name), content));
         } else {
           const id = writer.open(placed(name, { viaTemp: true }));
-          for (let at = 0; at < size; at += 5_000_011) await writer.append(id, data.subarray(at, at + 5_000_011));
+          for (let at = 0; at < size; at += 200_003) {
+            const span = await inRing(data.subarray(at, at + 200_003));
+            pushed(writer.append(id, span));
+          }
           writer.finish(id, true);
         }
       }
@@ -63,9 +84,10 @@ describe('FileWriter', () => {
 
   it('finish without commit leaves neither the file nor its temporary name', async () => {
     const dir = fresh();
-    writer = new FileWriter();
+    writer = new FileWriter(RING);
     const id = writer.open(placed(path.join(dir, 'big'), { viaTemp: true }));
-    await writer.append(id, seededBytes(1 << 20, 'x'));
+    const span = await inRing(seededBytes(100_000, 'x'));
+    pushed(writer.append(id, span));
     writer.finish(id, false);
     await writer.drain();
     expect(readdirSync(dir)).toEqual([]);
@@ -76,25 +98,31 @@ describe('FileWriter', () => {
     const outside = path.join(fresh(), 'secret');
     writeFileSync(outside, 'keep');
     writeFileSync(path.join(dir, 'old'), 'old content');
-    writer = new FileWriter();
-    await writer.writeWhole(placed(path.join(dir, 'old'), { viaTemp: true }), [Buffer.from('new')]);
+    writer = new FileWriter(RING);
+    pushed(writer.writeWhole(placed(path.join(dir, 'old'), { viaTemp: true }), [await inRing(Buffer.from('new'))]));
     await writer.drain();
     expect(readFileSync(path.join(dir, 'old'), 'utf8')).toBe('new');
 
     writer.symlink(path.join(dir, 'link'), outside, 1_600_000_000_000);
     await writer.drain();
     expect(readlinkSync(path.join(dir, 'link'))).toBe(outside);
-    await writer.writeWhole(placed(path.join(dir, 'link')), [Buffer.from('through the link')]);
+    pushed(writer.writeWhole(placed(path.join(dir, 'link')), [await inRing(Buffer.from('through the link'))]));
     await expect(writer.drain()).rejects.toMatchObject({ code: 'EEXIST' });
     expect(readFileSync(outside, 'utf8')).toBe('keep');
   });
 
   it('reports a failure at drain and at the next hand-over', async () => {
     const dir = fresh();
-    writer = new FileWriter();
-    await writer.writeWhole(placed(path.join(dir, 'no such folder', 'f')), [Buffer.from('x')]);
+    writer = new FileWriter(RING);
+    pushed(writer.writeWhole(placed(path.join(dir, 'no such folder', 'f')), [await inRing(Buffer.from('x'))]));
     await expect(writer.drain()).rejects.toMatchObject({ code: 'ENOENT' });
-    await expect(writer.writeWhole(placed(path.join(dir, 'g')), [Buffer.from('y')])).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(() => writer.writeWhole(placed(path.join(dir, 'g')), [])).toThrow(/ENOENT/);
     expect(existsSync(path.join(dir, 'g'))).toBe(false);
+  });
+
+  it('refuses to wait for room that nothing will free', async () => {
+    writer = new FileWriter(RING);
+    await writer.reserve(RING / 2);
+    await expect(writer.reserve(RING / 2 + 1)).rejects.toThrow(/holds no/);
   });
 });

@@ -1,0 +1,73 @@
+// The chunks a restore reads, in the order its files need them, decoded straight into the file
+// writer's ring: a window of them is downloaded and decoded ahead, as far as the ring has room.
+// Files are restored in stream order, so their chunks are a sequence of loads in which each load
+// is needed by a run of consecutive files; once every job reading a load is handed over, its
+// span goes back to the ring. A chunk that recurs far apart in a revision is simply loaded again.
+
+import type { ChunkHash } from '../format/ids.js';
+import type { FileWriter, Reserved, RingSpan } from './file-writer.js';
+import type { Repository } from './repository.js';
+
+export interface ChunkLoad {
+  hash: ChunkHash;
+  length: number;
+}
+
+export class RestoreChunks {
+  private readonly loading = new Map<number, { span: Reserved; done: Promise<void> }>();
+  private started = 0;
+  private released = 0;
+  /** get() is waiting for room for the next load: fill() must not start it meanwhile */
+  private reserving = false;
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly writer: FileWriter,
+    private readonly loads: readonly ChunkLoad[],
+    /** loads under way or waiting to be released, at most */
+    private readonly window: number,
+  ) {
+    writer.onFreed = () => this.fill();
+  }
+
+  /** Load k's span once the chunk is decoded there; rejects when it is missing or corrupt. */
+  async get(k: number): Promise<RingSpan> {
+    this.fill();
+    while (this.started <= k) {
+      this.reserving = true;
+      try {
+        this.start(await this.writer.reserve(this.loads[this.started]!.length));
+      } finally {
+        this.reserving = false;
+      }
+    }
+    const load = this.loading.get(k);
+    if (!load) throw new Error(`chunk load ${k} was released before it was read`);
+    await load.done;
+    return load.span;
+  }
+
+  /** Every job reading the loads below `k` is handed over: their spans go back to the ring. */
+  releaseBelow(k: number): void {
+    for (const end = Math.min(k, this.started); this.released < end; this.released++) {
+      this.writer.release(this.loading.get(this.released)!.span);
+      this.loading.delete(this.released);
+    }
+    this.fill();
+  }
+
+  private fill(): void {
+    while (!this.reserving && this.started < this.loads.length && this.started - this.released < this.window) {
+      const span = this.writer.tryReserve(this.loads[this.started]!.length);
+      if (!span) return;
+      this.start(span);
+    }
+  }
+
+  private start(span: Reserved): void {
+    const { hash } = this.loads[this.started]!;
+    const done = this.repo.readChunkInto(hash, { memory: this.writer.memory, offset: span.offset, length: span.length });
+    done.catch(() => {}); // surfaced by get()
+    this.loading.set(this.started++, { span, done });
+  }
+}
