@@ -3,11 +3,12 @@
 // a looser one after) so sizes cluster around the average. Pure: bytes in, chunks out, no I/O.
 //
 // The stream is fed in arbitrary pieces (file after file, as one virtual file); cut points depend
-// only on content, never on how it was split into pieces. The chunker copies what it keeps, so a
-// caller may read into the same buffer again as soon as push() returns, and every chunk owns its
-// memory (it can be transferred to another thread whole).
+// only on content, never on how it was split into pieces. CutFinder scans the stream in place and
+// keeps no bytes; Chunker copies what it keeps, so a caller may read into the same buffer again as
+// soon as push() returns, and every chunk owns its memory.
 
 import { createHmac } from 'node:crypto';
+import { endianness } from 'node:os';
 import type { ChunkSizes } from '../format/config.js';
 
 /** The 256-entry gear table, derived from the storage's chunk seed so cut points are not public. */
@@ -21,21 +22,27 @@ export function gearTable(seed: Uint8Array): Int32Array {
 }
 
 /** A mask of `bits` ones in the high bits: with a left-shifting gear hash those depend on the most bytes. */
-const EMPTY = Buffer.alloc(0);
-
 const highMask = (bits: number) => (bits >= 32 ? -1 : ((1 << bits) - 1) << (32 - bits)) | 0;
 
-export class Chunker {
+/** Word-wide reads give the bytes in memory order only on a little-endian machine. */
+const WORDS = endianness() === 'LE';
+
+/**
+ * Finds the cut points of a stream scanned in place, piece after piece: it keeps only the state
+ * of the chunk under way (its length so far and the rolling hash), never its bytes. The backup's
+ * reader runs it over the shared memory it reads files into; Chunker builds on it.
+ */
+export class CutFinder {
   private readonly gear: Int32Array;
   private readonly maskS: number;
   private readonly maskL: number;
   private readonly min: number;
   private readonly avg: number;
   private readonly max: number;
-  /** the bytes of the chunk under way, allocated at the first bytes kept */
-  private pending: Buffer | undefined;
-  private pendingLength = 0;
+  /** bytes of the chunk under way */
+  length = 0;
   private hash = 0;
+  private words: Uint32Array | undefined;
 
   constructor(sizes: ChunkSizes, seed: Uint8Array) {
     this.gear = gearTable(seed);
@@ -47,12 +54,105 @@ export class Chunker {
     this.max = sizes.maximum;
   }
 
+  /**
+   * Takes data[start, end), the next bytes of the stream: returns the index just after the cut
+   * that ends the chunk under way, or -1 when the chunk goes on past `end`. After a cut the next
+   * chunk starts at the returned index, and the caller continues from there.
+   */
+  next(data: Uint8Array, start: number, end: number): number {
+    let i = start;
+    if (this.length < this.min) {
+      // the first `min` bytes of a chunk are not hashed, but never skip past the data: with
+      // min = max the cap below would otherwise cut beyond the bytes there are
+      const skip = Math.min(end - i, this.min - this.length);
+      i += skip;
+      this.length += skip;
+      if (this.length < this.min) return -1;
+    }
+    if (this.length < this.avg) {
+      const stop = Math.min(end, i + this.avg - this.length);
+      const cut = this.scan(data, i, stop, this.maskS);
+      if (cut >= 0) return this.cutAt(cut);
+      this.length += stop - i;
+      i = stop;
+      if (this.length < this.avg) return -1;
+    }
+    const stop = Math.min(end, i + this.max - this.length);
+    const cut = this.scan(data, i, stop, this.maskL);
+    if (cut >= 0) return this.cutAt(cut);
+    this.length += stop - i;
+    return this.length >= this.max ? this.cutAt(stop) : -1;
+  }
+
+  /** Ends the chunk under way at `index` (the stream has ended, or the caller cuts there). */
+  cutAt(index: number): number {
+    this.length = 0;
+    this.hash = 0;
+    return index;
+  }
+
+  /**
+   * Rolls the hash over data[i, end); the index after the first byte where (hash & mask) is 0,
+   * or -1. The hot loop of a backup: it reads four bytes at a time where it can, which V8 runs
+   * about twice as fast as byte loads.
+   */
+  private scan(data: Uint8Array, i: number, end: number, mask: number): number {
+    const gear = this.gear;
+    let h = this.hash;
+    const base = data.byteOffset;
+    if (WORDS) {
+      for (; i < end && ((base + i) & 3) !== 0; i++) {
+        h = ((h << 1) + gear[data[i]!]!) | 0;
+        if ((h & mask) === 0) return i + 1;
+      }
+      const words = this.wordsOf(data);
+      for (; i + 4 <= end; i += 4) {
+        const w = words[(base + i) >> 2]!;
+        h = ((h << 1) + gear[w & 255]!) | 0;
+        if ((h & mask) === 0) return i + 1;
+        h = ((h << 1) + gear[(w >>> 8) & 255]!) | 0;
+        if ((h & mask) === 0) return i + 2;
+        h = ((h << 1) + gear[(w >>> 16) & 255]!) | 0;
+        if ((h & mask) === 0) return i + 3;
+        h = ((h << 1) + gear[w >>> 24]!) | 0;
+        if ((h & mask) === 0) return i + 4;
+      }
+    }
+    for (; i < end; i++) {
+      h = ((h << 1) + gear[data[i]!]!) | 0;
+      if ((h & mask) === 0) return i + 1;
+    }
+    this.hash = h;
+    return -1;
+  }
+
+  private wordsOf(data: Uint8Array): Uint32Array {
+    if (this.words?.buffer !== data.buffer) this.words = new Uint32Array(data.buffer, 0, data.buffer.byteLength >> 2);
+    return this.words;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Cuts a stream fed in pieces into chunks that own their memory. */
+export class Chunker {
+  private readonly finder: CutFinder;
+  private readonly max: number;
+  /** the bytes of the chunk under way, allocated at the first bytes kept */
+  private pending: Buffer | undefined;
+  private pendingLength = 0;
+
+  constructor(sizes: ChunkSizes, seed: Uint8Array) {
+    this.finder = new CutFinder(sizes, seed);
+    this.max = sizes.maximum;
+  }
+
   /** Feeds the next bytes of the stream; returns the chunks completed by them, in order. */
   push(data: Buffer): Buffer[] {
     const out: Buffer[] = [];
     let start = 0;
     while (start < data.length) {
-      const cut = this.findCut(data, start);
+      const cut = this.finder.next(data, start, data.length);
       if (cut < 0) {
         this.keep(data.subarray(start));
         break;
@@ -65,11 +165,13 @@ export class Chunker {
 
   /** Ends the stream: the last, possibly short chunk, if any bytes are pending. */
   finish(): Buffer | undefined {
-    return this.pendingLength > 0 ? this.takeChunk(EMPTY) : undefined;
+    if (this.pendingLength === 0) return undefined;
+    this.finder.cutAt(0);
+    return this.takeChunk(EMPTY);
   }
 
   private keep(bytes: Buffer): void {
-    // fewer than `max` bytes are ever pending: findCut cuts at `max`
+    // fewer than `max` bytes are ever pending: the finder cuts at `max`
     this.pending ??= Buffer.allocUnsafeSlow(this.max);
     bytes.copy(this.pending, this.pendingLength);
     this.pendingLength += bytes.length;
@@ -81,32 +183,6 @@ export class Chunker {
     if (this.pendingLength > 0) this.pending!.copy(chunk, 0, 0, this.pendingLength);
     tail.copy(chunk, this.pendingLength);
     this.pendingLength = 0;
-    this.hash = 0;
     return chunk;
-  }
-
-  /** Index in `data` just after the next cut point, or -1 when the chunk continues past `data`. */
-  private findCut(data: Buffer, start: number): number {
-    const gear = this.gear;
-    const offset = this.pendingLength - start; // chunk position = index + offset
-    // skip the first `min` bytes unhashed, but never past the data: with min = max the cap below
-    // would otherwise cut beyond the bytes there are
-    let i = Math.max(start, Math.min(data.length, this.min - offset));
-    let h = this.hash;
-    const maskS = this.maskS;
-    const maskL = this.maskL;
-    const normalEnd = Math.min(data.length, this.avg - offset);
-    for (; i < normalEnd; i++) {
-      h = ((h << 1) + gear[data[i]!]!) | 0;
-      if ((h & maskS) === 0) return i + 1;
-    }
-    const hardEnd = Math.min(data.length, this.max - offset);
-    for (; i < hardEnd; i++) {
-      h = ((h << 1) + gear[data[i]!]!) | 0;
-      if ((h & maskL) === 0) return i + 1;
-    }
-    this.hash = h;
-    if (i + offset >= this.max) return i;
-    return -1;
   }
 }

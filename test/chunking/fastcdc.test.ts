@@ -1,9 +1,9 @@
 // The content-defined chunker: cut points depend on content and seed only, never on how the
 // stream is split into pieces; sizes stay within bounds and cluster around the average.
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { Chunker } from '../../src/chunking/fastcdc.js';
+import { Chunker, CutFinder } from '../../src/chunking/fastcdc.js';
 import type { ChunkSizes } from '../../src/format/config.js';
 import { seededBytes } from '../support/engine.js';
 
@@ -101,5 +101,40 @@ describe('chunker', () => {
     expect(new Chunker(sizes, seedA).finish()).toBeUndefined();
     const small = randomBytes(500);
     expect(cut(small, [7]).map((c) => c.equals(small))).toEqual([true]);
+  });
+
+  it('cuts where it always has: a storage deduplicates against the cut points of its earlier backups', () => {
+    // lengths recorded from the byte-at-a-time implementation this one replaced
+    const golden = (s: ChunkSizes, n: number) => {
+      const c = new Chunker(s, Buffer.alloc(32, 3));
+      const ls = lengths(c.push(seededBytes(n, 'golden')));
+      const last = c.finish();
+      if (last) ls.push(last.length);
+      return [ls.length, createHash('sha256').update(ls.join(',')).digest('hex').slice(0, 16)];
+    };
+    expect(golden(sizes, 1 << 20)).toEqual([218, 'd569145fd492dd0e']);
+    expect(golden({ average: 65536, minimum: 16384, maximum: 262144 }, 8 << 20)).toEqual([114, '4be74e0789bc0919']); // normal and large masks, min skip
+  });
+
+  it('finds the same cuts in place at any alignment of the memory it scans', () => {
+    const expected = lengths(whole);
+    for (const shift of [0, 1, 2, 3, 5]) {
+      const memory = new Uint8Array(new SharedArrayBuffer(data.length + 8));
+      memory.set(data, shift);
+      const finder = new CutFinder(sizes, seedA);
+      const found: number[] = [];
+      for (let start = shift, pos = shift; pos < shift + data.length; ) {
+        const end = Math.min(shift + data.length, pos + 3001); // pieces that split words
+        const cut = finder.next(memory, pos, end);
+        if (cut < 0) {
+          pos = end;
+          continue;
+        }
+        found.push(cut - start);
+        start = pos = cut;
+      }
+      if (finder.length > 0) found.push(finder.length);
+      expect(found, `shifted by ${shift}`).toEqual(expected);
+    }
   });
 });
