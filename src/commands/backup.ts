@@ -165,8 +165,7 @@ async function readChanged(repo: Repository, toRead: FileEntry[], uploader: Chun
   for await (const event of readStream({ root: repo.rootDir, files: toRead, chunkSizes, chunkSeed: keys.chunkSeed, hashKey: keys.hashKey })) {
     o.signal?.throwIfAborted();
     if (event.kind === 'chunk') {
-      const length = event.data.length; // the upload takes the chunk's memory to a worker
-      sequence.addStreamChunk(await uploader.add(event.data, event.hash), length);
+      sequence.addStreamChunk(await uploader.add(event.data, event.hash, event.release), event.data.length);
       continue;
     }
     const { fed, hash, error } = event.read;

@@ -89,8 +89,8 @@ async function runRestore(repo: Repository, o: RestoreOptions): Promise<RestoreR
 
   await tree.prepareFolders(chosen.filter((e) => e.type === 'dir').map((e) => e.path));
   const files = await filesToWrite(tree, chosen.filter((e) => e.type === 'file'), o, result);
-  // the ring holds the two chunks a file written whole may span, the next one, and what wrapping skips
-  const writer = new FileWriter(Math.max(16 << 20, 4 * repo.config.chunkSizes.maximum));
+  // a third of the ring holds the largest chunk (see FileWriter.spanLimit)
+  const writer = new FileWriter(Math.max(16 << 20, 3 * repo.config.chunkSizes.maximum));
   const broken = new BrokenFiles(repo, hashes);
   try {
     await writeFiles(repo, tree, writer, files, rev, hashes, broken, o, result);
@@ -148,8 +148,9 @@ async function sameContent(abs: string, e: FileEntry): Promise<boolean> {
 async function writeFiles(repo: Repository, tree: SafeTree, fileWriter: FileWriter, files: ToWrite[], rev: Revision, hashes: ChunkHash[], broken: BrokenFiles, o: RestoreOptions, result: RestoreResult): Promise<void> {
   const start = (w: ToWrite) => w.entry.range!;
   const withData = files.filter((w) => w.entry.range).sort((a, b) => start(a).startChunk - start(b).startChunk || start(a).startOffset - start(b).startOffset);
-  const chunks = new RestoreChunks(repo, fileWriter, chunkLoads(withData.map((w) => w.entry), hashes, await repo.readChunkLengths(rev)), Math.max(2, repo.threads * 2));
-  const writer = new RestoreWriter(tree, fileWriter, chunks, loadNumbers(withData.map((w) => w.entry), hashes.length));
+  const lengths = await repo.readChunkLengths(rev);
+  const chunks = new RestoreChunks(repo, fileWriter, chunkLoads(withData.map((w) => w.entry), hashes, lengths), Math.max(2, repo.threads * 2));
+  const writer = new RestoreWriter(tree, fileWriter, chunks, loadNumbers(withData.map((w) => w.entry), hashes.length), lengths);
   const progress: RestoreProgress = { files: 0, totalFiles: files.length, bytes: 0, totalBytes: files.reduce((n, w) => n + w.entry.size, 0) };
   for (const { entry: e, exists } of [...files.filter((w) => !w.entry.range), ...withData]) {
     o.signal?.throwIfAborted();

@@ -63,21 +63,33 @@ export class ChunkUploader {
     this.storing = new Stage(Math.max(16, repo.threads * 2), STORING_BYTES);
   }
 
-  /** Accepts the next chunk; resolves once its upload (if any) is under way. */
-  async add(chunk: Buffer, hash: ChunkHash): Promise<ChunkHash> {
+  /**
+   * Accepts the next chunk; resolves once its upload (if any) is under way. `release` is called
+   * once the chunk's bytes are no longer needed (they are encoded, or need not be stored).
+   */
+  async add(chunk: Buffer, hash: ChunkHash, release: () => void = () => {}): Promise<ChunkHash> {
     this.throwFailure();
     const id = this.repo.chunkId(hash);
     this.stats.chunks++;
-    if (this.known.has(id) || this.seen.has(id)) return hash;
+    if (this.known.has(id) || this.seen.has(id)) {
+      release();
+      return hash;
+    }
     this.seen.add(id);
     const length = chunk.length;
-    await this.encoding.room(length);
-    await this.storing.room(length);
-    this.throwFailure();
+    try {
+      await this.encoding.room(length);
+      await this.storing.room(length);
+      this.throwFailure();
+    } catch (e) {
+      release();
+      throw e;
+    }
     const fail = (e: unknown) => {
       this.failure ??= e;
     };
     const encoded = this.encode(chunk, hash, id);
+    encoded.then(release, release);
     this.encoding.track(encoded.then(() => {}, fail), length);
     this.storing.track(encoded.then((data) => data && this.store(id, data)).catch(fail), length);
     return hash;

@@ -60,7 +60,8 @@ export class CodecPool {
     return new Promise<Buffer>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, slot });
       const data = req.data;
-      const owned = transfer && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+      // shared memory is never moved: the worker sees the same bytes
+      const owned = transfer && !(data.buffer instanceof SharedArrayBuffer) && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
       slot.worker.postMessage({ ...req, id }, owned ? [data.buffer as ArrayBuffer] : []);
     });
   }

@@ -24,6 +24,12 @@ function run(req: CodecRequest): Uint8Array {
   }
 }
 
+/** A result that owns its memory is moved; a small one (from Node's shared buffer pool) is copied out first. */
+function movable(out: Uint8Array): Uint8Array {
+  const owned = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength;
+  return owned ? out : new Uint8Array(out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength));
+}
+
 function verified<T extends Uint8Array>(req: { verify?: HashCheck; what: string }, plain: T): T {
   if (req.verify && chunkHashOf(req.verify.hashKey, plain) !== req.verify.hash) throw corrupt(req.what, 'content does not match its hash');
   return plain;
@@ -32,13 +38,9 @@ function verified<T extends Uint8Array>(req: { verify?: HashCheck; what: string 
 parentPort?.on('message', (req: CodecRequest) => {
   let res: CodecResponse;
   try {
-    const out = run(req);
-    // a result that owns its memory is moved to the main thread; a small one (from Node's
-    // shared buffer pool) is copied out first
-    const owned = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength;
-    const ab = (owned ? out.buffer : out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength)) as ArrayBuffer;
-    res = { id: req.id, ok: true, data: new Uint8Array(ab) };
-    parentPort!.postMessage(res, [ab]);
+    const data = movable(run(req));
+    res = { id: req.id, ok: true, data };
+    parentPort!.postMessage(res, [data.buffer as ArrayBuffer]);
   } catch (e) {
     const code = e instanceof DbkError ? e.code : 'CORRUPT';
     res = { id: req.id, ok: false, code, message: (e as Error).message };

@@ -94,7 +94,21 @@ export class FileWriter {
     return this.ring.memory;
   }
 
-  /** A span of `length` bytes (at most a quarter of the ring), or undefined while the ring is full. */
+  /**
+   * The most a restore may hold in the ring while it waits for room, and the largest span it may
+   * ask for: a third of the ring. Room for a span of n bytes is certain once at most ring - 2n
+   * bytes are held (a span that does not fit before the end skips what is left there).
+   */
+  get spanLimit(): number {
+    return Math.floor(this.ring.size / 3);
+  }
+
+  /** The bytes of a span. */
+  view(s: RingSpan): Uint8Array {
+    return new Uint8Array(this.ring.memory, s.offset, s.length);
+  }
+
+  /** A span of `length` bytes (at most spanLimit), or undefined while the ring is full. */
   tryReserve(length: number): Reserved | undefined {
     const taken = this.ring.take(length);
     return taken && { offset: taken.offset, length, cost: taken.cost };

@@ -71,3 +71,4 @@ export class RestoreChunks {
     this.loading.set(this.started++, { span, done });
   }
 }
+

@@ -1,8 +1,8 @@
 // Restores file content, file after file in stream order. Each file's bytes are spans of chunks
 // decoded into the file writer's ring (RestoreChunks), checked against the file's SHA-256 before
-// the file is put in place. A file within one or two chunks is checked and then written whole,
-// straight under its name; a longer one is streamed under a temporary name as its chunks arrive
-// and renamed only once it is all there and verified.
+// the file is put in place. A file within one or two chunks (a third of the ring at most) is
+// checked and then written whole, straight under its name; a longer one is streamed under a
+// temporary name as its chunks arrive and renamed only once it is all there and verified.
 
 import { createHash } from 'node:crypto';
 import { DbkError } from '../errors.js';
@@ -18,6 +18,7 @@ export class RestoreWriter {
     private readonly chunks: RestoreChunks,
     /** the load (see RestoreChunks) of each chunk of the revision a file reads */
     private readonly loadOf: Int32Array,
+    private readonly chunkLengths: readonly number[],
   ) {}
 
   /**
@@ -39,7 +40,8 @@ export class RestoreWriter {
     const r = e.range;
     if (!r) return this.writer.writeWhole(file, []);
     this.chunks.releaseBelow(this.loadOf[r.startChunk]!);
-    if (r.endChunk - r.startChunk <= 1) {
+    // written whole: within two chunks that together leave the ring room for the next one
+    if (r.endChunk - r.startChunk <= 1 && this.chunkLengths[r.startChunk]! + this.chunkLengths[r.endChunk]! <= this.writer.spanLimit) {
       const content: RingSpan[] = [];
       await this.eachPiece(e, (piece) => content.push(piece), false);
       return this.writer.writeWhole(file, content);
@@ -72,8 +74,8 @@ export class RestoreWriter {
       if (chunk && !failure) {
         const start = i === r.startChunk ? r.startOffset : 0;
         const end = i === r.endChunk ? r.endOffset : chunk.length;
-        const piece = { offset: chunk.offset + start, length: end - start };
-        sha.update(new Uint8Array(this.writer.memory, piece.offset, piece.length));
+        const piece: RingSpan = { offset: chunk.offset + start, length: end - start };
+        sha.update(this.writer.view(piece));
         take(piece);
       }
       if (streaming && i < r.endChunk) this.chunks.releaseBelow(this.loadOf[i]! + 1);

@@ -1,62 +1,89 @@
 // Worker thread body of the stream reader (see stream-reader.ts): reads each file with
-// synchronous calls into one reused buffer, feeds it to the chunker, and posts every chunk,
-// transferring its memory, after the reports of the files finished before it. It waits on the
-// shared credit when the consumer is a window behind.
+// synchronous calls straight into the shared ring, finds the cuts there, and posts each chunk's
+// place in the ring after the reports of the files finished before it. A chunk is contiguous in
+// the ring: when the one under way reaches the end, its bytes so far are copied to the start. The
+// reader waits when the ring is full of bytes the consumer has not given back.
 
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import * as path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { Chunker } from '../chunking/fastcdc.js';
+import { CutFinder } from '../chunking/fastcdc.js';
 import type { FileFed } from './stream-hasher.js';
-import { CREDIT, STOP, type StreamMessage, type StreamReaderInput } from './stream-reader.js';
+import { FREED, STOP, type StreamMessage, type StreamReaderInput } from './stream-reader.js';
 
 const READ_SIZE = 4 << 20;
 /** a fifo put where the scan saw a file would block a plain open until a writer came */
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
 /** file results are posted with the next chunk, or on their own when this many wait */
 const FILES_PER_MESSAGE = 512;
+const U32 = 2 ** 32;
 
 class Stopped extends Error {}
 
 const input = workerData as StreamReaderInput;
-const shared = new Int32Array(input.control);
-const chunker = new Chunker(input.chunkSizes, input.chunkSeed);
-const buffer = Buffer.allocUnsafeSlow(READ_SIZE);
+const control = new Int32Array(input.control);
+const ring = new Uint8Array(input.ring);
+const size = ring.length;
+const finder = new CutFinder(input.chunkSizes, input.chunkSeed);
+/** stream offsets: where the chunk under way starts, and where the next byte goes */
+let chunkStart = 0;
+let produced = 0;
 let files: FileFed[] = [];
 
 function post(m: Omit<StreamMessage, 'files'>): void {
   const message: StreamMessage = { ...m, files };
   files = [];
-  parentPort!.postMessage(message, m.chunk ? [m.chunk.buffer as ArrayBuffer] : []);
+  parentPort!.postMessage(message);
 }
 
-function send(chunk: Buffer): void {
+/**
+ * Waits until at least `bytes` more fit in the ring beside what the consumer still holds;
+ * returns how many fit.
+ */
+function waitForRoom(bytes: number): number {
   for (;;) {
-    if (Atomics.load(shared, STOP)) throw new Stopped();
-    const credit = Atomics.load(shared, CREDIT);
-    if (credit > 0) break;
-    Atomics.wait(shared, CREDIT, credit);
+    if (Atomics.load(control, STOP)) throw new Stopped();
+    const freed = Atomics.load(control, FREED);
+    const held = (((produced % U32) - (freed >>> 0)) + U32) % U32;
+    if (held + bytes <= size) return size - held;
+    Atomics.wait(control, FREED, freed);
   }
-  Atomics.sub(shared, CREDIT, chunk.length);
-  post({ chunk });
+}
+
+/** The chunk under way ends at stream offset `end`. */
+function emit(end: number): void {
+  post({ chunk: { offset: chunkStart % size, length: end - chunkStart, end } });
+  chunkStart = end;
+}
+
+/** The chunk under way reached the end of the ring: its bytes move to the start, to stay contiguous. */
+function wrap(): void {
+  const pending = produced - chunkStart;
+  waitForRoom(pending);
+  ring.copyWithin(0, chunkStart % size, chunkStart % size + pending);
+  chunkStart = produced;
+  produced += pending;
 }
 
 /**
  * Reads one file to its end. A read shorter than asked at the size the scan saw is the end
  * of a regular file, so a small file takes three calls: open, read, close.
  */
-function readFile(file: string, size: number): FileFed {
+function readFile(file: string, expected: number): FileFed {
   let fed = 0;
   let fd: number | undefined;
   try {
     fd = openSync(file, OPEN_FLAGS);
     for (;;) {
-      const n = readSync(fd, buffer, 0, READ_SIZE, null);
+      if (produced % size === 0 && produced > chunkStart) wrap();
+      const at = produced % size;
+      // whatever fits now: a consumer may hold its chunks until it sees the next one
+      const want = Math.min(READ_SIZE, size - at, waitForRoom(1));
+      const n = readSync(fd, ring, at, want, null);
       if (n === 0) break;
-      const piece = buffer.subarray(0, n);
+      cut(at, at + n);
       fed += n;
-      for (const chunk of chunker.push(piece)) send(chunk);
-      if (n < READ_SIZE && fed >= size) break;
+      if (n < want && fed >= expected) break;
     }
     return { fed };
   } catch (e) {
@@ -67,14 +94,28 @@ function readFile(file: string, size: number): FileFed {
   }
 }
 
+/** Finds the cuts in ring[from, to), the bytes just read, and emits the chunks they end. */
+function cut(from: number, to: number): void {
+  const base = produced - from; // stream offset = ring index + base
+  for (let i = from; i < to; ) {
+    const c = finder.next(ring, i, to);
+    if (c < 0) break;
+    emit(c + base);
+    i = c;
+  }
+  produced += to - from;
+}
+
 try {
   for (const [i, rel] of input.paths.entries()) {
     const read = readFile(path.join(input.root, rel), input.sizes[i]!); // may post, replacing `files`
     files.push(read);
     if (files.length >= FILES_PER_MESSAGE) post({});
   }
-  const last = chunker.finish();
-  if (last) send(last);
+  if (produced > chunkStart) {
+    finder.cutAt(0);
+    emit(produced);
+  }
   post({ end: true });
 } catch (e) {
   if (!(e instanceof Stopped)) throw e;

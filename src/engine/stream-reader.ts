@@ -1,9 +1,11 @@
 // The head of a backup: reads the files to back up, in order, as one stream and cuts it into
-// content-defined chunks in a worker thread. The worker reads with synchronous calls into one
-// reused buffer: through the thread pool every call would cost the main thread about 40 µs and
-// every file a buffer to collect, which on 60,000 files is most of what a backup spends. Reading
-// and cutting keep that thread busy, so the main thread hashes: each chunk (keyed) and each file
-// (SHA-256, from the chunks). A window of credit bounds the chunk bytes between the two threads.
+// content-defined chunks in a worker thread. The worker reads with synchronous calls straight into
+// a ring of shared memory and finds the cuts there: through the thread pool every call would cost
+// the main thread about 40 µs, and a buffer per chunk or file, passed between threads and
+// collected later, was most of what a backup spent on memory. Reading and cutting keep that thread
+// busy, so the main thread hashes: each chunk (keyed) and each file (SHA-256, from the chunks). A
+// chunk's bytes stay in the ring until the consumer releases them (once they are encoded, or at
+// once when the storage has the chunk), in any order; the ring is given back oldest first.
 
 import { Worker } from 'node:worker_threads';
 import type { ChunkSizes } from '../format/config.js';
@@ -22,14 +24,27 @@ export interface StreamReaderInput {
   sizes: number[];
   chunkSizes: ChunkSizes;
   chunkSeed: Uint8Array;
-  /** shared Int32Array: [0] credit in bytes the worker may still send, [1] stop flag */
+  /** the ring the files are read into */
+  ring: SharedArrayBuffer;
+  /** shared Int32Array: [FREED] stream offset up to which the ring is given back (mod 2^32), [STOP] */
   control: SharedArrayBuffer;
 }
 
-/** Worker to main thread, in stream order; file results ride along with the next message. */
-export type StreamMessage = { chunk?: Uint8Array; files: FileFed[]; end?: true };
+/** Where a chunk sits in the ring, and the stream offset it ends at. */
+export interface RingChunk {
+  offset: number;
+  length: number;
+  end: number;
+}
 
-export type StreamEvent = { kind: 'chunk'; data: Buffer; hash: ChunkHash } | { kind: 'file'; read: FileRead };
+/** Worker to main thread, in stream order; file results ride along with the next message. */
+export type StreamMessage = { chunk?: RingChunk; files: FileFed[]; end?: true };
+
+/**
+ * A chunk's bytes are a view of the ring, valid until release() is called; a consumer that
+ * keeps them longer copies them.
+ */
+export type StreamEvent = { kind: 'chunk'; data: Buffer; hash: ChunkHash; release: () => void } | { kind: 'file'; read: FileRead };
 
 export interface StreamOptions {
   root: string;
@@ -37,55 +52,89 @@ export interface StreamOptions {
   chunkSizes: ChunkSizes;
   chunkSeed: Uint8Array;
   hashKey: Uint8Array;
-  /** chunk bytes read ahead of the consumer */
-  windowBytes?: number;
+  /** bytes of the ring (default and at least twice the maximum chunk size, which the reader's wrapping needs) */
+  ringBytes?: number;
 }
 
-export const CREDIT = 0;
+export const FREED = 0;
 export const STOP = 1;
 
 /**
- * Yields the stream's chunks and each file's result, in order. A chunk's bytes count against the
- * window until the consumer asks for the next event. Leaving the loop early stops the worker.
+ * Yields the stream's chunks and each file's result, in order. Leaving the loop early stops the
+ * worker.
  */
 export async function* readStream(o: StreamOptions): AsyncGenerator<StreamEvent> {
   if (o.files.length === 0) return; // an unchanged tree: no thread to start
+  const ring = new SharedArrayBuffer(Math.max(o.ringBytes ?? 0, 2 * o.chunkSizes.maximum));
   const control = new SharedArrayBuffer(8);
-  const shared = new Int32Array(control);
-  shared[CREDIT] = Math.max(o.windowBytes ?? 16 << 20, o.chunkSizes.maximum);
   const input: StreamReaderInput = {
     root: o.root,
     paths: o.files.map((f) => f.path),
     sizes: o.files.map((f) => f.size),
     chunkSizes: o.chunkSizes,
     chunkSeed: o.chunkSeed,
+    ring,
     control,
   };
+  const shared = new Int32Array(control);
   const worker = new Worker(workerFile('stream-reader-worker.js'), { workerData: input });
   const inbox = new Inbox<StreamMessage>();
   worker.on('message', (m: StreamMessage) => inbox.put(m));
   worker.on('error', (e) => inbox.fail(e));
   worker.on('exit', (code) => inbox.fail(new Error(`the stream reader stopped (exit code ${code})`)));
   const hasher = new StreamHasher();
+  const giveBack = new RingRelease(shared);
   try {
     for (;;) {
       const m = await inbox.take();
       for (const read of hasher.addReports(m.files)) yield { kind: 'file', read };
       if (m.chunk) {
-        const data = Buffer.from(m.chunk.buffer, m.chunk.byteOffset, m.chunk.byteLength);
-        const length = data.length; // the consumer may hand the chunk's memory to another thread
+        const data = Buffer.from(ring, m.chunk.offset, m.chunk.length);
         const done = hasher.addChunk(data);
-        yield { kind: 'chunk', data, hash: chunkHashOf(o.hashKey, data) };
+        yield { kind: 'chunk', data, hash: chunkHashOf(o.hashKey, data), release: giveBack.add(m.chunk.end) };
         for (const read of done) yield { kind: 'file', read };
-        Atomics.add(shared, CREDIT, length);
-        Atomics.notify(shared, CREDIT);
       }
       if (m.end) return;
     }
   } finally {
     Atomics.store(shared, STOP, 1);
-    Atomics.notify(shared, CREDIT);
+    Atomics.notify(shared, FREED);
     await worker.terminate();
+  }
+}
+
+/** Chunks released in any order; the ring goes back to the reader up to the oldest one still held. */
+class RingRelease {
+  /** stream offsets at which the chunks end, oldest first, from `head` on held or released */
+  private ends: number[] = [];
+  private released: boolean[] = [];
+  private head = 0;
+  /** serial number of ends[0] */
+  private base = 0;
+
+  constructor(private readonly control: Int32Array) {}
+
+  /** Holds the chunk ending at stream offset `end`; returns its release. */
+  add(end: number): () => void {
+    const serial = this.base + this.ends.length;
+    this.ends.push(end);
+    this.released.push(false);
+    return () => this.release(serial);
+  }
+
+  private release(serial: number): void {
+    this.released[serial - this.base] = true;
+    let freed: number | undefined;
+    while (this.head < this.ends.length && this.released[this.head]) freed = this.ends[this.head++];
+    if (freed === undefined) return;
+    Atomics.store(this.control, FREED, freed % 2 ** 32 | 0);
+    Atomics.notify(this.control, FREED);
+    if (this.head > 1024 && this.head * 2 > this.ends.length) {
+      this.ends = this.ends.slice(this.head);
+      this.released = this.released.slice(this.head);
+      this.base += this.head;
+      this.head = 0;
+    }
   }
 }
 

@@ -5,8 +5,8 @@
 //
 //   "DBK" | version (1) | kind | flags | [nonce (12)] | payload | [GCM tag (16)]
 
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { compress, decompress } from 'zstd-napi';
+import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
+import { decompress } from 'zstd-napi';
 import zstdBinding from 'zstd-napi/binding.js'; // CommonJS: no named exports
 import { corrupt } from '../errors.js';
 
@@ -33,25 +33,47 @@ export interface EncodeOptions {
 /** Compression must save at least this fraction, or the chunk is stored as it is. */
 const MIN_SAVING = 1 / 32;
 
+/**
+ * Seals `plain` (which may be shared memory) into a new object that owns its memory. A backup
+ * passes gigabytes through here: compression goes into a scratch buffer kept for the next call,
+ * so an object costs one allocation, two when encrypted (the cipher's output is copied in).
+ */
 export function encodeObject(plain: Uint8Array, o: EncodeOptions): Buffer {
   let payload: Uint8Array = plain;
   let flags = 0;
   if (o.compressionLevel > 0 && plain.length > 64) {
-    const packed = compress(plain, { compressionLevel: o.compressionLevel });
+    const packed = compressToScratch(plain, o.compressionLevel);
     if (packed.length < plain.length * (1 - MIN_SAVING)) {
       payload = packed;
       flags |= FLAG_ZSTD;
     }
   }
-  if (!o.key) return Buffer.concat([header(o.kind, flags), payload]);
-  flags |= FLAG_AES_GCM;
-  const nonce = randomBytes(NONCE);
-  const head = Buffer.concat([header(o.kind, flags), nonce]);
+  if (o.key) flags |= FLAG_AES_GCM;
+  const headLength = HEADER + (o.key ? NONCE : 0);
+  const out = Buffer.allocUnsafeSlow(headLength + payload.length + (o.key ? TAG : 0));
+  out.set([...MAGIC, OBJECT_VERSION, o.kind, flags]);
+  if (!o.key) {
+    out.set(payload, HEADER);
+    return out;
+  }
+  const nonce = randomFillSync(out.subarray(HEADER, headLength));
   const cipher = createCipheriv('aes-256-gcm', o.key, nonce);
-  cipher.setAAD(head);
-  const body = cipher.update(payload);
+  cipher.setAAD(out.subarray(0, headLength));
+  out.set(cipher.update(payload), headLength);
   cipher.final();
-  return Buffer.concat([head, body, cipher.getAuthTag()]);
+  out.set(cipher.getAuthTag(), headLength + payload.length);
+  return out;
+}
+
+let compressContext: zstdBinding.CCtx | undefined;
+let scratch: Buffer | undefined;
+
+/** The zstd frame of `plain`, in the scratch buffer: valid until the next call. */
+function compressToScratch(plain: Uint8Array, level: number): Buffer {
+  const bound = zstdBinding.compressBound(plain.length);
+  if (!scratch || scratch.length < bound) scratch = Buffer.allocUnsafeSlow(bound);
+  const n = (compressContext ??= new zstdBinding.CCtx()).compress(scratch, plain, level);
+  return scratch.subarray(0, n);
 }
 
 export interface DecodeExpectation {
@@ -126,10 +148,6 @@ function openObject(data: Uint8Array, expect: DecodeExpectation): { payload: Buf
   return { payload, compressed };
 }
 
-function header(kind: ObjectKind, flags: number): Buffer {
-  return Buffer.from([...MAGIC, OBJECT_VERSION, kind, flags]);
-}
-
 function openSealed(buf: Buffer, key: Uint8Array, what: string): Buffer {
   if (buf.length < HEADER + NONCE + TAG) throw corrupt(what, 'truncated');
   const head = buf.subarray(0, HEADER + NONCE);
@@ -145,7 +163,7 @@ function openSealed(buf: Buffer, key: Uint8Array, what: string): Buffer {
   }
 }
 
-/** The content size a zstd frame header declares (compress() always writes it), or undefined. */
+/** The content size a zstd frame header declares (compressToScratch() always writes it), or undefined. */
 function zstdContentSize(frame: Uint8Array): number | undefined {
   if (frame.length < 6 || frame[0] !== 0x28 || frame[1] !== 0xb5 || frame[2] !== 0x2f || frame[3] !== 0xfd) return undefined;
   const fhd = frame[4] ?? 0;

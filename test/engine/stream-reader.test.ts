@@ -18,13 +18,29 @@ const chunkSeed = seededBytes(32, 'seed');
 const hashKey = seededBytes(32, 'hash key');
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-async function readAll(root: string, files: { path: string; size: number }[], windowBytes?: number) {
+/**
+ * Every chunk and file result of a stream. Chunks are held a while and released out of order,
+ * their bytes read only then: the ring must not reuse a chunk's bytes before its release.
+ */
+async function readAll(root: string, files: { path: string; size: number }[], ringBytes?: number) {
   const chunks: { data: Buffer; hash: string }[] = [];
   const reads: FileRead[] = [];
-  for await (const e of readStream({ root, files, chunkSizes, chunkSeed, hashKey, ...(windowBytes ? { windowBytes } : {}) })) {
-    if (e.kind === 'chunk') chunks.push({ data: Buffer.from(e.data), hash: e.hash });
-    else reads.push(e.read);
+  const held: { index: number; view: Buffer; release: () => void }[] = [];
+  const letGo = (k: number) => {
+    const [h] = held.splice(k, 1);
+    chunks[h!.index]!.data = Buffer.from(h!.view);
+    h!.release();
+  };
+  for await (const e of readStream({ root, files, chunkSizes, chunkSeed, hashKey, ...(ringBytes ? { ringBytes } : {}) })) {
+    if (e.kind === 'file') {
+      reads.push(e.read);
+      continue;
+    }
+    held.push({ index: chunks.length, view: e.data, release: e.release });
+    chunks.push({ data: Buffer.alloc(0), hash: e.hash });
+    if (held.length > 3) letGo(chunks.length % 3); // not always the oldest
   }
+  while (held.length > 0) letGo(held.length - 1);
   return { chunks, reads };
 }
 
@@ -45,8 +61,9 @@ describe('readStream', () => {
       { name: 'c', size: 4 << 20 },
     ];
     const bytes = files.map((f) => content(f.name, f.size));
-    // a window smaller than the stream: the worker waits for the consumer
-    const { chunks, reads } = await readAll(root, files.map((f) => ({ path: f.name, size: f.size })), 1 << 20);
+    // a ring smaller than the stream (with room for the chunks readAll holds): the worker wraps,
+    // and waits for the consumer
+    const { chunks, reads } = await readAll(root, files.map((f) => ({ path: f.name, size: f.size })), 10 * chunkSizes.maximum + 4099);
 
     const whole = new Chunker(chunkSizes, chunkSeed);
     const expected = [...whole.push(Buffer.concat(bytes)), whole.finish()!];
@@ -96,13 +113,13 @@ describe('readStream', () => {
     expect(Buffer.from(reads[1]!.hash!).toString('hex')).toBe(sha256(after));
   });
 
-  it('stops the worker when the consumer leaves early, even while the worker waits for credit', async () => {
+  it('stops the worker when the consumer leaves early, even while the worker waits for room', async () => {
     content('long', 3 << 20);
     const files = Array.from({ length: 8 }, () => ({ path: 'long', size: 3 << 20 }));
     let seen = 0;
-    for await (const e of readStream({ root, files, chunkSizes, chunkSeed, hashKey, windowBytes: 256 << 10 })) {
-      if (e.kind === 'chunk' && ++seen === 3) break;
+    for await (const e of readStream({ root, files, chunkSizes, chunkSeed, hashKey, ringBytes: 2 * chunkSizes.maximum })) {
+      if (e.kind === 'chunk' && ++seen === 2) break; // none released: the ring is soon full
     }
-    expect(seen).toBe(3);
+    expect(seen).toBe(2);
   });
 });
