@@ -31,7 +31,7 @@ export interface InitOptions {
   maxChunkSize?: number;
   /** zstd level, 0 = off (default 1: within a few percent of level 3's size at nearly twice its speed) */
   compressionLevel?: number;
-  /** log2 of scrypt's N (default 17); tests lower it */
+  /** log2 of scrypt's N (default 16); tests lower it */
   kdfLogN?: number;
   askPassword?: (prompt: string) => Promise<string>;
   log?: Logger;

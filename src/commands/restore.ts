@@ -14,7 +14,7 @@ import type { ChunkHash } from '../format/ids.js';
 import { Filters } from '../engine/filters.js';
 import { type OpenOptions, MissingChunkError, Repository } from '../engine/repository.js';
 import { FileWriter } from '../engine/file-writer.js';
-import { type ChunkLoad, RestoreChunks } from '../engine/restore-chunks.js';
+import { RestoreChunks, planChunkLoads } from '../engine/restore-chunks.js';
 import { RestoreWriter } from '../engine/restore-writer.js';
 import { SafeTree, checkRelativePath } from '../engine/safe-path.js';
 import { scan } from '../engine/scanner.js';
@@ -149,8 +149,10 @@ async function writeFiles(repo: Repository, tree: SafeTree, fileWriter: FileWrit
   const start = (w: ToWrite) => w.entry.range!;
   const withData = files.filter((w) => w.entry.range).sort((a, b) => start(a).startChunk - start(b).startChunk || start(a).startOffset - start(b).startOffset);
   const lengths = await repo.readChunkLengths(rev);
-  const chunks = new RestoreChunks(repo, fileWriter, chunkLoads(withData.map((w) => w.entry), hashes, lengths), Math.max(2, repo.threads * 2));
-  const writer = new RestoreWriter(tree, fileWriter, chunks, loadNumbers(withData.map((w) => w.entry), hashes.length), lengths);
+  const plan = planChunkLoads(withData.map((w) => w.entry), hashes, lengths);
+  // as many loads as reads at once, and two more decoded or being decoded
+  const chunks = new RestoreChunks(repo, fileWriter, plan.loads, repo.threads + 2);
+  const writer = new RestoreWriter(tree, fileWriter, chunks, plan.loadOf, lengths);
   const progress: RestoreProgress = { files: 0, totalFiles: files.length, bytes: 0, totalBytes: files.reduce((n, w) => n + w.entry.size, 0) };
   for (const { entry: e, exists } of [...files.filter((w) => !w.entry.range), ...withData]) {
     o.signal?.throwIfAborted();
@@ -165,25 +167,6 @@ async function writeFiles(repo: Repository, tree: SafeTree, fileWriter: FileWrit
     progress.bytes += e.size;
     o.onProgress?.(progress);
   }
-}
-
-/** The chunk loads of files in stream order: each run of a chunk index read by consecutive files, once. */
-function chunkLoads(files: readonly FileEntry[], hashes: readonly ChunkHash[], lengths: readonly number[]): ChunkLoad[] {
-  const loads: ChunkLoad[] = [];
-  let last = -1;
-  for (const e of files) {
-    for (let i = Math.max(e.range!.startChunk, last + 1); i <= e.range!.endChunk; i++) loads.push({ hash: hashes[i]!, length: lengths[i]! });
-    last = Math.max(last, e.range!.endChunk);
-  }
-  return loads;
-}
-
-/** For each chunk index the files read, the number of its load in chunkLoads(). */
-function loadNumbers(files: readonly FileEntry[], chunkCount: number): Int32Array {
-  const loadOf = new Int32Array(chunkCount).fill(-1);
-  let n = 0;
-  for (const e of files) for (let i = e.range!.startChunk; i <= e.range!.endChunk; i++) if (loadOf[i] === -1) loadOf[i] = n++;
-  return loadOf;
 }
 
 /** Files that could not be restored, by the chunk that broke them. */

@@ -17,8 +17,12 @@ export interface KdfParams {
   salt: Uint8Array;
 }
 
-/** Defaults cost about a quarter second and 128 MiB here; stored in the config, so they can grow later. */
-export function newKdfParams(logN = 17): KdfParams {
+/**
+ * Defaults: N = 2^16, r = 8, 64 MiB and about a third of a second here, the memory restic allows
+ * its KDF; stored in the config, so they can grow later. Every command that opens an encrypted
+ * storage pays for them, and their memory adds to its peak.
+ */
+export function newKdfParams(logN = 16): KdfParams {
   return { algorithm: 'scrypt', logN, r: 8, p: 1, salt: randomBytes(16) };
 }
 

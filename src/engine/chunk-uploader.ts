@@ -1,11 +1,16 @@
 // Takes the chunks of a backup in order, with their hashes, and sends each chunk the storage does
-// not have yet through the codec pool and up to the storage. Encoding and storing are bounded
-// apart: a few chunks wait for the codec workers (plain chunks are the big ones), and more,
-// already compressed, wait for the storage, so a storage that is slow per write (a local disk
-// syncing every chunk, a remote one with latency) has enough writes under way to hide it.
+// not have yet through the codec pool and up to the storage. The codec workers encode straight
+// into a ring of shared memory, and the storage is written from there: nothing is allocated per
+// chunk, so memory is the ring, not whatever the collectors of three threads have yet to free. A
+// few chunks wait for the codec workers; the ring holds those encoded and waiting for the storage,
+// so a storage that is slow per write (a local disk syncing every chunk, a remote one with
+// latency) has enough writes under way to hide it.
 
+import { encodedBound } from '../format/object.js';
 import { chunkPath, type ChunkHash, type ChunkId } from '../format/ids.js';
+import { ContentRing } from './content-ring.js';
 import type { IncompleteBackup } from './incomplete.js';
+import { ReleaseInOrder } from './release-in-order.js';
 import type { Repository } from './repository.js';
 
 export interface UploadStats {
@@ -17,36 +22,60 @@ export interface UploadStats {
   uploadedBytes: number;
 }
 
-/** Chunks encoded, or stored, at the same time: a bounded set of tasks, and of their plain bytes. */
+/** Chunks being encoded, or stored, at the same time. */
 class Stage {
   readonly tasks = new Set<Promise<void>>();
-  private bytes = 0;
-  constructor(
-    private readonly limit: number,
-    private readonly byteLimit = Infinity,
-  ) {}
+  constructor(private readonly limit: number) {}
 
-  async room(bytes: number): Promise<void> {
-    while (this.tasks.size >= this.limit || (this.tasks.size > 0 && this.bytes + bytes > this.byteLimit)) await Promise.race(this.tasks);
+  async room(): Promise<void> {
+    while (this.tasks.size >= this.limit) await Promise.race(this.tasks);
   }
 
-  track(p: Promise<void>, bytes: number): void {
-    this.bytes += bytes;
-    const tracked = p.finally(() => {
-      this.bytes -= bytes;
-      this.tasks.delete(tracked);
-    });
+  track(p: Promise<void>): void {
+    const tracked = p.finally(() => this.tasks.delete(tracked));
     this.tasks.add(tracked);
   }
 }
 
-/** plain bytes of the chunks between the reader and the storage: the bulk of a backup's memory */
-const STORING_BYTES = 32 << 20;
+/** A span of the output ring, given back once its object is stored (in any order). */
+interface OutputSpan {
+  memory: SharedArrayBuffer;
+  offset: number;
+  length: number;
+  release: () => void;
+}
+
+/** Encoded chunks waiting for the storage, in a ring whose spans are given back in any order. */
+class OutputRing {
+  private readonly ring: ContentRing;
+  private readonly inOrder = new ReleaseInOrder<number>((cost) => {
+    this.ring.free(cost);
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const wake of waiting) wake();
+  });
+  private waiting: (() => void)[] = [];
+
+  constructor(bytes: number) {
+    this.ring = new ContentRing(bytes);
+  }
+
+  /** A span of `length` bytes (at most the ring's size), once that much is free. */
+  async take(length: number): Promise<OutputSpan> {
+    for (;;) {
+      const t = this.ring.take(length);
+      if (t) return { memory: this.ring.memory, offset: t.offset, length, release: this.inOrder.add(t.cost) };
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+  }
+}
 
 export class ChunkUploader {
   readonly stats: UploadStats = { chunks: 0, newChunks: 0, newBytes: 0, uploadedBytes: 0 };
   private readonly encoding: Stage;
   private readonly storing: Stage;
+  private readonly output: OutputRing;
+  private readonly encrypted: boolean;
   private readonly seen = new Set<ChunkId>();
   private failure: unknown;
 
@@ -59,15 +88,18 @@ export class ChunkUploader {
     private readonly incomplete: IncompleteBackup | undefined,
     private readonly dryRun: boolean,
   ) {
+    this.encrypted = repo.config.keys.encryptionKey !== undefined;
     this.encoding = new Stage(repo.codec.size * 2);
-    this.storing = new Stage(Math.max(16, repo.threads * 2), STORING_BYTES);
+    this.storing = new Stage(Math.max(16, repo.threads * 2));
+    // a largest chunk fits, once the ring has drained if it must wrap
+    this.output = new OutputRing(Math.max(24 << 20, encodedBound(repo.config.chunkSizes.maximum, this.encrypted)));
   }
 
   /**
    * Accepts the next chunk; resolves once its upload (if any) is under way. `release` is called
    * once the chunk's bytes are no longer needed (they are encoded, or need not be stored).
    */
-  async add(chunk: Buffer, hash: ChunkHash, release: () => void = () => {}): Promise<ChunkHash> {
+  async add(chunk: Uint8Array, hash: ChunkHash, release: () => void = () => {}): Promise<ChunkHash> {
     this.throwFailure();
     const id = this.repo.chunkId(hash);
     this.stats.chunks++;
@@ -76,10 +108,9 @@ export class ChunkUploader {
       return hash;
     }
     this.seen.add(id);
-    const length = chunk.length;
     try {
-      await this.encoding.room(length);
-      await this.storing.room(length);
+      await this.encoding.room();
+      await this.storing.room();
       this.throwFailure();
     } catch (e) {
       release();
@@ -90,23 +121,33 @@ export class ChunkUploader {
     };
     const encoded = this.encode(chunk, hash, id);
     encoded.then(release, release);
-    this.encoding.track(encoded.then(() => {}, fail), length);
-    this.storing.track(encoded.then((data) => data && this.store(id, data)).catch(fail), length);
+    this.encoding.track(encoded.then(() => {}, fail));
+    this.storing.track(encoded.then((out) => out && this.store(id, out)).catch(fail));
     return hash;
   }
 
-  /** The chunk encoded for the storage, or undefined when it need not be stored. */
-  private async encode(chunk: Buffer, hash: ChunkHash, id: ChunkId): Promise<Buffer | undefined> {
+  /** The chunk encoded in the output ring, or undefined when it need not be stored. */
+  private async encode(chunk: Uint8Array, hash: ChunkHash, id: ChunkId): Promise<{ span: OutputSpan; length: number } | undefined> {
     const length = chunk.length;
     if (this.maybe.has(id) && (await this.repo.backend.stat(chunkPath(id)))) return undefined;
     this.stats.newChunks++;
     this.stats.newBytes += length;
     if (this.dryRun) return undefined;
-    return this.repo.encodeChunk(chunk, hash);
+    const span = await this.output.take(encodedBound(length, this.encrypted));
+    try {
+      return { span, length: await this.repo.encodeChunkInto(chunk, hash, { memory: span.memory, offset: span.offset, length: span.length }) };
+    } catch (e) {
+      span.release();
+      throw e;
+    }
   }
 
-  private async store(id: ChunkId, encoded: Buffer): Promise<void> {
-    if (await this.repo.storeChunk(id, encoded)) this.stats.uploadedBytes += encoded.length;
+  private async store(id: ChunkId, out: { span: OutputSpan; length: number }): Promise<void> {
+    try {
+      if (await this.repo.storeChunk(id, Buffer.from(out.span.memory, out.span.offset, out.length))) this.stats.uploadedBytes += out.length;
+    } finally {
+      out.span.release();
+    }
     this.incomplete?.add(id);
   }
 

@@ -8,11 +8,11 @@ import type { ObjectKind } from '../format/object.js';
 import { workerFile } from './worker-file.js';
 
 export type CodecRequest =
-  | { id: number; op: 'encode'; data: Uint8Array; kind: ObjectKind; key?: Uint8Array; compressionLevel: number }
+  | { id: number; op: 'encode'; data: Uint8Array; kind: ObjectKind; key?: Uint8Array; compressionLevel: number; into?: SharedSpan }
   | { id: number; op: 'decode'; data: Uint8Array; kind: ObjectKind; key?: Uint8Array; maxLength: number; what: string; verify?: HashCheck }
   | { id: number; op: 'decodeInto'; data: Uint8Array; kind: ObjectKind; key?: Uint8Array; what: string; verify?: HashCheck; into: SharedSpan };
 
-/** Bytes of shared memory a worker writes its result into (the answer's data is then empty). */
+/** Bytes of shared memory a worker writes its result into (the answer's data is then empty, its length the bytes written). */
 export interface SharedSpan {
   memory: SharedArrayBuffer;
   offset: number;
@@ -25,9 +25,9 @@ export interface HashCheck {
   hash: string;
 }
 
-export type CodecResponse = { id: number; ok: true; data: Uint8Array } | { id: number; ok: false; code: ErrorCode; message: string };
+export type CodecResponse = { id: number; ok: true; data: Uint8Array; length: number } | { id: number; ok: false; code: ErrorCode; message: string };
 
-type Pending = { resolve: (b: Buffer) => void; reject: (e: Error) => void };
+type Pending = { resolve: (r: { data: Buffer; length: number }) => void; reject: (e: Error) => void };
 type Slot = { worker: Worker; busy: number };
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
@@ -54,10 +54,19 @@ export class CodecPool {
   }
 
   run(req: WithoutId<CodecRequest>, transfer = false): Promise<Buffer> {
+    return this.send(req, transfer).then((r) => r.data);
+  }
+
+  /** A request with `into`: resolves with the bytes written there. */
+  runInto(req: WithoutId<CodecRequest> & { into: SharedSpan }, transfer = false): Promise<number> {
+    return this.send(req, transfer).then((r) => r.length);
+  }
+
+  private send(req: WithoutId<CodecRequest>, transfer: boolean): Promise<{ data: Buffer; length: number }> {
     const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
     const id = this.nextId++;
     slot.busy++;
-    return new Promise<Buffer>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, slot });
       const data = req.data;
       // shared memory is never moved: the worker sees the same bytes
@@ -71,7 +80,7 @@ export class CodecPool {
     if (!p) return;
     this.pending.delete(res.id);
     p.slot.busy--;
-    if (res.ok) p.resolve(Buffer.from(res.data.buffer, res.data.byteOffset, res.data.byteLength));
+    if (res.ok) p.resolve({ data: Buffer.from(res.data.buffer, res.data.byteOffset, res.data.byteLength), length: res.length });
     else p.reject(new DbkError(res.code, res.message));
   }
 

@@ -5,24 +5,30 @@
 import { parentPort } from 'node:worker_threads';
 import { chunkHashOf } from '../crypto/keys.js';
 import { DbkError, corrupt } from '../errors.js';
-import { decodeObject, decodeObjectInto, encodeObject } from '../format/object.js';
-import type { CodecRequest, CodecResponse, HashCheck } from './codec-pool.js';
+import { decodeObject, decodeObjectInto, encodeObject, encodeObjectInto } from '../format/object.js';
+import type { CodecRequest, CodecResponse, HashCheck, SharedSpan } from './codec-pool.js';
+import { GarbageBudget } from './worker-garbage.js';
 
-function run(req: CodecRequest): Uint8Array {
+/** The result, or the bytes written into shared memory. */
+function run(req: CodecRequest): Uint8Array | number {
   const key = req.key ? { key: req.key } : {};
   switch (req.op) {
-    case 'encode':
-      return encodeObject(req.data, { kind: req.kind, compressionLevel: req.compressionLevel, ...key });
+    case 'encode': {
+      const o = { kind: req.kind, compressionLevel: req.compressionLevel, ...key };
+      return req.into ? encodeObjectInto(req.data, o, spanOf(req.into)) : encodeObject(req.data, o);
+    }
     case 'decode':
       return verified(req, decodeObject(req.data, { kind: req.kind, maxLength: req.maxLength, what: req.what, ...key }));
     case 'decodeInto': {
-      const into = new Uint8Array(req.into.memory, req.into.offset, req.into.length);
+      const into = spanOf(req.into);
       decodeObjectInto(req.data, { kind: req.kind, what: req.what, ...key }, into);
       verified(req, into);
-      return new Uint8Array(0); // a buffer of its own: the answer moves it
+      return into.length;
     }
   }
 }
+
+const spanOf = (s: SharedSpan) => new Uint8Array(s.memory, s.offset, s.length);
 
 /** A result that owns its memory is moved; a small one (from Node's shared buffer pool) is copied out first. */
 function movable(out: Uint8Array): Uint8Array {
@@ -35,11 +41,17 @@ function verified<T extends Uint8Array>(req: { verify?: HashCheck; what: string 
   return plain;
 }
 
+/** what a request leaves behind: its input (moved here) and the cipher's output, about twice its data */
+const garbage = new GarbageBudget();
+
 parentPort?.on('message', (req: CodecRequest) => {
   let res: CodecResponse;
+  garbage.leave(2 * req.data.length);
   try {
-    const data = movable(run(req));
-    res = { id: req.id, ok: true, data };
+    const out = run(req);
+    // a buffer of its own for an empty answer: the answer moves it
+    const data = typeof out === 'number' ? new Uint8Array(0) : movable(out);
+    res = { id: req.id, ok: true, data, length: typeof out === 'number' ? out : data.length };
     parentPort!.postMessage(res, [data.buffer as ArrayBuffer]);
   } catch (e) {
     const code = e instanceof DbkError ? e.code : 'CORRUPT';

@@ -117,6 +117,11 @@ export class Repository {
     return this.codec.run({ op: 'encode', data, kind: ObjectKind.CHUNK, compressionLevel: this.config.compressionLevel, ...this.keyFor(hash) }, true);
   }
 
+  /** As encodeChunk, into shared memory of encodedBound() bytes; resolves with the object's length. */
+  encodeChunkInto(data: Uint8Array, hash: ChunkHash, into: SharedSpan): Promise<number> {
+    return this.codec.runInto({ op: 'encode', data, kind: ObjectKind.CHUNK, compressionLevel: this.config.compressionLevel, into, ...this.keyFor(hash) });
+  }
+
   private keyFor(hash: ChunkHash): { key?: Uint8Array } {
     const k = this.config.keys.encryptionKey;
     return k ? { key: chunkKeyOf(k, hash) } : {};
@@ -183,13 +188,18 @@ export class Repository {
     const pieces = chunker.push(data);
     const last = chunker.finish();
     if (last) pieces.push(last);
+    // a few pieces at a time: a file list of 100,000 entries is 150 pieces, and each on its way
+    // is the piece, its encoded copy and its request to the codec worker
+    const limit = pLimit(Math.max(4, this.threads));
     return Promise.all(
-      pieces.map(async (piece) => {
-        const hash = this.hashOf(piece);
-        const id = this.chunkId(hash);
-        if (!(await this.backend.stat(chunkPath(id)))) await this.storeChunk(id, await this.encodeChunk(piece, hash));
-        return hash;
-      }),
+      pieces.map((piece) =>
+        limit(async () => {
+          const hash = this.hashOf(piece);
+          const id = this.chunkId(hash);
+          if (!(await this.backend.stat(chunkPath(id)))) await this.storeChunk(id, await this.encodeChunk(piece, hash));
+          return hash;
+        }),
+      ),
     );
   }
 

@@ -4,6 +4,7 @@
 // is needed by a run of consecutive files; once every job reading a load is handed over, its
 // span goes back to the ring. A chunk that recurs far apart in a revision is simply loaded again.
 
+import type { FileEntry } from '../format/file-list.js';
 import type { ChunkHash } from '../format/ids.js';
 import type { FileWriter, Reserved, RingSpan } from './file-writer.js';
 import type { Repository } from './repository.js';
@@ -11,6 +12,24 @@ import type { Repository } from './repository.js';
 export interface ChunkLoad {
   hash: ChunkHash;
   length: number;
+}
+
+/**
+ * The loads of files with content, in stream order (sorted by where their range starts): each
+ * run of a chunk index that consecutive files read is one load; `loadOf` gives each chunk index
+ * its load (-1 for chunks no file reads).
+ */
+export function planChunkLoads(files: readonly FileEntry[], hashes: readonly ChunkHash[], lengths: readonly number[]): { loads: ChunkLoad[]; loadOf: Int32Array } {
+  const loads: ChunkLoad[] = [];
+  const loadOf = new Int32Array(hashes.length).fill(-1);
+  for (const e of files) {
+    for (let i = e.range!.startChunk; i <= e.range!.endChunk; i++) {
+      if (loadOf[i] !== -1) continue;
+      loadOf[i] = loads.length;
+      loads.push({ hash: hashes[i]!, length: lengths[i]! });
+    }
+  }
+  return { loads, loadOf };
 }
 
 export class RestoreChunks {

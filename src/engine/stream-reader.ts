@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads';
 import type { ChunkSizes } from '../format/config.js';
 import { chunkHashOf } from '../crypto/keys.js';
 import type { ChunkHash } from '../format/ids.js';
+import { ReleaseInOrder } from './release-in-order.js';
 import { type FileFed, type FileRead, StreamHasher } from './stream-hasher.js';
 import { workerFile } from './worker-file.js';
 
@@ -83,7 +84,11 @@ export async function* readStream(o: StreamOptions): AsyncGenerator<StreamEvent>
   worker.on('error', (e) => inbox.fail(e));
   worker.on('exit', (code) => inbox.fail(new Error(`the stream reader stopped (exit code ${code})`)));
   const hasher = new StreamHasher();
-  const giveBack = new RingRelease(shared);
+  // chunks released in any order give the ring back up to the oldest one still held
+  const giveBack = new ReleaseInOrder<number>((end) => {
+    Atomics.store(shared, FREED, end % 2 ** 32 | 0);
+    Atomics.notify(shared, FREED);
+  });
   try {
     for (;;) {
       const m = await inbox.take();
@@ -100,41 +105,6 @@ export async function* readStream(o: StreamOptions): AsyncGenerator<StreamEvent>
     Atomics.store(shared, STOP, 1);
     Atomics.notify(shared, FREED);
     await worker.terminate();
-  }
-}
-
-/** Chunks released in any order; the ring goes back to the reader up to the oldest one still held. */
-class RingRelease {
-  /** stream offsets at which the chunks end, oldest first, from `head` on held or released */
-  private ends: number[] = [];
-  private released: boolean[] = [];
-  private head = 0;
-  /** serial number of ends[0] */
-  private base = 0;
-
-  constructor(private readonly control: Int32Array) {}
-
-  /** Holds the chunk ending at stream offset `end`; returns its release. */
-  add(end: number): () => void {
-    const serial = this.base + this.ends.length;
-    this.ends.push(end);
-    this.released.push(false);
-    return () => this.release(serial);
-  }
-
-  private release(serial: number): void {
-    this.released[serial - this.base] = true;
-    let freed: number | undefined;
-    while (this.head < this.ends.length && this.released[this.head]) freed = this.ends[this.head++];
-    if (freed === undefined) return;
-    Atomics.store(this.control, FREED, freed % 2 ** 32 | 0);
-    Atomics.notify(this.control, FREED);
-    if (this.head > 1024 && this.head * 2 > this.ends.length) {
-      this.ends = this.ends.slice(this.head);
-      this.released = this.released.slice(this.head);
-      this.base += this.head;
-      this.head = 0;
-    }
   }
 }
 

@@ -33,48 +33,49 @@ export interface EncodeOptions {
 /** Compression must save at least this fraction, or the chunk is stored as it is. */
 const MIN_SAVING = 1 / 32;
 
-/**
- * Seals `plain` (which may be shared memory) into a new object that owns its memory. A backup
- * passes gigabytes through here: compression goes into a scratch buffer kept for the next call,
- * so an object costs one allocation, two when encrypted (the cipher's output is copied in).
- */
+/** The most bytes an object of `length` plaintext bytes can take. */
+export function encodedBound(length: number, encrypted: boolean): number {
+  return HEADER + (encrypted ? NONCE + TAG : 0) + Math.max(length, zstdBinding.compressBound(length));
+}
+
+/** Seals `plain` into a new object that owns its memory. */
 export function encodeObject(plain: Uint8Array, o: EncodeOptions): Buffer {
-  let payload: Uint8Array = plain;
+  const out = Buffer.allocUnsafeSlow(encodedBound(plain.length, o.key !== undefined));
+  return Buffer.from(out.subarray(0, encodeObjectInto(plain, o, out)));
+}
+
+/**
+ * Seals `plain` into `out` (encodedBound() bytes at least; either may be shared memory) and
+ * returns the object's length. A backup passes gigabytes through here: zstd writes straight into
+ * `out`, and the only buffer made is the cipher's output, copied back over the plaintext it
+ * replaces.
+ */
+export function encodeObjectInto(plain: Uint8Array, o: EncodeOptions, out: Uint8Array): number {
+  const headLength = HEADER + (o.key ? NONCE : 0);
+  const payload = out.subarray(headLength, out.length - (o.key ? TAG : 0));
+  let length = plain.length;
   let flags = 0;
   if (o.compressionLevel > 0 && plain.length > 64) {
-    const packed = compressToScratch(plain, o.compressionLevel);
-    if (packed.length < plain.length * (1 - MIN_SAVING)) {
-      payload = packed;
+    const n = (compressContext ??= new zstdBinding.CCtx()).compress(payload, plain, o.compressionLevel);
+    if (n < plain.length * (1 - MIN_SAVING)) {
+      length = n;
       flags |= FLAG_ZSTD;
     }
   }
+  if (!(flags & FLAG_ZSTD)) payload.set(plain);
   if (o.key) flags |= FLAG_AES_GCM;
-  const headLength = HEADER + (o.key ? NONCE : 0);
-  const out = Buffer.allocUnsafeSlow(headLength + payload.length + (o.key ? TAG : 0));
   out.set([...MAGIC, OBJECT_VERSION, o.kind, flags]);
-  if (!o.key) {
-    out.set(payload, HEADER);
-    return out;
-  }
+  if (!o.key) return HEADER + length;
   const nonce = randomFillSync(out.subarray(HEADER, headLength));
   const cipher = createCipheriv('aes-256-gcm', o.key, nonce);
   cipher.setAAD(out.subarray(0, headLength));
-  out.set(cipher.update(payload), headLength);
+  payload.set(cipher.update(payload.subarray(0, length)));
   cipher.final();
-  out.set(cipher.getAuthTag(), headLength + payload.length);
-  return out;
+  out.set(cipher.getAuthTag(), headLength + length);
+  return headLength + length + TAG;
 }
 
 let compressContext: zstdBinding.CCtx | undefined;
-let scratch: Buffer | undefined;
-
-/** The zstd frame of `plain`, in the scratch buffer: valid until the next call. */
-function compressToScratch(plain: Uint8Array, level: number): Buffer {
-  const bound = zstdBinding.compressBound(plain.length);
-  if (!scratch || scratch.length < bound) scratch = Buffer.allocUnsafeSlow(bound);
-  const n = (compressContext ??= new zstdBinding.CCtx()).compress(scratch, plain, level);
-  return scratch.subarray(0, n);
-}
 
 export interface DecodeExpectation {
   kind: ObjectKind;
@@ -163,7 +164,7 @@ function openSealed(buf: Buffer, key: Uint8Array, what: string): Buffer {
   }
 }
 
-/** The content size a zstd frame header declares (compressToScratch() always writes it), or undefined. */
+/** The content size a zstd frame header declares (encodeObjectInto() always writes it), or undefined. */
 function zstdContentSize(frame: Uint8Array): number | undefined {
   if (frame.length < 6 || frame[0] !== 0x28 || frame[1] !== 0xb5 || frame[2] !== 0x2f || frame[3] !== 0xfd) return undefined;
   const fhd = frame[4] ?? 0;
