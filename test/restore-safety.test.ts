@@ -71,6 +71,23 @@ describe('restore safety', () => {
     });
   }
 
+  it('refuses a revision with a file inside what it also holds as a symlink (which could lead the write elsewhere)', async () => {
+    const outside = tempDir('dbk-outside-');
+    const revision = await craftRevision(repo, (entries) => {
+      const sub = entries.find((e) => e.path === 'sub')!;
+      const link: FileEntry = { ...sub, type: 'symlink', target: outside };
+      // the symlink `sub` where the folder was, and the file `sub/x.txt` still inside it
+      return entries.map((e) => (e === sub ? link : e));
+    });
+    for (const overwrite of [false, true]) {
+      const { target, parent } = await targetIn(repo);
+      await expect(restore({ ...target.open, revision, overwrite })).rejects.toMatchObject({ code: 'CORRUPT', message: expect.stringContaining('"sub/x.txt" inside "sub"') });
+      expect(fs.readdirSync(parent)).toEqual(['repo']);
+      expect(describeTree(target.repoDir)).toEqual({});
+    }
+    expect(fs.readdirSync(outside)).toEqual([]);
+  });
+
   it('still restores the honest revision', async () => {
     const { target } = await targetIn(repo);
     await restore({ ...target.open, revision: 1 });

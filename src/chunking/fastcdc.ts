@@ -107,7 +107,7 @@ export class CutFinder {
       }
       const words = this.wordsOf(data);
       for (; i + 4 <= end; i += 4) {
-        const w = words[(base + i) >> 2]!;
+        const w = words[(base + i) >>> 2]!;
         h = ((h << 1) + gear[w & 255]!) | 0;
         if ((h & mask) === 0) return i + 1;
         h = ((h << 1) + gear[(w >>> 8) & 255]!) | 0;

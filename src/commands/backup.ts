@@ -61,6 +61,7 @@ export async function backup(o: BackupOptions): Promise<BackupResult> {
   scanning.catch(() => {}); // awaited in runBackup; a failure to open is reported first
   const repo = await Repository.open(o);
   try {
+    repo.useAllCoresForCodec();
     return await runBackup(repo, o, scanning);
   } finally {
     await repo.close();

@@ -16,7 +16,7 @@ import { type OpenOptions, MissingChunkError, Repository } from '../engine/repos
 import { FileWriter } from '../engine/file-writer.js';
 import { RestoreChunks, planChunkLoads } from '../engine/restore-chunks.js';
 import { RestoreWriter } from '../engine/restore-writer.js';
-import { SafeTree, checkRelativePath } from '../engine/safe-path.js';
+import { SafeTree, checkRevisionPaths } from '../engine/safe-path.js';
 import { scan } from '../engine/scanner.js';
 
 export interface RestoreProgress {
@@ -81,7 +81,7 @@ async function runRestore(repo: Repository, o: RestoreOptions): Promise<RestoreR
   const snapshotId = o.snapshotId ?? repo.snapshotId;
   const rev = await repo.loadRevision(snapshotId, o.revision);
   const all = await repo.readFileList(rev);
-  for (const e of all) checkRelativePath(e.path);
+  checkRevisionPaths(all);
   const chosen = all.filter(selector(o.patterns));
   const hashes = await repo.readChunkHashes(rev);
   const tree = new SafeTree(repo.rootDir, o.overwrite ?? false);
@@ -94,6 +94,8 @@ async function runRestore(repo: Repository, o: RestoreOptions): Promise<RestoreR
   const broken = new BrokenFiles(repo, hashes);
   try {
     await writeFiles(repo, tree, writer, files, rev, hashes, broken, o, result);
+    // files first: a symlink made here, on this thread, never overtakes a file queued for the writer
+    await writer.drain();
     for (const e of chosen) if (e.type === 'symlink') await restoreSymlink(tree, writer, e, o, result);
     // folders last, deepest first, so writing their contents does not change their mtime again
     for (const e of chosen.filter((x) => x.type === 'dir').reverse()) writer.folderAttributes(tree.abs(e.path), e);

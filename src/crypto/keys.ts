@@ -1,6 +1,6 @@
 // Key material: the password KDF (scrypt from node:crypto: it runs on every command that opens an
-// encrypted storage, and the pure-JS version took seconds where the native one takes a quarter
-// second at the same cost parameters), sub-keys by HKDF (@noble/hashes), and the keyed hashes on
+// encrypted storage, and the pure-JS version took seconds where the native one takes a fraction
+// of a second at the same cost parameters), sub-keys by HKDF (@noble/hashes), and the keyed hashes on
 // the hot path (node:crypto HMAC, which uses the CPU's SHA extensions).
 
 import { createHmac, randomBytes, scrypt } from 'node:crypto';

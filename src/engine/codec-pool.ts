@@ -36,6 +36,8 @@ export class CodecPool {
   private readonly slots: Slot[] = [];
   private readonly pending = new Map<number, Pending & { slot: Slot }>();
   private nextId = 1;
+  /** why the pool stopped working: a worker died, or close() */
+  private broken: Error | undefined;
 
   constructor(size = Math.max(1, Math.min(4, availableParallelism()))) {
     const file = workerFile('codec-worker.js');
@@ -43,7 +45,8 @@ export class CodecPool {
       const worker = new Worker(file);
       const slot: Slot = { worker, busy: 0 };
       worker.on('message', (res: CodecResponse) => this.settle(res));
-      worker.on('error', (e) => this.failAll(e));
+      worker.on('error', (e) => void this.failAll(e));
+      worker.on('exit', (code) => void this.failAll(new Error(`a codec worker stopped (exit code ${code})`)));
       this.slots.push(slot);
     }
   }
@@ -63,6 +66,7 @@ export class CodecPool {
   }
 
   private send(req: WithoutId<CodecRequest>, transfer: boolean): Promise<{ data: Buffer; length: number }> {
+    if (this.broken) return Promise.reject(this.broken);
     const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
     const id = this.nextId++;
     slot.busy++;
@@ -84,7 +88,14 @@ export class CodecPool {
     else p.reject(new DbkError(res.code, res.message));
   }
 
-  private failAll(e: Error): void {
+  /**
+   * One worker died: every worker is stopped before any request is failed, since a failed request
+   * gives its shared memory back to be reused, and a worker still busy with it would write there.
+   */
+  private async failAll(e: Error): Promise<void> {
+    if (this.broken) return;
+    this.broken = e;
+    await this.stopWorkers();
     for (const [id, p] of this.pending) {
       this.pending.delete(id);
       p.reject(e);
@@ -92,6 +103,11 @@ export class CodecPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    this.broken ??= new Error('the codec pool is closed');
+    await this.stopWorkers();
+  }
+
+  private stopWorkers(): Promise<unknown> {
+    return Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 }

@@ -12,21 +12,25 @@ import { GarbageBudget } from './worker-garbage.js';
 /** The result, or the bytes written into shared memory. */
 function run(req: CodecRequest): Uint8Array | number {
   const key = req.key ? { key: req.key } : {};
+  // what was posted here is this thread's own copy (or moved here), unless it is shared memory
+  const inPlace = !isShared(req.data);
   switch (req.op) {
     case 'encode': {
       const o = { kind: req.kind, compressionLevel: req.compressionLevel, ...key };
       return req.into ? encodeObjectInto(req.data, o, spanOf(req.into)) : encodeObject(req.data, o);
     }
     case 'decode':
-      return verified(req, decodeObject(req.data, { kind: req.kind, maxLength: req.maxLength, what: req.what, ...key }));
+      return verified(req, decodeObject(req.data, { kind: req.kind, maxLength: req.maxLength, what: req.what, inPlace, ...key }));
     case 'decodeInto': {
       const into = spanOf(req.into);
-      decodeObjectInto(req.data, { kind: req.kind, what: req.what, ...key }, into);
+      decodeObjectInto(req.data, { kind: req.kind, what: req.what, inPlace, ...key }, into);
       verified(req, into);
       return into.length;
     }
   }
 }
+
+const isShared = (data: Uint8Array) => data.buffer instanceof SharedArrayBuffer;
 
 const spanOf = (s: SharedSpan) => new Uint8Array(s.memory, s.offset, s.length);
 
@@ -41,12 +45,14 @@ function verified<T extends Uint8Array>(req: { verify?: HashCheck; what: string 
   return plain;
 }
 
-/** what a request leaves behind: its input (moved here) and the cipher's output, about twice its data */
 const garbage = new GarbageBudget();
+
+/** What a request leaves behind: its input, unless shared, and the cipher's output, a piece at a time. */
+const leftBehind = (req: CodecRequest) => (isShared(req.data) ? 1 : 2) * req.data.length;
 
 parentPort?.on('message', (req: CodecRequest) => {
   let res: CodecResponse;
-  garbage.leave(2 * req.data.length);
+  garbage.leave(leftBehind(req));
   try {
     const out = run(req);
     // a buffer of its own for an empty answer: the answer moves it

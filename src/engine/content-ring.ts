@@ -1,6 +1,6 @@
-// Shared memory between two threads, handed out in contiguous spans and given back in the order
-// it was taken: the restore's file writer copies content in on the main thread and writes it out
-// from its own.
+// Shared memory between threads, handed out in contiguous spans and given back in the order it
+// was taken: the restore's file writer ring (chunks decoded into it by the codec worker, written
+// out by the writer thread) and the backup's ring of encoded chunks waiting for the storage.
 
 /**
  * Shared memory handed out in contiguous spans and freed in the order it was taken. A span that
@@ -8,13 +8,11 @@
  */
 export class ContentRing {
   readonly memory: SharedArrayBuffer;
-  readonly bytes: Uint8Array;
   private tail = 0;
   private used = 0;
 
   constructor(readonly size: number) {
     this.memory = new SharedArrayBuffer(size);
-    this.bytes = new Uint8Array(this.memory);
   }
 
   /** A span of `length` bytes and what it costs (with the bytes skipped to wrap), or undefined while full. */

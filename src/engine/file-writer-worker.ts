@@ -2,17 +2,20 @@
 // order with synchronous calls, reading content from the shared ring, and reports what failed.
 
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, lstatSync, lutimesSync, openSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lstatSync, lutimesSync, openSync, renameSync, rmSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { PlacedFile, RingSpan, WriterJob, WriterReport, WriterSetup } from './file-writer.js';
+import type { FileAttributes, PlacedFile, RingSpan, WriterJob, WriterReport, WriterSetup } from './file-writer.js';
 
-/** O_EXCL: never through a symlink, never over what is there */
+/** O_EXCL: never over what is there, nor a symlink in its place (parent folders are SafeTree's) */
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+/** a folder's attributes are set through a descriptor of the folder itself, never of a symlink's target */
+const FOLDER = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 const asRoot = process.getuid?.() === 0;
 const ring = new Uint8Array((workerData as WriterSetup).ring);
 
 interface Open {
+  /** -1 once closed */
   fd: number;
   /** the name written to: the target, or a temporary name beside it */
   written: string;
@@ -40,13 +43,11 @@ function writeAll(fd: number, bytes: Uint8Array): void {
 
 /** Owner before mode (chown clears setuid bits), times last; then the name it belongs under. */
 function complete(o: Open): void {
-  const { fd, file } = o;
+  const { file } = o;
   try {
-    if (asRoot) ignoreFailure(() => fchownSync(fd, file.uid, file.gid));
-    fchmodSync(fd, file.mode);
-    futimesSync(fd, file.mtimeMs / 1000, file.mtimeMs / 1000);
+    setAttributes(o.fd, file);
   } finally {
-    closeSync(fd);
+    closeOnce(o);
   }
   if (o.written === file.target) return;
   if (file.replaceFolder && isFolder(file.target)) rmSync(file.target, { recursive: true });
@@ -70,11 +71,24 @@ function isFolder(p: string): boolean {
   }
 }
 
+function setAttributes(fd: number, a: FileAttributes): void {
+  if (asRoot) ignoreFailure(() => fchownSync(fd, a.uid, a.gid));
+  fchmodSync(fd, a.mode);
+  futimesSync(fd, a.mtimeMs / 1000, a.mtimeMs / 1000);
+}
+
+/** A descriptor is closed once only: its number may be another thread's file a moment later. */
+function closeOnce(o: Open): void {
+  const fd = o.fd;
+  o.fd = -1;
+  if (fd !== -1) closeSync(fd);
+}
+
 function discard(o: Open): void {
   try {
-    closeSync(o.fd);
+    closeOnce(o);
   } catch {
-    // closed already
+    // the file is removed all the same
   }
   try {
     unlinkSync(o.written);
@@ -121,16 +135,22 @@ function run(job: WriterJob): void {
       return;
     }
     case 'folder': {
-      const { uid, gid, mode, mtimeMs } = job.attributes;
-      if (asRoot) ignoreFailure(() => lchownSync(job.target, uid, gid));
-      chmodSync(job.target, mode);
-      utimesSync(job.target, mtimeMs / 1000, mtimeMs / 1000);
+      const fd = openSync(job.target, FOLDER);
+      try {
+        setAttributes(fd, job.attributes);
+      } finally {
+        closeSync(fd);
+      }
       return;
     }
+    case 'abandon':
+      for (const o of open.values()) discard(o);
+      open.clear();
+      return;
     case 'symlink':
-      symlinkSync(job.link, job.target);
+      symlinkSync(job.linkText, job.path);
       try {
-        lutimesSync(job.target, job.mtimeMs / 1000, job.mtimeMs / 1000);
+        lutimesSync(job.path, job.mtimeMs / 1000, job.mtimeMs / 1000);
       } catch {
         // not every file system keeps a symlink's own times
       }

@@ -48,8 +48,10 @@ export type WriterJob =
   | { op: 'open'; id: number; file: PlacedFile }
   | { op: 'append'; id: number; content: RingSpan }
   | { op: 'close'; id: number; commit: boolean }
-  | { op: 'symlink'; id: number; target: string; link: string; mtimeMs: number }
-  | { op: 'folder'; id: number; target: string; attributes: FileAttributes };
+  | { op: 'symlink'; id: number; path: string; linkText: string; mtimeMs: number }
+  | { op: 'folder'; id: number; target: string; attributes: FileAttributes }
+  /** removes every file opened and not closed (a restore that stops) */
+  | { op: 'abandon'; id: number };
 
 export interface WriterSetup {
   ring: SharedArrayBuffer;
@@ -78,6 +80,8 @@ export class FileWriter {
   private readonly posted: number[] = [];
   private nextId = 1;
   private failure: Error | undefined;
+  /** the worker is gone, or going */
+  private stopped = false;
   private waiting: (() => void)[] = [];
 
   constructor(ringBytes: number) {
@@ -150,8 +154,9 @@ export class FileWriter {
     this.push({ op: 'close', id, commit });
   }
 
-  symlink(target: string, link: string, mtimeMs: number): void {
-    this.push({ op: 'symlink', id: this.nextId++, target, link, mtimeMs });
+  /** Makes a symlink at `path` (absolute) that reads `linkText`. */
+  symlink(path: string, linkText: string, mtimeMs: number): void {
+    this.push({ op: 'symlink', id: this.nextId++, path, linkText, mtimeMs });
   }
 
   /** Sets a folder's owner, mode and times (after what goes into it, which would change its mtime). */
@@ -166,8 +171,19 @@ export class FileWriter {
     this.throwFailure();
   }
 
+  /**
+   * Stops the writer. Jobs posted already are carried out (a file is never cut short under its
+   * name by stopping the thread mid-write), jobs not posted are dropped, and files streamed under
+   * a temporary name and not finished are removed.
+   */
   async close(): Promise<void> {
-    this.worker.removeAllListeners('exit');
+    if (!this.stopped) {
+      this.jobs = [];
+      this.worker.postMessage([{ op: 'abandon', id: 0 } satisfies WriterJob]);
+      this.posted.push(0);
+      while (this.posted.length > 0 && !this.stopped) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+    this.stopped = true;
     await this.worker.terminate();
   }
 
@@ -197,8 +213,10 @@ export class FileWriter {
     this.onFreed();
   }
 
+  /** The worker died (or was stopped): nothing more will be written or answered. */
   private fail(e: Error): void {
-    this.failure ??= e;
+    if (!this.stopped) this.failure ??= e;
+    this.stopped = true;
     this.notify();
   }
 

@@ -1,7 +1,7 @@
 // Restores file content, file after file in stream order. Each file's bytes are spans of chunks
 // decoded into the file writer's ring (RestoreChunks), checked against the file's SHA-256 before
 // the file is put in place. A file within one or two chunks (a third of the ring at most) is
-// checked and then written whole, straight under its name; a longer one is streamed under a
+// checked and then written whole (straight under its name when nothing is there); a longer one is streamed under a
 // temporary name as its chunks arrive and renamed only once it is all there and verified.
 
 import { createHash } from 'node:crypto';
@@ -41,7 +41,7 @@ export class RestoreWriter {
     if (!r) return this.writer.writeWhole(file, []);
     this.chunks.releaseBelow(this.loadOf[r.startChunk]!);
     // written whole: within two chunks that together leave the ring room for the next one
-    if (r.endChunk - r.startChunk <= 1 && this.chunkLengths[r.startChunk]! + this.chunkLengths[r.endChunk]! <= this.writer.spanLimit) {
+    if (r.endChunk - r.startChunk <= 1 && this.spannedBytes(r.startChunk, r.endChunk) <= this.writer.spanLimit) {
       const content: RingSpan[] = [];
       await this.eachPiece(e, (piece) => content.push(piece), false);
       return this.writer.writeWhole(file, content);
@@ -54,6 +54,11 @@ export class RestoreWriter {
       throw err;
     }
     this.writer.finish(id, true);
+  }
+
+  /** Ring bytes of chunks `first` to `last` (at most two). */
+  private spannedBytes(first: number, last: number): number {
+    return this.chunkLengths[first]! + (last === first ? 0 : this.chunkLengths[last]!);
   }
 
   /**

@@ -6,11 +6,30 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { DbkError } from '../errors.js';
 
-export function checkRelativePath(p: string): void {
+function checkRelativePath(p: string): void {
   const bad =
     p === '' || p.startsWith('/') || p.includes('\0') || /^[A-Za-z]:/.test(p) ||
     p.split('/').some((seg) => seg === '' || seg === '.' || seg === '..');
   if (bad) throw new DbkError('CORRUPT', `the revision holds an unsafe path: ${JSON.stringify(p)}; nothing was restored`);
+}
+
+/**
+ * Every path is safe (checkRelativePath), and none lies below a file or symlink of the same
+ * revision: a crafted revision could otherwise restore a symlink `d` to elsewhere over the folder
+ * `d` that holds a file `d/x` still to be written, and the write would follow it.
+ */
+export function checkRevisionPaths(entries: readonly { path: string; type: string }[]): void {
+  const notFolders = new Set<string>();
+  for (const e of entries) {
+    checkRelativePath(e.path);
+    if (e.type !== 'dir') notFolders.add(e.path);
+  }
+  for (const e of entries) {
+    for (let i = e.path.indexOf('/'); i !== -1; i = e.path.indexOf('/', i + 1)) {
+      const parent = e.path.slice(0, i);
+      if (notFolders.has(parent)) throw new DbkError('CORRUPT', `the revision holds ${JSON.stringify(e.path)} inside ${JSON.stringify(parent)}, which is not a folder; nothing was restored`);
+    }
+  }
 }
 
 /**

@@ -31,7 +31,10 @@ export interface StreamReaderInput {
   control: SharedArrayBuffer;
 }
 
-/** Where a chunk sits in the ring, and the stream offset it ends at. */
+/**
+ * Where a chunk sits in the ring, and the ring position (a count of bytes that went into the
+ * ring, copies made to wrap included) up to which the ring is free once it is given back.
+ */
 export interface RingChunk {
   offset: number;
   length: number;

@@ -5,7 +5,7 @@
 //
 //   "DBK" | version (1) | kind | flags | [nonce (12)] | payload | [GCM tag (16)]
 
-import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
+import { type Cipher, type Decipher, createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
 import { decompress } from 'zstd-napi';
 import zstdBinding from 'zstd-napi/binding.js'; // CommonJS: no named exports
 import { corrupt } from '../errors.js';
@@ -47,8 +47,7 @@ export function encodeObject(plain: Uint8Array, o: EncodeOptions): Buffer {
 /**
  * Seals `plain` into `out` (encodedBound() bytes at least; either may be shared memory) and
  * returns the object's length. A backup passes gigabytes through here: zstd writes straight into
- * `out`, and the only buffer made is the cipher's output, copied back over the plaintext it
- * replaces.
+ * `out`, and the only buffers made are the cipher's output, a piece at a time (cipherInPlace).
  */
 export function encodeObjectInto(plain: Uint8Array, o: EncodeOptions, out: Uint8Array): number {
   const headLength = HEADER + (o.key ? NONCE : 0);
@@ -69,7 +68,7 @@ export function encodeObjectInto(plain: Uint8Array, o: EncodeOptions, out: Uint8
   const nonce = randomFillSync(out.subarray(HEADER, headLength));
   const cipher = createCipheriv('aes-256-gcm', o.key, nonce);
   cipher.setAAD(out.subarray(0, headLength));
-  payload.set(cipher.update(payload.subarray(0, length)));
+  cipherInPlace(cipher, payload.subarray(0, length));
   cipher.final();
   out.set(cipher.getAuthTag(), headLength + length);
   return headLength + length + TAG;
@@ -77,11 +76,30 @@ export function encodeObjectInto(plain: Uint8Array, o: EncodeOptions, out: Uint8
 
 let compressContext: zstdBinding.CCtx | undefined;
 
+/** A cipher's output is a new buffer each call: a megabyte, not a whole chunk of up to 16 MiB, waits for the collector. */
+const CIPHER_PIECE = 1 << 20;
+
+/**
+ * Encrypts or decrypts `bytes` over themselves. The output never overtakes the input (a cipher may hold a
+ * partial block back, never give more than it was given), so no byte is overwritten unread.
+ */
+function cipherInPlace(cipher: Cipher | Decipher, bytes: Uint8Array): void {
+  let written = 0;
+  for (let at = 0; at < bytes.length; at += CIPHER_PIECE) {
+    const out = cipher.update(bytes.subarray(at, Math.min(at + CIPHER_PIECE, bytes.length)));
+    bytes.set(out, written);
+    written += out.length;
+  }
+  if (written !== bytes.length) throw new Error(`the cipher gave ${written} of ${bytes.length} bytes`);
+}
+
 export interface DecodeExpectation {
   kind: ObjectKind;
   key?: Uint8Array;
   maxLength: number;
   what: string;
+  /** the data is the caller's to lose: it is decrypted over itself, in pieces, not into a new buffer */
+  inPlace?: boolean;
 }
 
 /**
@@ -136,7 +154,7 @@ function openObject(data: Uint8Array, expect: DecodeExpectation): { payload: Buf
   let payload = buf.subarray(HEADER);
   if (flags & FLAG_AES_GCM) {
     if (!expect.key) throw corrupt(expect.what, 'encrypted, but the storage is not');
-    payload = openSealed(buf, expect.key, expect.what);
+    payload = openSealed(buf, expect.key, expect.what, expect.inPlace ?? false);
   } else if (expect.key) {
     throw corrupt(expect.what, 'not encrypted, but the storage is');
   }
@@ -149,14 +167,15 @@ function openObject(data: Uint8Array, expect: DecodeExpectation): { payload: Buf
   return { payload, compressed };
 }
 
-function openSealed(buf: Buffer, key: Uint8Array, what: string): Buffer {
+function openSealed(buf: Buffer, key: Uint8Array, what: string, inPlace: boolean): Buffer {
   if (buf.length < HEADER + NONCE + TAG) throw corrupt(what, 'truncated');
   const head = buf.subarray(0, HEADER + NONCE);
   const decipher = createDecipheriv('aes-256-gcm', key, buf.subarray(HEADER, HEADER + NONCE));
   decipher.setAAD(head);
   decipher.setAuthTag(buf.subarray(buf.length - TAG));
+  const sealed = buf.subarray(HEADER + NONCE, buf.length - TAG);
   try {
-    const body = decipher.update(buf.subarray(HEADER + NONCE, buf.length - TAG));
+    const body = inPlace ? (cipherInPlace(decipher, sealed), sealed) : decipher.update(sealed);
     decipher.final();
     return body;
   } catch {

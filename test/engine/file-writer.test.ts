@@ -2,7 +2,7 @@
 // often the ring wraps; attributes are set; a file is created only where nothing is, replaced only
 // through a temporary name, never written through a symlink; a failure reaches drain().
 
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileWriter, type PlacedFile, type Reserved, type RingSpan } from '../../src/engine/file-writer.js';
@@ -109,6 +109,30 @@ describe('FileWriter', () => {
     pushed(writer.writeWhole(placed(path.join(dir, 'link')), [await inRing(Buffer.from('through the link'))]));
     await expect(writer.drain()).rejects.toMatchObject({ code: 'EEXIST' });
     expect(readFileSync(outside, 'utf8')).toBe('keep');
+  });
+
+  it('close() completes the jobs posted to the thread and removes files left unfinished', async () => {
+    const dir = fresh();
+    writer = new FileWriter(4 * RING);
+    const id = writer.open(placed(path.join(dir, 'streamed'), { viaTemp: true }));
+    pushed(writer.append(id, await inRing(seededBytes(100_000, 'part'))));
+    // over a megabyte of jobs: posted at once, with the two before it
+    const whole = seededBytes(1_100_000, 'whole');
+    pushed(writer.writeWhole(placed(path.join(dir, 'whole')), [await inRing(whole)]));
+    await writer.close();
+    expect(readdirSync(dir)).toEqual(['whole']);
+    expect(readFileSync(path.join(dir, 'whole')).equals(whole)).toBe(true);
+  });
+
+  it("sets a folder's attributes on the folder, never through a symlink in its place", async () => {
+    const dir = fresh();
+    const outside = fresh();
+    chmodSync(outside, 0o755);
+    symlinkSync(outside, path.join(dir, 'link'));
+    writer = new FileWriter(RING);
+    writer.folderAttributes(path.join(dir, 'link'), { mode: 0o700, uid: 0, gid: 0, mtimeMs: 1_000_000_000_000 });
+    await expect(writer.drain()).rejects.toMatchObject({ code: expect.stringMatching(/^(ELOOP|ENOTDIR)$/) });
+    expect(lstatSync(outside).mode & 0o777).toBe(0o755);
   });
 
   it('reports a failure at drain and at the next hand-over', async () => {

@@ -3,7 +3,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ObjectKind, decodeObject, encodeObject } from '../../src/format/object.js';
+import { ObjectKind, decodeObject, decodeObjectInto, encodeObject } from '../../src/format/object.js';
 import { expectCorrupt } from '../support/engine.js';
 
 const key = randomBytes(32);
@@ -42,6 +42,21 @@ describe('object envelope round trip', () => {
     expect(sealed.length).toBe(6 + 12 + random.length + 16);
     expect(open(plain).equals(random)).toBe(true);
     expect(open(sealed, { key }).equals(random)).toBe(true);
+  });
+
+  it('round-trips an encrypted payload of several cipher pieces, decoded in place or not, into memory of its own or given', () => {
+    const big = Buffer.concat([randomBytes(1 << 20), text, randomBytes((1 << 20) + 5)]);
+    for (const level of [0, 1]) {
+      const enc = encodeObject(big, { kind: ObjectKind.CHUNK, compressionLevel: level, key });
+      const expect_ = { kind: ObjectKind.CHUNK, maxLength: 4 << 20, what: 'big', key };
+      expect(decodeObject(enc, expect_).equals(big)).toBe(true);
+      const into = new Uint8Array(new SharedArrayBuffer(big.length));
+      const copy = Buffer.from(enc);
+      decodeObjectInto(copy, { ...expect_, inPlace: true }, into);
+      expect(Buffer.from(into).equals(big)).toBe(true);
+      expect(copy.equals(enc)).toBe(false); // decrypted over itself, as asked
+      expect(decodeObject(Buffer.from(enc), { ...expect_, inPlace: true }).equals(big)).toBe(true);
+    }
   });
 
   it('round-trips empty and tiny payloads', () => {
