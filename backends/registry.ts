@@ -20,6 +20,15 @@ const openers: Record<string, Opener> = {
   memory: async () => new MemoryBackend(),
 };
 
+/**
+ * The remote backends, each imported when a URL of its scheme is opened: their libraries (ssh2,
+ * the Graph client) took 0.2 s to load, which every command on a local storage paid.
+ */
+const remoteModules: Record<string, () => Promise<unknown>> = {
+  sftp: () => import('./sftp/sftp.js'),
+  odb: () => import('./onedrive/register.js'),
+};
+
 /** Lets a backend module add its scheme (sftp, odb) without the registry importing its dependencies eagerly. */
 export function registerScheme(scheme: string, opener: Opener): void {
   openers[scheme] = opener;
@@ -39,7 +48,7 @@ function localPath(url: string): string {
 
 export async function openBackend(url: string, ctx: BackendContext): Promise<Backend> {
   const scheme = schemeOf(url);
-  await import('./schemes.js'); // registers the remote backends
+  if (!openers[scheme]) await remoteModules[scheme]?.(); // the module registers its scheme
   const open = openers[scheme];
   if (!open) throw new DbkError('USAGE', `unsupported storage type '${scheme}:' in ${url}`);
   return withRetry(await open(url, ctx), { log: ctx.log });

@@ -1,4 +1,4 @@
-// Registers odb:// with the storage registry (imported for its side effect by backends/schemes.ts).
+// Registers odb:// with the storage registry (imported by the registry when an odb:// URL is opened).
 
 import { registerScheme } from '../registry.js';
 import { odbConfig } from './config.js';
