@@ -90,9 +90,13 @@ run_dbk() {
   base=$work/fs/dbk storage=$work/fs/repos/dbk dest=$work/fs/restored/dbk logs=$work/logs/$name
   mkdir -p "$base/backup" "$base/restore" "$dest"
   (cd "$base/backup" && dbk init -e -repository "$src" bench "$storage" >/dev/null)
+  # as restic's backup and restore start after a sync (peers.sh, bench_corpus): the
+  # gigabytes the step before wrote are not still being written back while dbk runs
+  sync
   line dbk initial "$(timed_dbk "$base/backup" "$logs-initial.log" backup -stats -threads "$threads")" "$storage"
   line dbk unchanged "$(timed_dbk "$base/backup" "$logs-unchanged.log" backup -stats -threads "$threads")" "$storage"
   (cd "$base/restore" && dbk init -repository "$dest" bench "$storage" >/dev/null)
+  sync
   line dbk restore "$(timed_dbk "$base/restore" "$logs-restore.log" restore -r 1 -threads "$threads")" "$storage"
   local differences
   differences=$(diff -r --no-dereference "$src" "$dest" 2>&1 | head -5 || true)
