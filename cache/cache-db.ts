@@ -75,15 +75,34 @@ function prepare(file: string, log: Logger): Db {
   const db = new Database(file);
   try {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    db.pragma('journal_mode = WAL');
+    retryWhileBusy(() => db.pragma('journal_mode = WAL'));
     db.pragma('synchronous = NORMAL');
-    db.transaction(() => ensureSchema(db, file, log)).immediate();
+    retryWhileBusy(() => db.transaction(() => ensureSchema(db, file, log)).immediate());
     return db;
   } catch (e) {
     db.close();
     throw e;
   }
 }
+
+/**
+ * Two processes opening a new cache file at once race to switch it to WAL and create its tables;
+ * where waiting could deadlock, SQLite answers "database is locked" at once instead of calling
+ * its busy handler, so those steps are tried again for as long as the busy timeout.
+ */
+function retryWhileBusy<T>(step: () => T): T {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      return step();
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw e;
+      Atomics.wait(pause, 0, 0, 5 + Math.random() * 20);
+    }
+  }
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
 
 function ensureSchema(db: Db, file: string, log: Logger): void {
   const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).pluck().all() as string[];
