@@ -46,10 +46,11 @@ export interface Backend {
   mkdir(path: string): Promise<void>;
 
   /**
-   * Optional: every file below `dir` (names relative to it), for backends that have a faster way
-   * than walking folder by folder (parallel pages, batched requests). See listTree() in list-tree.ts.
+   * Optional: every file below `dir` (names relative to it), handed to `found` a page at a time
+   * while the listing goes on, for backends that have a faster way than walking folder by folder
+   * (parallel pages, batched requests). See listTree() in list-tree.ts.
    */
-  listTree?(dir: string, options: ListTreeOptions): Promise<Entry[]>;
+  listTree?(dir: string, options: ListTreeOptions, found: FoundFiles): Promise<void>;
 
   /** Releases connections. The backend is unusable afterwards. */
   close(): Promise<void>;
@@ -58,10 +59,15 @@ export interface Backend {
 export interface ListTreeOptions {
   /** parallel storage operations */
   threads: number;
-  /** called now and then with the number of entries found so far */
-  onProgress?: (entries: number) => void;
   signal?: AbortSignal;
 }
+
+/**
+ * Receives the files of a recursive listing as they are found, each file once. A listing of
+ * millions is never held whole: the consumer keeps what it needs (a chunk id, a size) and lets
+ * the entries go, so they die young and cost the garbage collector next to nothing.
+ */
+export type FoundFiles = (files: readonly Entry[]) => void;
 
 /** What a backend needs to know when it is opened. */
 export interface BackendContext {

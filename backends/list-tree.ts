@@ -3,24 +3,47 @@
 // `threads` folders in flight, which for chunks/ means the 256 prefix folders in parallel.
 
 import pLimit from 'p-limit';
-import type { Backend, Entry, ListTreeOptions } from './backend.js';
+import type { Backend, Entry, FoundFiles, ListTreeOptions } from './backend.js';
 
-export async function listTree(backend: Backend, dir: string, options: ListTreeOptions): Promise<Entry[]> {
-  if (backend.listTree) return backend.listTree(dir, options);
+/**
+ * Hands every file below `dir` to `found`, a folder or a page at a time. After a failure no more
+ * folders are listed, and `found` is never called once the returned promise has settled.
+ */
+export async function listTree(backend: Backend, dir: string, options: ListTreeOptions, found: FoundFiles): Promise<void> {
+  if (backend.listTree) return backend.listTree(dir, options, found);
   const limit = pLimit(Math.max(1, options.threads));
-  const files: Entry[] = [];
+  let failure: { e: unknown } | undefined;
   const walk = async (rel: string): Promise<void> => {
-    options.signal?.throwIfAborted();
-    const entries = await limit(() => backend.list(rel === '' ? dir : `${dir}/${rel}`));
     const subdirs: Promise<void>[] = [];
-    for (const e of entries) {
-      const name = rel === '' ? e.name : `${rel}/${e.name}`;
-      if (e.dir) subdirs.push(walk(name));
-      else files.push({ name, size: e.size, dir: false });
+    try {
+      // folders queued behind the limit when another failed are not listed at all
+      const entries = await limit(() => {
+        if (failure) return undefined;
+        options.signal?.throwIfAborted();
+        return backend.list(rel === '' ? dir : `${dir}/${rel}`);
+      });
+      if (!entries) return;
+      const files: Entry[] = [];
+      for (const e of entries) {
+        const name = rel === '' ? e.name : `${rel}/${e.name}`;
+        if (e.dir) subdirs.push(walk(name));
+        else files.push({ name, size: e.size, dir: false });
+      }
+      if (files.length > 0 && !failure) found(files);
+    } catch (e) {
+      failure ??= { e };
     }
-    options.onProgress?.(files.length);
-    await Promise.all(subdirs);
+    await Promise.all(subdirs); // walks never reject: they record the failure
   };
   await walk('');
-  return files;
+  if (failure) throw failure.e;
+}
+
+/** Every file below `dir` in one array: for small trees (tests, tools), not for chunks/. */
+export async function collectTree(backend: Backend, dir: string, options: ListTreeOptions): Promise<Entry[]> {
+  const all: Entry[] = [];
+  await listTree(backend, dir, options, (files) => {
+    for (const f of files) all.push(f);
+  });
+  return all;
 }

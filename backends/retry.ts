@@ -6,13 +6,15 @@
 
 import { DbkError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
-import type { Backend, Entry, ListTreeOptions } from './backend.js';
+import type { Backend, FoundFiles, ListTreeOptions } from './backend.js';
 
 export interface RetryOptions {
   attempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
   log?: Logger;
+  /** asked before each retry: false gives the failure up */
+  canRetry?: () => boolean;
 }
 
 const DEFAULTS: RetryOptions = { attempts: 8, baseDelayMs: 200, maxDelayMs: 30_000 };
@@ -23,7 +25,7 @@ export async function retrying<T>(what: string, fn: () => Promise<T>, options: P
     try {
       return await fn();
     } catch (e) {
-      if (!(e instanceof DbkError && e.temporary) || attempt >= o.attempts) throw e;
+      if (!(e instanceof DbkError && e.temporary) || attempt >= o.attempts || o.canRetry?.() === false) throw e;
       const delay = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
       o.log?.debug(`${what}: ${e.message}; retry ${attempt} in ${Math.round(delay)} ms`);
       await new Promise((r) => setTimeout(r, delay));
@@ -46,7 +48,15 @@ export function withRetry(inner: Backend, options: Partial<RetryOptions> = {}): 
   };
   if (inner.listTree) {
     const listTree = inner.listTree.bind(inner);
-    wrapped.listTree = (dir: string, o: ListTreeOptions): Promise<Entry[]> => r(`list ${dir}`, () => listTree(dir, o));
+    // a listing that has handed files on is not started again: it would hand them on twice
+    wrapped.listTree = (dir: string, o: ListTreeOptions, found: FoundFiles): Promise<void> => {
+      let handedOn = false;
+      const noting: FoundFiles = (files) => {
+        handedOn = true;
+        found(files);
+      };
+      return retrying(`list ${dir}`, () => listTree(dir, o, noting), { ...options, canRetry: () => !handedOn });
+    };
   }
   return wrapped;
 }

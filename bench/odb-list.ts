@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { odbConfig } from '../backends/onedrive/config.js';
 import { OneDriveBackend } from '../backends/onedrive/onedrive.js';
+import { ListedChunks } from '../src/engine/listed-chunks.js';
 import { silentLogger } from '../src/log.js';
 import { makeSettings } from '../src/settings.js';
 import { loadAverage, startEmulatorProcess } from './emulator-process.js';
@@ -72,13 +73,14 @@ async function main(): Promise<void> {
       const emulatorCpu0 = emulator.cpuMs();
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
-      const listed = await backend.listTree('chunks', { threads: run.threads });
+      const listed = new ListedChunks(); // what check and prune keep of a listing
+      await backend.listTree('chunks', { threads: run.threads }, listed.add);
       const ms = performance.now() - t0;
       const cpu = process.cpuUsage(cpu0);
       const emulatorCpuMs = emulator.cpuMs() - emulatorCpu0;
       await backend.close();
       const counters = await emulator.counters();
-      if (listed.length !== entries) throw new Error(`${run.label}: listed ${listed.length} of ${entries} entries`);
+      if (listed.count !== entries) throw new Error(`${run.label}: listed ${listed.count} of ${entries} entries`);
       process.stderr.write(`${run.label}: ${(ms / 1000).toFixed(2)} s (load ${load})\n`);
       return { ms, cpuMs: (cpu.user + cpu.system) / 1000, emulatorCpuMs, requests: counters.requests, pages: counters.byKind.list ?? 0, load };
     };

@@ -7,6 +7,7 @@
 
 import { listTree } from '../backends/list-tree.js';
 import { openBackend } from '../backends/registry.js';
+import { ListedChunks } from '../src/engine/listed-chunks.js';
 import { silentLogger } from '../src/log.js';
 import { makeSettings } from '../src/settings.js';
 
@@ -23,7 +24,8 @@ const opening = process.hrtime.bigint();
 const backend = await openBackend(url, { settings: makeSettings('default'), repoDir, threads, log: silentLogger });
 const open_s = seconds(opening);
 const listing = process.hrtime.bigint();
-const files = await listTree(backend, 'chunks', { threads });
+const listed = new ListedChunks(); // what check and prune keep of a listing
+await listTree(backend, 'chunks', { threads }, listed.add);
 const list_s = seconds(listing);
 await backend.close();
-console.log(JSON.stringify({ files: files.length, open_s, list_s }));
+console.log(JSON.stringify({ files: listed.count, open_s, list_s }));

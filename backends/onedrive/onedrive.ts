@@ -6,7 +6,7 @@
 import { ResponseType } from '@microsoft/microsoft-graph-client';
 import { alreadyExists, isDbkError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
-import type { Backend, Entry, ListTreeOptions } from '../backend.js';
+import type { Backend, Entry, FoundFiles, ListTreeOptions } from '../backend.js';
 import type { OdbConfig } from './config.js';
 import { type CallTrace, GraphCaller } from './graph-caller.js';
 import { listFolder, listTreeParallel } from './listing.js';
@@ -66,7 +66,7 @@ export class OneDriveBackend implements Backend {
     return listFolder(this.caller, `list ${dir}`, this.childrenUrl(dir));
   }
 
-  listTree(dir: string, options: ListTreeOptions): Promise<Entry[]> {
+  listTree(dir: string, options: ListTreeOptions, found: FoundFiles): Promise<void> {
     return listTreeParallel(
       {
         caller: this.caller,
@@ -76,6 +76,7 @@ export class OneDriveBackend implements Backend {
         versionRoot: `${this.config.graphUrl}/v1.0`,
       },
       options,
+      found,
     );
   }
 

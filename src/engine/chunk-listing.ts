@@ -4,12 +4,13 @@
 // callers look such chunks up directly before calling them missing (confirmPresence).
 
 import pLimit from 'p-limit';
+import type { FoundFiles } from '../../backends/backend.js';
 import { listTree } from '../../backends/list-tree.js';
-import { KEY_BYTES } from '../../cache/id-table.js';
 import { ChunkListing } from '../../cache/chunk-list-cache.js';
 import type { StorageCache } from '../../cache/storage-cache.js';
-import { type ChunkId, chunkPath, fossilPath, parseChunkListing } from '../format/ids.js';
+import { type ChunkId, chunkPath, fossilPath } from '../format/ids.js';
 import type { Logger } from '../log.js';
+import { ListedChunks } from './listed-chunks.js';
 import type { RecordBook } from './record-book.js';
 import { DAY_MS } from './retention.js';
 import type { Repository } from './repository.js';
@@ -66,26 +67,20 @@ export async function obtainChunkListing(
 }
 
 async function listStorage(repo: Repository, cache: StorageCache, listedAt: number, o: ChunkListingOptions): Promise<ChunkListing> {
-  const entries = await listTree(repo.backend, 'chunks', { threads: repo.threads, ...(o.onProgress ? { onProgress: o.onProgress } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+  const listed = new ListedChunks();
+  const found: FoundFiles = o.onProgress
+    ? (files) => {
+        listed.add(files);
+        o.onProgress!(listed.count);
+      }
+    : listed.add;
+  await listTree(repo.backend, 'chunks', { threads: repo.threads, ...(o.signal ? { signal: o.signal } : {}) }, found);
   const dict = cache.dictionary();
-  const ids = Buffer.allocUnsafe(entries.length * KEY_BYTES);
-  const sizes = new Uint32Array(entries.length);
-  const fossil = new Uint8Array(entries.length);
-  let n = 0;
-  for (const e of entries) {
-    const parsed = parseChunkListing(e.name);
-    if (!parsed) continue; // not a chunk: never touched
-    ids.write(parsed.id, n * KEY_BYTES, 'hex');
-    sizes[n] = e.size;
-    fossil[n] = parsed.fossil ? 1 : 0;
-    n++;
-  }
-  entries.length = 0; // the listing can be large: let it go before numbering
-  const numbers = dict.intern(ids.subarray(0, n * KEY_BYTES));
+  const numbers = dict.intern(listed.idBytes());
   const listing = ChunkListing.empty(listedAt, dict.size);
-  for (let i = 0; i < n; i++) {
-    if (fossil[i]) listing.setFossil(numbers[i]!, sizes[i]!);
-    else listing.setChunk(numbers[i]!, sizes[i]!);
+  for (let i = 0; i < listed.count; i++) {
+    if (listed.isFossil(i)) listing.setFossil(numbers[i]!, listed.size(i));
+    else listing.setChunk(numbers[i]!, listed.size(i));
   }
   return listing;
 }

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import pLimit from 'p-limit';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Entry } from '../../backends/backend.js';
+import { collectTree } from '../../backends/list-tree.js';
 import { odbConfig, odbRoot } from '../../backends/onedrive/config.js';
 import { type UserCodePrompt, odbLogin } from '../../backends/onedrive/login.js';
 import { OneDriveBackend } from '../../backends/onedrive/onedrive.js';
@@ -75,7 +76,7 @@ describe('onedrive specifics', () => {
     ] as const) {
       const b = openOdb(emu, dir, root, { settings: { odb_max_batch_requests: batch }, tuning: { pageSize: 5 } });
       emu.faults.resetCounters();
-      const found = await b.listTree('chunks', { threads });
+      const found = await collectTree(b, 'chunks', { threads });
       await b.close();
       expect(found.map((e) => e.name).sort()).toEqual(expected);
       expect(found.every((e) => e.size === 1024 && !e.dir)).toBe(true);
@@ -106,7 +107,7 @@ describe('onedrive specifics', () => {
     const files = Array.from({ length: 64 }, (_, i) => ({ path: `chunks/${(i % 16).toString(16).padStart(2, '0')}/c${i}`, data: randomBytes(i % 10 === 0 ? 700_000 : 1000 + i) }));
     const limit = pLimit(16);
     await Promise.all(files.map((f) => limit(() => b.write(f.path, f.data))));
-    const listed = await b.listTree('chunks', { threads: 16 });
+    const listed = await collectTree(b, 'chunks', { threads: 16 });
     expect(sortByName(listed)).toEqual(sortByName(files.map((f) => ({ name: f.path.slice(7), size: f.data.length, dir: false }))));
     const read = await Promise.all(files.map((f) => limit(() => b.read(f.path))));
     read.forEach((data, i) => expect(data.equals(files[i]!.data)).toBe(true));
@@ -128,7 +129,7 @@ describe('onedrive specifics', () => {
       arrivals.push(Date.now());
       if (c.requests === 41) refusedAt = Date.now();
     };
-    await b.listTree('chunks', { threads: 16 });
+    await collectTree(b, 'chunks', { threads: 16 });
     await b.close();
     expect(refusedAt).toBeGreaterThan(0);
     // requests already on their way may still land; nothing new is sent until the pause is over
@@ -158,7 +159,7 @@ describe('onedrive specifics', () => {
     emu.faults.onRequest = (_kind, c) => {
       if (c.requests === 30) emu.auth.expireAccessTokens();
     };
-    const listed = await b.listTree('chunks', { threads: 16 });
+    const listed = await collectTree(b, 'chunks', { threads: 16 });
     expect(listed).toHaveLength(1500);
     expect(emu.counters.unauthorized).toBeGreaterThan(0);
     expect(emu.counters.byKind.token).toBe(1);
@@ -246,7 +247,7 @@ describe('onedrive specifics', () => {
     const root = freshRoot();
     const b = openOdb(emu, dir, root, { settings: { odb_drive_id: emu.drive.driveId } });
     await b.write('chunks/00/x', Buffer.from('on the drive'));
-    expect(await b.listTree('chunks', { threads: 2 })).toEqual([{ name: '00/x', size: 12, dir: false }]);
+    expect(await collectTree(b, 'chunks', { threads: 2 })).toEqual([{ name: '00/x', size: 12, dir: false }]);
     await b.close();
     expect(emu.drive.fileAt(`${root}/chunks/00/x`)?.toString()).toBe('on the drive');
     const other = openOdb(emu, dir, root, { settings: { odb_drive_id: 'someoneelses' } });

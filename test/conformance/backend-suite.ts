@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Backend, Entry } from '../../backends/backend.js';
-import { listTree } from '../../backends/list-tree.js';
+import { collectTree, listTree } from '../../backends/list-tree.js';
 import { withRetry } from '../../backends/retry.js';
 import { isTempName, tempName } from '../../backends/temp-names.js';
 import { DbkError, type ErrorCode } from '../../src/errors.js';
@@ -104,11 +104,19 @@ export function describeBackendConformance(
       await Promise.all(expected.map((e) => limit(() => b.write(`chunks/${e.name}`, randomBytes(e.size)))));
       await storage.putRaw(`chunks/7f/${tempName('7f00', 'crashed')}`, randomBytes(10));
       await storage.putRaw(`chunks/${tempName('x', 'crashed')}`, randomBytes(10));
-      let progress = 0;
-      const found = await listTree(b, 'chunks', { threads: 8, onProgress: (n) => (progress = n) });
-      expect(sorted(found)).toEqual(sorted(expected));
-      expect(progress).toBe(expected.length);
-      expect(await listTree(b, 'missing', { threads: 8 })).toEqual([]);
+      const found: Entry[] = [];
+      let pages = 0;
+      let settled = false;
+      await listTree(b, 'chunks', { threads: 8 }, (files) => {
+        expect(settled).toBe(false);
+        expect(files.length).toBeGreaterThan(0);
+        pages++;
+        found.push(...files);
+      });
+      settled = true;
+      expect(sorted(found)).toEqual(sorted(expected)); // each file handed on once
+      expect(pages).toBeGreaterThan(1); // a page or a folder at a time, not the whole tree at the end
+      expect(await collectTree(b, 'missing', { threads: 8 })).toEqual([]);
     });
 
     test('a write is invisible until complete', async () => {
@@ -203,7 +211,7 @@ export function describeBackendConformance(
           i % 4 === 0 ? b.rename(f.path, `${f.path}.moved`) : i % 4 === 1 ? b.delete(f.path) : i % 4 === 2 ? b.stat(f.path) : b.list('c/3'),
         ),
       );
-      const left = await listTree(b, 'c', { threads: 8 });
+      const left = await collectTree(b, 'c', { threads: 8 });
       expect(sorted(left).map((e) => e.name)).toEqual(
         files
           .map((f, i) => (i % 4 === 0 ? `${f.path}.moved` : i % 4 === 1 ? undefined : f.path))

@@ -1,0 +1,55 @@
+// The chunk files of a listing of chunks/, gathered as the pages arrive: each chunk's id as 32
+// bytes in one growing buffer (ready to be numbered by the dictionary in one go), its stored size
+// and whether it is a fossil. Names that are not chunks are skipped (foreign files are never touched).
+
+import type { Entry } from '../../backends/backend.js';
+import { KEY_BYTES } from '../../cache/id-table.js';
+import { parseChunkListing } from '../format/ids.js';
+
+export class ListedChunks {
+  /** chunk ids, KEY_BYTES each, in the order listed */
+  private ids = Buffer.allocUnsafe(KEY_BYTES * 4096);
+  private sizes = new Uint32Array(4096);
+  private fossil = new Uint8Array(4096);
+  /** chunk files gathered so far */
+  count = 0;
+
+  /** Takes one page of the listing (names relative to chunks/); a FoundFiles for listTree(). */
+  readonly add = (files: readonly Entry[]): void => {
+    for (const e of files) {
+      const parsed = parseChunkListing(e.name);
+      if (!parsed) continue;
+      if (this.count === this.sizes.length) this.grow();
+      this.ids.write(parsed.id, this.count * KEY_BYTES, 'hex');
+      this.sizes[this.count] = e.size;
+      this.fossil[this.count] = parsed.fossil ? 1 : 0;
+      this.count++;
+    }
+  };
+
+  /** The ids of every chunk file gathered, back to back. */
+  idBytes(): Buffer {
+    return this.ids.subarray(0, this.count * KEY_BYTES);
+  }
+
+  size(i: number): number {
+    return this.sizes[i]!;
+  }
+
+  isFossil(i: number): boolean {
+    return this.fossil[i] === 1;
+  }
+
+  private grow(): void {
+    const n = this.sizes.length * 2;
+    const ids = Buffer.allocUnsafe(n * KEY_BYTES);
+    this.ids.copy(ids);
+    this.ids = ids;
+    const sizes = new Uint32Array(n);
+    sizes.set(this.sizes);
+    this.sizes = sizes;
+    const fossil = new Uint8Array(n);
+    fossil.set(this.fossil);
+    this.fossil = fossil;
+  }
+}
