@@ -9,7 +9,7 @@ import type { Logger } from '../src/log.js';
 import type { Settings } from '../src/settings.js';
 
 export interface Entry {
-  /** name within the listed folder (or path relative to it, from listTree) */
+  /** name within the listed folder */
   name: string;
   /** size in bytes; 0 for folders */
   size: number;
@@ -46,8 +46,7 @@ export interface Backend {
   mkdir(path: string): Promise<void>;
 
   /**
-   * Optional: every file below `dir` (names relative to it), handed to `found` a page at a time
-   * while the listing goes on, for backends that have a faster way than walking folder by folder
+   * Optional: every file below `dir`, handed to `found` a page at a time while the listing goes on, for backends that have a faster way than walking folder by folder
    * (parallel pages, batched requests). See listTree() in list-tree.ts.
    */
   listTree?(dir: string, options: ListTreeOptions, found: FoundFiles): Promise<void>;
@@ -63,11 +62,13 @@ export interface ListTreeOptions {
 }
 
 /**
- * Receives the files of a recursive listing as they are found, each file once. A listing of
- * millions is never held whole: the consumer keeps what it needs (a chunk id, a size) and lets
- * the entries go, so they die young and cost the garbage collector next to nothing.
+ * Receives the files of a recursive listing as they are found, each file once: files of `folder`
+ * (relative to the listed one, '' for itself), with their names within it. A listing of millions
+ * is never held whole: the consumer keeps what it needs (a chunk id, a size) and lets the entries
+ * go, so they die young and cost the garbage collector next to nothing; and no path is joined
+ * for each file.
  */
-export type FoundFiles = (files: readonly Entry[]) => void;
+export type FoundFiles = (folder: string, files: readonly Entry[]) => void;
 
 /** What a backend needs to know when it is opened. */
 export interface BackendContext {

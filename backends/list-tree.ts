@@ -25,11 +25,10 @@ export async function listTree(backend: Backend, dir: string, options: ListTreeO
       if (!entries) return;
       const files: Entry[] = [];
       for (const e of entries) {
-        const name = rel === '' ? e.name : `${rel}/${e.name}`;
-        if (e.dir) subdirs.push(walk(name));
-        else files.push({ name, size: e.size, dir: false });
+        if (e.dir) subdirs.push(walk(rel === '' ? e.name : `${rel}/${e.name}`));
+        else files.push(e);
       }
-      if (files.length > 0 && !failure) found(files);
+      if (files.length > 0 && !failure) found(rel, files);
     } catch (e) {
       failure ??= { e };
     }
@@ -39,11 +38,11 @@ export async function listTree(backend: Backend, dir: string, options: ListTreeO
   if (failure) throw failure.e;
 }
 
-/** Every file below `dir` in one array: for small trees (tests, tools), not for chunks/. */
+/** Every file below `dir` in one array, named by its path relative to `dir`: for small trees (tests, tools), not for chunks/. */
 export async function collectTree(backend: Backend, dir: string, options: ListTreeOptions): Promise<Entry[]> {
   const all: Entry[] = [];
-  await listTree(backend, dir, options, (files) => {
-    for (const f of files) all.push(f);
+  await listTree(backend, dir, options, (folder, files) => {
+    for (const f of files) all.push({ ...f, name: folder === '' ? f.name : `${folder}/${f.name}` });
   });
   return all;
 }

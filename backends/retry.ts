@@ -51,9 +51,9 @@ export function withRetry(inner: Backend, options: Partial<RetryOptions> = {}): 
     // a listing that has handed files on is not started again: it would hand them on twice
     wrapped.listTree = (dir: string, o: ListTreeOptions, found: FoundFiles): Promise<void> => {
       let handedOn = false;
-      const noting: FoundFiles = (files) => {
+      const noting: FoundFiles = (folder, files) => {
         handedOn = true;
-        found(files);
+        found(folder, files);
       };
       return retrying(`list ${dir}`, () => listTree(dir, o, noting), { ...options, canRetry: () => !handedOn });
     };

@@ -81,9 +81,9 @@ export async function listTreeParallel(t: TreeListing, options: ListTreeOptions,
     const files: Entry[] = [];
     for (const item of page.value) {
       if (item.folder) more.push({ rel: prefix + item.name, url: t.childrenUrl(prefix + item.name) });
-      else if (!isTempName(item.name)) files.push({ name: prefix + item.name, size: item.size ?? 0, dir: false });
+      else if (!isTempName(item.name)) files.push({ name: item.name, size: item.size ?? 0, dir: false });
     }
-    if (files.length > 0) found(files);
+    if (files.length > 0) found(job.rel, files);
     return more;
   };
 

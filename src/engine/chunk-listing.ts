@@ -69,8 +69,8 @@ export async function obtainChunkListing(
 async function listStorage(repo: Repository, cache: StorageCache, listedAt: number, o: ChunkListingOptions): Promise<ChunkListing> {
   const listed = new ListedChunks();
   const found: FoundFiles = o.onProgress
-    ? (files) => {
-        listed.add(files);
+    ? (folder, files) => {
+        listed.add(folder, files);
         o.onProgress!(listed.count);
       }
     : listed.add;

@@ -4,7 +4,7 @@
 
 import type { Entry } from '../../backends/backend.js';
 import { KEY_BYTES } from '../../cache/id-table.js';
-import { parseChunkListing } from '../format/ids.js';
+import { chunkListingInto } from '../format/ids.js';
 
 export class ListedChunks {
   /** chunk ids, KEY_BYTES each, in the order listed */
@@ -14,15 +14,15 @@ export class ListedChunks {
   /** chunk files gathered so far */
   count = 0;
 
-  /** Takes one page of the listing (names relative to chunks/); a FoundFiles for listTree(). */
-  readonly add = (files: readonly Entry[]): void => {
-    for (const e of files) {
-      const parsed = parseChunkListing(e.name);
-      if (!parsed) continue;
+  /** Takes one page of the listing: files of `folder` (below chunks/). A FoundFiles for listTree(). */
+  readonly add = (folder: string, files: readonly Entry[]): void => {
+    for (let i = 0; i < files.length; i++) {
+      const e = files[i]!; // (an indexed loop: for…of over a million entries costs a third more here)
       if (this.count === this.sizes.length) this.grow();
-      this.ids.write(parsed.id, this.count * KEY_BYTES, 'hex');
+      const kind = chunkListingInto(folder, e.name, this.ids, this.count * KEY_BYTES);
+      if (kind === undefined) continue;
       this.sizes[this.count] = e.size;
-      this.fossil[this.count] = parsed.fossil ? 1 : 0;
+      this.fossil[this.count] = kind === 'fossil' ? 1 : 0;
       this.count++;
     }
   };

@@ -35,14 +35,28 @@ export function fossilPath(id: ChunkId): string {
   return chunkPath(id) + FOSSIL_SUFFIX;
 }
 
+/** value of a lower-case hex digit by character code, -1 for anything else */
+const NIBBLE = new Int8Array(128).fill(-1);
+for (let c = 0; c < 16; c++) NIBBLE['0123456789abcdef'.charCodeAt(c)] = c;
+
 /**
- * Reads a path relative to chunks/ ("ab/cdef…" or "ab/cdef….fsl") back into an id.
- * Returns undefined for names that are not chunks (foreign files are ignored, never deleted).
+ * Reads a file listed in chunks/ (folder "ab", name "cdef…" or "cdef….fsl") as the 32 bytes of
+ * its id, written to `out` at `offset`. Returns 'chunk' or 'fossil', or undefined for files that
+ * are not chunks (foreign files are ignored, never deleted; `out` may then hold part of a key).
+ * Check and prune read millions of these, so it decodes by character code: no slices, no regex.
  */
-export function parseChunkListing(relPath: string): { id: ChunkId; fossil: boolean } | undefined {
-  const fossil = relPath.endsWith(FOSSIL_SUFFIX);
-  const bare = fossil ? relPath.slice(0, -FOSSIL_SUFFIX.length) : relPath;
-  if (bare.length !== 65 || bare[2] !== '/') return undefined;
-  const hex = bare.slice(0, 2) + bare.slice(3);
-  return HEX64.test(hex) ? { id: hex as ChunkId, fossil } : undefined;
+export function chunkListingInto(folder: string, name: string, out: Uint8Array, offset: number): 'chunk' | 'fossil' | undefined {
+  const fossil = name.length === 62 + FOSSIL_SUFFIX.length && name.endsWith(FOSSIL_SUFFIX);
+  if (folder.length !== 2 || (name.length !== 62 && !fossil)) return undefined;
+  if (!hexByteInto(folder, 0, out, offset)) return undefined;
+  for (let i = 1; i < HASH_BYTES; i++) if (!hexByteInto(name, 2 * i - 2, out, offset + i)) return undefined;
+  return fossil ? 'fossil' : 'chunk';
+}
+
+/** Decodes the two hex digits at text[at…at+1] into out[offset]; false when they are not hex. */
+function hexByteInto(text: string, at: number, out: Uint8Array, offset: number): boolean {
+  const hi = NIBBLE[text.charCodeAt(at)] ?? -1;
+  const lo = NIBBLE[text.charCodeAt(at + 1)] ?? -1;
+  out[offset] = (hi << 4) | lo;
+  return (hi | lo) >= 0;
 }

@@ -19,11 +19,12 @@ async function memoryWith(paths: string[]): Promise<MemoryBackend> {
 }
 
 describe('listTree over list()', () => {
-  it('hands on each folder as it is listed, names relative to the listed folder', async () => {
-    const b = await memoryWith(['c/00/a', 'c/00/b', 'c/01/c', 'c/top', 'elsewhere/x']);
-    const pages: string[][] = [];
-    await listTree(b, 'c', { threads: 2 }, (files) => pages.push(files.map((f) => f.name)));
-    expect(pages.map((p) => p.sort()).sort()).toEqual([['00/a', '00/b'], ['01/c'], ['top']]);
+  it('hands on each folder as it is listed: its path relative to the listed folder, the names within it', async () => {
+    const b = await memoryWith(['c/00/a', 'c/00/b', 'c/01/d/e', 'c/top', 'elsewhere/x']);
+    const pages: string[] = [];
+    await listTree(b, 'c', { threads: 2 }, (folder, files) => pages.push(`${folder}: ${files.map((f) => f.name).sort().join(' ')}`));
+    expect(pages.sort()).toEqual(['00: a b', '01/d: e', ': top']);
+    expect((await collectTree(b, 'c', { threads: 2 })).map((e) => e.name).sort()).toEqual(['00/a', '00/b', '01/d/e', 'top']);
   });
 
   it('stops listing after a failure and never calls the consumer once it has failed', async () => {
@@ -51,16 +52,16 @@ describe('withRetry around a native listTree', () => {
   /** A backend whose listTree fails `failures` times, each time after handing on `before` files. */
   function flaky(failures: number, before: number): Backend & { calls: number } {
     const inner = new MemoryBackend();
-    const files: Entry[] = Array.from({ length: 3 }, (_, i) => ({ name: `00/${i}`, size: i, dir: false }));
+    const files: Entry[] = Array.from({ length: 3 }, (_, i) => ({ name: String(i), size: i, dir: false }));
     const backend = Object.assign(inner, {
       calls: 0,
       async listTree(_dir: string, _o: ListTreeOptions, found: FoundFiles): Promise<void> {
         backend.calls++;
         if (backend.calls <= failures) {
-          if (before > 0) found(files.slice(0, before));
+          if (before > 0) found('00', files.slice(0, before));
           throw transient();
         }
-        found(files);
+        found('00', files);
       },
     });
     return backend;
@@ -76,7 +77,7 @@ describe('withRetry around a native listTree', () => {
   it('gives a listing up once it has handed files on, rather than hand them on twice', async () => {
     const inner = flaky(1, 2);
     const seen: string[] = [];
-    const outcome = listTree(withRetry(inner, { baseDelayMs: 1 }), 'chunks', { threads: 4 }, (files) => seen.push(...files.map((f) => f.name)));
+    const outcome = listTree(withRetry(inner, { baseDelayMs: 1 }), 'chunks', { threads: 4 }, (folder, files) => seen.push(...files.map((f) => `${folder}/${f.name}`)));
     await expect(outcome).rejects.toMatchObject({ code: 'TRANSIENT' });
     expect(inner.calls).toBe(1);
     expect(seen).toEqual(['00/0', '00/1']);

@@ -107,11 +107,14 @@ export function describeBackendConformance(
       const found: Entry[] = [];
       let pages = 0;
       let settled = false;
-      await listTree(b, 'chunks', { threads: 8 }, (files) => {
+      await listTree(b, 'chunks', { threads: 8 }, (folder, files) => {
         expect(settled).toBe(false);
         expect(files.length).toBeGreaterThan(0);
         pages++;
-        found.push(...files);
+        for (const f of files) {
+          expect(f.name).not.toContain('/'); // a name within `folder`
+          found.push({ ...f, name: folder === '' ? f.name : `${folder}/${f.name}` });
+        }
       });
       settled = true;
       expect(sorted(found)).toEqual(sorted(expected)); // each file handed on once
