@@ -46,8 +46,9 @@ export interface Backend {
   mkdir(path: string): Promise<void>;
 
   /**
-   * Optional: every file below `dir`, handed to `found` a page at a time while the listing goes on, for backends that have a faster way than walking folder by folder
-   * (parallel pages, batched requests). See listTree() in list-tree.ts.
+   * Optional: every file below `dir`, handed to `found` a page at a time while the listing goes
+   * on, for backends that have a faster way than walking folder by folder (parallel pages,
+   * batched requests). See listTree() in list-tree.ts.
    */
   listTree?(dir: string, options: ListTreeOptions, found: FoundFiles): Promise<void>;
 

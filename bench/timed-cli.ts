@@ -1,10 +1,14 @@
-// Runs the built dbk CLI as a user would, under /usr/bin/time, for the benchmarks of whole
-// commands: wall time and peak RSS of the dbk process, and what it printed.
+// Runs the built dbk CLI as a user would (with the node options of its #! line), under
+// /usr/bin/time, for the benchmarks of whole commands: wall time and peak RSS of the dbk process,
+// and what it printed.
 
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+/** the node options of the CLI's #! line (its heap settings), which `dbk` on the PATH runs with */
+const NODE_OPTIONS_OF_CLI = /^#!.*\bnode\b(.*)$/.exec(readFileSync(CLI, 'utf8').split('\n', 1)[0] ?? '')?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
 
 export interface Measurement {
   name: string;
@@ -17,7 +21,7 @@ export interface Measurement {
 }
 
 export function timed(name: string, repoDir: string, args: string[], target: string, env: NodeJS.ProcessEnv = {}): Measurement {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', process.execPath, CLI, ...args], {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', process.execPath, ...NODE_OPTIONS_OF_CLI, CLI, ...args], {
     cwd: repoDir,
     env: { ...process.env, ...env },
     encoding: 'utf8',

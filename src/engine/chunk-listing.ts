@@ -68,10 +68,11 @@ export async function obtainChunkListing(
 
 async function listStorage(repo: Repository, cache: StorageCache, listedAt: number, o: ChunkListingOptions): Promise<ChunkListing> {
   const listed = new ListedChunks();
-  const found: FoundFiles = o.onProgress
+  const progress = o.onProgress;
+  const found: FoundFiles = progress
     ? (folder, files) => {
         listed.add(folder, files);
-        o.onProgress!(listed.count);
+        progress(listed.count);
       }
     : listed.add;
   await listTree(repo.backend, 'chunks', { threads: repo.threads, ...(o.signal ? { signal: o.signal } : {}) }, found);
