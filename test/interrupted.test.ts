@@ -1,5 +1,6 @@
 // A backup killed mid-upload (SIGKILL, no chance to clean up) leaves only whole chunks behind, and
-// the next run completes, reusing what was uploaded; the result restores byte for byte.
+// the next run completes, reusing what was uploaded; the result restores byte for byte. A restore
+// killed while writing a file leaves it marked unfinished, and the next restore completes it.
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,6 +12,7 @@ import { isTempName } from '../backends/temp-names.js';
 import { backup } from '../src/commands/backup.js';
 import { restore } from '../src/commands/restore.js';
 import { chunkHashOf, chunkIdOf } from '../src/crypto/keys.js';
+import { UNFINISHED_MODE } from '../src/engine/unfinished-file.js';
 import { decodeConfig } from '../src/format/config.js';
 import { ObjectKind, decodeObject } from '../src/format/object.js';
 import { chunkFiles, describeTree, joinRepo, makeRepo, put } from './support/engine.js';
@@ -113,5 +115,38 @@ describe('interrupted backup', () => {
     const r = await restore({ ...target.open, revision: 1 });
     expect(r.broken).toEqual([]);
     expect(describeTree(target.repoDir)).toEqual(expected);
+  });
+});
+
+describe('interrupted restore', () => {
+  /** A backed-up tree and a second repository on its storage, to restore into. */
+  async function backedUpAndTarget() {
+    const repo = await makeRepo();
+    for (let i = 0; i < 8; i++) put(repo.repoDir, `data/f${i}.bin`, randomBytes(50_000 + i));
+    put(repo.repoDir, 'notes.txt', 'as backed up\n');
+    await backup(repo.open);
+    return { expected: describeTree(repo.repoDir), target: await joinRepo(repo) };
+  }
+
+  it('completes the files a killed restore left half written, instead of keeping them as changed', async () => {
+    const { expected, target } = await backedUpAndTarget();
+    // what the file writer leaves when it is killed between two writes of a file: part of the
+    // content under the file's own name, in the mode it creates files with (file-writer-worker.ts)
+    put(target.repoDir, 'data/f3.bin', randomBytes(20_000), { mode: UNFINISHED_MODE });
+    const r = await restore({ ...target.open, revision: 1 });
+    expect(r.keptFiles).toEqual([]);
+    expect(r.broken).toEqual([]);
+    expect(describeTree(target.repoDir)).toEqual(expected);
+  });
+
+  it('still keeps a file the user changed, without -overwrite', async () => {
+    const { expected, target } = await backedUpAndTarget();
+    put(target.repoDir, 'notes.txt', 'changed by the user\n', { mode: 0o600 });
+    const r = await restore({ ...target.open, revision: 1 });
+    expect(r.keptFiles).toEqual(['notes.txt']);
+    expect(fs.readFileSync(path.join(target.repoDir, 'notes.txt'), 'utf8')).toBe('changed by the user\n');
+    const { 'notes.txt': _kept, ...rest } = describeTree(target.repoDir);
+    const { 'notes.txt': _original, ...restExpected } = expected;
+    expect(rest).toEqual(restExpected);
   });
 });

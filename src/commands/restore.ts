@@ -18,6 +18,7 @@ import { RestoreChunks, planChunkLoads } from '../engine/restore-chunks.js';
 import { RestoreWriter } from '../engine/restore-writer.js';
 import { SafeTree, checkRevisionPaths } from '../engine/safe-path.js';
 import { scan } from '../engine/scanner.js';
+import { isUnfinishedRestore } from '../engine/unfinished-file.js';
 
 export interface RestoreProgress {
   files: number;
@@ -55,7 +56,7 @@ export interface RestoreResult {
   restoredBytes: number;
   /** already identical */
   unchangedFiles: number;
-  /** existing and different, left alone without `overwrite` */
+  /** existing and different, left alone without `overwrite` (a file an interrupted restore left unfinished is replaced) */
   keptFiles: string[];
   deletedFiles: string[];
   /** files that could not be restored, with the chunk that broke them */
@@ -126,7 +127,7 @@ async function filesToWrite(tree: SafeTree, files: FileEntry[], o: RestoreOption
     const st = i === undefined ? undefined : found[i];
     if (st?.isFile() && st.size === e.size && (o.hash ? await sameContent(tree.abs(e.path), e) : Math.abs(st.mtimeMs - e.mtimeMs) < 1)) {
       result.unchangedFiles++;
-    } else if (st && !o.overwrite) {
+    } else if (st && !o.overwrite && !isUnfinishedRestore(st)) {
       result.keptFiles.push(e.path);
     } else {
       out.push({ entry: e, exists: st !== undefined });

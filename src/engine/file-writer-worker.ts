@@ -6,6 +6,7 @@ import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lstatSync, l
 import * as path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FileAttributes, PlacedFile, RingSpan, WriterJob, WriterReport, WriterSetup } from './file-writer.js';
+import { UNFINISHED_MODE } from './unfinished-file.js';
 
 /** O_EXCL: never over what is there, nor a symlink in its place (parent folders are SafeTree's) */
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
@@ -34,7 +35,7 @@ const view = (s: RingSpan) => ring.subarray(s.offset, s.offset + s.length);
 
 function create(file: PlacedFile): Open {
   const written = file.viaTemp ? tempBeside(file.target) : file.target;
-  return { fd: openSync(written, CREATE, 0o600), written, file };
+  return { fd: openSync(written, CREATE, UNFINISHED_MODE), written, file };
 }
 
 function writeAll(fd: number, bytes: Uint8Array): void {

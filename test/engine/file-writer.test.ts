@@ -6,6 +6,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync,
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileWriter, type PlacedFile, type Reserved, type RingSpan } from '../../src/engine/file-writer.js';
+import { isUnfinishedRestore } from '../../src/engine/unfinished-file.js';
 import { seededBytes } from '../support/engine.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -80,6 +81,23 @@ describe('FileWriter', () => {
       expect(Math.abs(st.mtimeMs - 1_600_000_000_123)).toBeLessThan(0.01);
     }
     expect(readdirSync(dir).filter((f) => f.startsWith('.dbk-restore-'))).toEqual([]);
+  });
+
+  it('marks a file unfinished until all of it is written, then gives it its own mode', async () => {
+    const dir = fresh();
+    writer = new FileWriter(RING);
+    const target = path.join(dir, 'streamed');
+    const id = writer.open(placed(target));
+    pushed(writer.append(id, await inRing(seededBytes(50_000, 'first part'))));
+    await writer.drain();
+    // a restore killed now leaves this: the next one sees it is unfinished (unfinished-file.ts)
+    expect(isUnfinishedRestore(lstatSync(target))).toBe(true);
+    expect(lstatSync(target).size).toBe(50_000);
+    pushed(writer.append(id, await inRing(seededBytes(50_000, 'second part'))));
+    writer.finish(id, true);
+    await writer.drain();
+    expect(isUnfinishedRestore(lstatSync(target))).toBe(false);
+    expect(lstatSync(target).mode & 0o7777).toBe(0o640);
   });
 
   it('finish without commit leaves neither the file nor its temporary name', async () => {
