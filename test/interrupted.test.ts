@@ -125,18 +125,33 @@ describe('interrupted restore', () => {
     for (let i = 0; i < 8; i++) put(repo.repoDir, `data/f${i}.bin`, randomBytes(50_000 + i));
     put(repo.repoDir, 'notes.txt', 'as backed up\n');
     await backup(repo.open);
-    return { expected: describeTree(repo.repoDir), target: await joinRepo(repo) };
+    return { source: repo, expected: describeTree(repo.repoDir), target: await joinRepo(repo) };
   }
 
-  it('completes the files a killed restore left half written, instead of keeping them as changed', async () => {
-    const { expected, target } = await backedUpAndTarget();
-    // what the file writer leaves when it is killed between two writes of a file: part of the
-    // content under the file's own name, in the mode it creates files with (file-writer-worker.ts)
-    put(target.repoDir, 'data/f3.bin', randomBytes(20_000), { mode: UNFINISHED_MODE });
-    const r = await restore({ ...target.open, revision: 1 });
-    expect(r.keptFiles).toEqual([]);
-    expect(r.broken).toEqual([]);
-    expect(describeTree(target.repoDir)).toEqual(expected);
+  // the mark is the sticky bit, which only Linux lets anyone set on a file
+  for (const hash of [false, true]) {
+    it.skipIf(process.platform !== 'linux')(`completes the files a killed restore left unfinished, instead of keeping them as changed${hash ? ' (-hash)' : ''}`, async () => {
+      const { source, expected, target } = await backedUpAndTarget();
+      // what the file writer leaves when it is killed between two writes of a file: part of the
+      // content under the file's own name, in the mode it creates files with (file-writer-worker.ts);
+      // and, killed after the last write, all of the content with mode and mtime not yet set
+      put(target.repoDir, 'data/f3.bin', randomBytes(20_000), { mode: UNFINISHED_MODE });
+      put(target.repoDir, 'data/f5.bin', fs.readFileSync(path.join(source.repoDir, 'data/f5.bin')), { mode: UNFINISHED_MODE });
+      const r = await restore({ ...target.open, revision: 1, hash });
+      expect(r.keptFiles).toEqual([]);
+      expect(r.broken).toEqual([]);
+      expect(describeTree(target.repoDir)).toEqual(expected);
+    });
+  }
+
+  it.skipIf(process.platform !== 'linux')('keeps a changed file whose backed-up mode is the mark itself', async () => {
+    const { source, target } = await backedUpAndTarget();
+    put(source.repoDir, 'marked.txt', 'backed up in mode 1600\n', { mode: UNFINISHED_MODE });
+    await backup(source.open);
+    put(target.repoDir, 'marked.txt', 'changed by the user\n', { mode: UNFINISHED_MODE });
+    const r = await restore({ ...target.open, revision: 2 });
+    expect(r.keptFiles).toEqual(['marked.txt']);
+    expect(fs.readFileSync(path.join(target.repoDir, 'marked.txt'), 'utf8')).toBe('changed by the user\n');
   });
 
   it('still keeps a file the user changed, without -overwrite', async () => {

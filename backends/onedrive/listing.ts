@@ -69,7 +69,10 @@ export interface TreeListing {
   versionRoot: string;
 }
 
-/** Hands the files of each page to `found` as it arrives; a folder missing (or deleted meanwhile) lists as empty. */
+/**
+ * Hands the files of each page to `found` as it arrives, until a request fails for good; a folder
+ * missing (or deleted meanwhile) lists as empty.
+ */
 export async function listTreeParallel(t: TreeListing, options: ListTreeOptions, found: FoundFiles): Promise<void> {
   const threads = Math.max(1, options.threads);
   const queue = new WorkQueue({ rel: '', url: t.childrenUrl('') });
@@ -83,7 +86,7 @@ export async function listTreeParallel(t: TreeListing, options: ListTreeOptions,
       if (item.folder) more.push({ rel: prefix + item.name, url: t.childrenUrl(prefix + item.name) });
       else if (!isTempName(item.name)) files.push({ name: item.name, size: item.size ?? 0, dir: false });
     }
-    if (files.length > 0) found(job.rel, files);
+    if (files.length > 0 && !queue.failed) found(job.rel, files);
     return more;
   };
 
@@ -180,6 +183,11 @@ class WorkQueue {
     this.active -= n;
     this.pending.push(...more);
     this.wake();
+  }
+
+  /** true once a job has failed: answers still arriving are not handed on */
+  get failed(): boolean {
+    return this.error !== undefined;
   }
 
   fail(e: unknown): void {

@@ -125,9 +125,10 @@ async function filesToWrite(tree: SafeTree, files: FileEntry[], o: RestoreOption
   for (const e of files) {
     const i = stats.get(e);
     const st = i === undefined ? undefined : found[i];
-    if (st?.isFile() && st.size === e.size && (o.hash ? await sameContent(tree.abs(e.path), e) : Math.abs(st.mtimeMs - e.mtimeMs) < 1)) {
+    const unfinished = st !== undefined && isUnfinishedRestore(st, e);
+    if (st?.isFile() && !unfinished && st.size === e.size && (o.hash ? await sameContent(tree.abs(e.path), e) : Math.abs(st.mtimeMs - e.mtimeMs) < 1)) {
       result.unchangedFiles++;
-    } else if (st && !o.overwrite && !isUnfinishedRestore(st)) {
+    } else if (st && !o.overwrite && !unfinished) {
       result.keptFiles.push(e.path);
     } else {
       out.push({ entry: e, exists: st !== undefined });

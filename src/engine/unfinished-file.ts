@@ -8,5 +8,10 @@ import type { Stats } from 'node:fs';
 
 export const UNFINISHED_MODE = 0o1600;
 
-/** A file a restore began and did not finish. */
-export const isUnfinishedRestore = (st: Stats): boolean => st.isFile() && (st.mode & 0o7777) === UNFINISHED_MODE;
+/**
+ * A file a restore began and did not finish (even when all its content is there: the mode is set
+ * last). Not when the file restored there should have this mode itself: then it may be finished
+ * and since changed by the user.
+ */
+export const isUnfinishedRestore = (st: Stats, restoring?: { mode: number }): boolean =>
+  st.isFile() && (st.mode & 0o7777) === UNFINISHED_MODE && (restoring === undefined || (restoring.mode & 0o7777) !== UNFINISHED_MODE);
