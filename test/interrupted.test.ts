@@ -1,6 +1,7 @@
 // A backup killed mid-upload (SIGKILL, no chance to clean up) leaves only whole chunks behind, and
 // the next run completes, reusing what was uploaded; the result restores byte for byte. A restore
-// killed while writing a file leaves it marked unfinished, and the next restore completes it.
+// killed while writing a file leaves it marked unfinished, and the next restore completes it and
+// removes the temporary files it left.
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -143,6 +144,27 @@ describe('interrupted restore', () => {
       expect(describeTree(target.repoDir)).toEqual(expected);
     });
   }
+
+  it.skipIf(process.platform !== 'linux')('removes the temporary files of a restore that did not finish, and only after one', async () => {
+    const { expected, target } = await backedUpAndTarget();
+    const leftover = path.join(target.repoDir, 'data', '.dbk-restore-0123456789abcdef');
+    const marker = path.join(target.repoDir, '.dbk', 'restore-unfinished');
+    put(target.repoDir, 'data/.dbk-restore-0123456789abcdef', randomBytes(70_000), { mode: UNFINISHED_MODE });
+    // no restore was interrupted: nothing is looked for
+    await restore({ ...target.open, revision: 1 });
+    expect(fs.existsSync(leftover)).toBe(true);
+    expect(fs.existsSync(marker)).toBe(false);
+    // one was (it left its marker): what it left goes, a look-alike of the user's stays
+    fs.writeFileSync(marker, '');
+    put(target.repoDir, 'data/.dbk-restore-notours', 'a file of the user');
+    const r = await restore({ ...target.open, revision: 1 });
+    expect(r.keptFiles).toEqual([]);
+    expect(fs.existsSync(leftover)).toBe(false);
+    expect(fs.existsSync(marker)).toBe(false);
+    const { 'data/.dbk-restore-notours': notOurs, ...restored } = describeTree(target.repoDir);
+    expect(notOurs).toBeDefined();
+    expect(restored).toEqual(expected);
+  });
 
   it.skipIf(process.platform !== 'linux')('keeps a changed file whose backed-up mode is the mark itself', async () => {
     const { source, target } = await backedUpAndTarget();

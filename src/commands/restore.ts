@@ -18,7 +18,7 @@ import { RestoreChunks, planChunkLoads } from '../engine/restore-chunks.js';
 import { RestoreWriter } from '../engine/restore-writer.js';
 import { SafeTree, checkRevisionPaths } from '../engine/safe-path.js';
 import { scan } from '../engine/scanner.js';
-import { isUnfinishedRestore } from '../engine/unfinished-file.js';
+import { beginRestore, endRestore, isUnfinishedRestore } from '../engine/unfinished-file.js';
 
 export interface RestoreProgress {
   files: number;
@@ -88,6 +88,7 @@ async function runRestore(repo: Repository, o: RestoreOptions): Promise<RestoreR
   const tree = new SafeTree(repo.rootDir, o.overwrite ?? false);
   const result: RestoreResult = { snapshotId, revision: o.revision, restoredFiles: 0, restoredBytes: 0, unchangedFiles: 0, keptFiles: [], deletedFiles: [], broken: [] };
 
+  await beginRestore(repo.repoDir, repo.rootDir);
   await tree.prepareFolders(chosen.filter((e) => e.type === 'dir').map((e) => e.path));
   const files = await filesToWrite(tree, chosen.filter((e) => e.type === 'file'), o, result);
   // a third of the ring holds the largest chunk (see FileWriter.spanLimit)
@@ -104,6 +105,7 @@ async function runRestore(repo: Repository, o: RestoreOptions): Promise<RestoreR
   } finally {
     await writer.close();
   }
+  await endRestore(repo.repoDir);
   result.broken = broken.list();
   if (o.delete) await deleteExtra(repo.rootDir, Filters.load(repo.repoDir), chosen, o, result);
   return result;

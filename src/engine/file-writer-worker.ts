@@ -6,7 +6,7 @@ import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lstatSync, l
 import * as path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FileAttributes, PlacedFile, RingSpan, WriterJob, WriterReport, WriterSetup } from './file-writer.js';
-import { UNFINISHED_MODE } from './unfinished-file.js';
+import { RESTORE_TEMP_PREFIX, UNFINISHED_MODE } from './unfinished-file.js';
 
 /** O_EXCL: never over what is there, nor a symlink in its place (parent folders are SafeTree's) */
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
@@ -29,7 +29,7 @@ const open = new Map<number, Open>();
  * A short random name beside the target: appending to the name would overflow a 255-byte name,
  * and O_EXCL never opens a symlink planted under a predictable one.
  */
-const tempBeside = (target: string) => path.join(path.dirname(target), `.dbk-restore-${randomBytes(8).toString('hex')}`);
+const tempBeside = (target: string) => path.join(path.dirname(target), `${RESTORE_TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
 
 const view = (s: RingSpan) => ring.subarray(s.offset, s.offset + s.length);
 
