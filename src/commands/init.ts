@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { openBackend } from '../../backends/registry.js';
 import { newKdfParams, newStorageKeys } from '../crypto/keys.js';
 import { DbkError, isDbkError, usage } from '../errors.js';
-import { type ChunkSizes, type StorageConfig, configIsEncrypted, decodeConfig, encodeConfig } from '../format/config.js';
+import { type ChunkSizes, MAX_CHUNK_SIZE, type StorageConfig, configIsEncrypted, decodeConfig, encodeConfig } from '../format/config.js';
 import { checkSnapshotId } from '../format/revision.js';
 import { type Logger, silentLogger } from '../log.js';
 import { makeSettings } from '../settings.js';
@@ -48,8 +48,8 @@ const MiB = 1 << 20;
 export function chunkSizes(avg = 4 * MiB, min?: number, max?: number): ChunkSizes {
   const s = { average: avg, minimum: min ?? Math.floor(avg / 4), maximum: max ?? avg * 4 };
   if (!Number.isInteger(Math.log2(s.average))) throw usage(`the average chunk size must be a power of 2 (got ${s.average})`);
-  if (s.minimum < 64 || s.minimum > s.average || s.maximum < s.average || s.maximum > 256 * MiB) {
-    throw usage(`chunk sizes must satisfy 64 ≤ min ≤ average ≤ max ≤ 256M (got ${s.minimum}, ${s.average}, ${s.maximum})`);
+  if (s.minimum < 64 || s.minimum > s.average || s.maximum < s.average || s.maximum > MAX_CHUNK_SIZE) {
+    throw usage(`chunk sizes must satisfy 64 ≤ min ≤ average ≤ max ≤ ${MAX_CHUNK_SIZE / MiB}M (got ${s.minimum}, ${s.average}, ${s.maximum})`);
   }
   return s;
 }

@@ -1,12 +1,18 @@
 // The envelope of every object dbk stores except the config: chunks, metadata chunks, revision
-// files and fossil-collection records. A 6-byte header names the format version, what kind of
-// object it is, and how the payload is transformed (zstd, AES-256-GCM); encrypted objects carry a
-// random nonce and authenticate the header too, so a flipped flag cannot pass for another format.
+// files, prune records and running-backup announcements. A 6-byte header names the format
+// version, what kind of object it is, and how the payload is transformed (zstd, AES-256-GCM);
+// encrypted objects carry a random nonce and authenticate the header too, so a flipped flag
+// cannot pass for another format. On a plain storage the small objects that nothing else verifies
+// (revisions, records, announcements: a chunk is checked against its hash) end in a SHA-256 of
+// everything before it.
 //
-//   "DBK" | version (1) | kind | flags | [nonce (12)] | payload | [GCM tag (16)]
+//   "DBK" | version (1) | kind | flags | [nonce (12)] | payload | [GCM tag (16)] | [SHA-256 (32)]
+//
+// A compressed payload is exactly one zstd frame that declares its size: the reader allocates
+// that size (checked against a limit for the kind first) and nothing more, whatever the input.
 
 import { type Cipher, type Decipher, createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
-import { decompress } from 'zstd-napi';
+import { createHash } from 'node:crypto';
 import zstdBinding from 'zstd-napi/binding.js'; // CommonJS: no named exports
 import { corrupt } from '../errors.js';
 
@@ -16,11 +22,13 @@ const HEADER = 6;
 const NONCE = 12;
 const TAG = 16;
 
-export const ObjectKind = { CHUNK: 1, REVISION: 2, FOSSIL_COLLECTION: 3 } as const;
+export const ObjectKind = { CHUNK: 1, REVISION: 2, FOSSIL_COLLECTION: 3, ANNOUNCEMENT: 4 } as const;
 export type ObjectKind = (typeof ObjectKind)[keyof typeof ObjectKind];
 
 const FLAG_ZSTD = 1;
 const FLAG_AES_GCM = 2;
+const FLAG_CHECKSUM = 4;
+const CHECKSUM = 32;
 
 export interface EncodeOptions {
   kind: ObjectKind;
@@ -30,12 +38,15 @@ export interface EncodeOptions {
   compressionLevel: number;
 }
 
+/** Plain objects of these kinds carry a checksum: nothing else would notice a flipped bit in them. */
+const checksummed = (kind: number, key: Uint8Array | undefined) => key === undefined && kind !== ObjectKind.CHUNK;
+
 /** Compression must save at least this fraction, or the chunk is stored as it is. */
 const MIN_SAVING = 1 / 32;
 
 /** The most bytes an object of `length` plaintext bytes can take. */
 export function encodedBound(length: number, encrypted: boolean): number {
-  return HEADER + (encrypted ? NONCE + TAG : 0) + Math.max(length, zstdBinding.compressBound(length));
+  return HEADER + (encrypted ? NONCE + TAG : CHECKSUM) + Math.max(length, zstdBinding.compressBound(length));
 }
 
 /** Seals `plain` into a new object that owns its memory. */
@@ -63,8 +74,13 @@ export function encodeObjectInto(plain: Uint8Array, o: EncodeOptions, out: Uint8
   }
   if (!(flags & FLAG_ZSTD)) payload.set(plain);
   if (o.key) flags |= FLAG_AES_GCM;
+  if (checksummed(o.kind, o.key)) flags |= FLAG_CHECKSUM;
   out.set([...MAGIC, OBJECT_VERSION, o.kind, flags]);
-  if (!o.key) return HEADER + length;
+  if (!o.key) {
+    if (!(flags & FLAG_CHECKSUM)) return HEADER + length;
+    out.set(sha256(out.subarray(0, HEADER + length)), HEADER + length);
+    return HEADER + length + CHECKSUM;
+  }
   const nonce = randomFillSync(out.subarray(HEADER, headLength));
   const cipher = createCipheriv('aes-256-gcm', o.key, nonce);
   cipher.setAAD(out.subarray(0, headLength));
@@ -110,11 +126,9 @@ export interface DecodeExpectation {
 export function decodeObject(data: Uint8Array, expect: DecodeExpectation): Buffer {
   const { payload, compressed } = openObject(data, expect);
   if (!compressed) return Buffer.from(payload);
-  try {
-    return decompress(payload);
-  } catch (e) {
-    throw corrupt(expect.what, `cannot decompress: ${(e as Error).message}`);
-  }
+  const into = Buffer.allocUnsafe(oneFrameSize(payload, expect));
+  decompressInto(payload, into, expect.what);
+  return into;
 }
 
 /**
@@ -130,19 +144,41 @@ export function decodeObjectInto(data: Uint8Array, expect: Omit<DecodeExpectatio
     into.set(payload);
     return;
   }
-  const declared = zstdContentSize(payload);
-  if (declared !== into.length) throw wrongLength(declared ?? -1);
-  let n: number;
-  try {
-    n = (decompressContext ??= new zstdBinding.DCtx()).decompress(into, payload);
-  } catch (e) {
-    throw corrupt(expect.what, `cannot decompress: ${(e as Error).message}`);
-  }
-  if (n !== into.length) throw wrongLength(n);
+  const declared = oneFrameSize(payload, { ...expect, maxLength: into.length });
+  if (declared !== into.length) throw wrongLength(declared);
+  decompressInto(payload, into, expect.what);
 }
 
 let decompressContext: zstdBinding.DCtx | undefined;
 
+/** Decompresses one frame of exactly into.length bytes (oneFrameSize() said so) into `into`. */
+function decompressInto(frame: Uint8Array, into: Uint8Array, what: string): void {
+  let n: number;
+  try {
+    n = (decompressContext ??= new zstdBinding.DCtx()).decompress(into, frame);
+  } catch (e) {
+    throw corrupt(what, `cannot decompress: ${(e as Error).message}`);
+  }
+  if (n !== into.length) throw corrupt(what, `decompressed to ${n} bytes where the frame declares ${into.length}`);
+}
+
+/**
+ * The size a compressed payload declares, once it is known to be a single zstd frame with that
+ * size in its header, at most `maxLength`: several frames would each be allowed their own size.
+ */
+function oneFrameSize(payload: Buffer, expect: { maxLength: number; what: string }): number {
+  const declared = zstdContentSize(payload);
+  if (declared === undefined) throw corrupt(expect.what, 'compressed payload without a declared size');
+  if (declared > expect.maxLength) throw corrupt(expect.what, `compressed payload of ${declared} bytes, more than the allowed ${expect.maxLength}`);
+  let frameLength: number;
+  try {
+    frameLength = zstdBinding.findFrameCompressedSize(payload);
+  } catch (e) {
+    throw corrupt(expect.what, `cannot decompress: ${(e as Error).message}`);
+  }
+  if (frameLength !== payload.length) throw corrupt(expect.what, `${payload.length - frameLength} bytes after the compressed frame`);
+  return declared;
+}
 /** Checks the envelope and decrypts: the payload, still compressed when the flag says so. */
 function openObject(data: Uint8Array, expect: DecodeExpectation): { payload: Buffer; compressed: boolean } {
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
@@ -150,8 +186,12 @@ function openObject(data: Uint8Array, expect: DecodeExpectation): { payload: Buf
   if (buf[3] !== OBJECT_VERSION) throw corrupt(expect.what, `unsupported object version ${buf[3]}`);
   if (buf[4] !== expect.kind) throw corrupt(expect.what, `object of kind ${buf[4]} where kind ${expect.kind} was expected`);
   const flags = buf[5] ?? 0;
-  if (flags & ~(FLAG_ZSTD | FLAG_AES_GCM)) throw corrupt(expect.what, `unknown flags ${flags}`);
+  if (flags & ~(FLAG_ZSTD | FLAG_AES_GCM | FLAG_CHECKSUM)) throw corrupt(expect.what, `unknown flags ${flags}`);
   let payload = buf.subarray(HEADER);
+  if (flags & FLAG_CHECKSUM) {
+    if (flags & FLAG_AES_GCM) throw corrupt(expect.what, 'both encrypted and checksummed');
+    payload = checked(buf, expect.what);
+  }
   if (flags & FLAG_AES_GCM) {
     if (!expect.key) throw corrupt(expect.what, 'encrypted, but the storage is not');
     payload = openSealed(buf, expect.key, expect.what, expect.inPlace ?? false);
@@ -160,11 +200,17 @@ function openObject(data: Uint8Array, expect: DecodeExpectation): { payload: Buf
   }
   const compressed = (flags & FLAG_ZSTD) !== 0;
   if (!compressed && payload.length > expect.maxLength) throw corrupt(expect.what, `${payload.length} bytes, more than the allowed ${expect.maxLength}`);
-  if (compressed) {
-    const declared = zstdContentSize(payload);
-    if (declared === undefined || declared > expect.maxLength) throw corrupt(expect.what, 'compressed payload of unknown or excessive size');
-  }
   return { payload, compressed };
+}
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest();
+
+/** The payload of a checksummed plain object, once its checksum matches. */
+function checked(buf: Buffer, what: string): Buffer {
+  if (buf.length < HEADER + CHECKSUM) throw corrupt(what, 'truncated');
+  const end = buf.length - CHECKSUM;
+  if (!sha256(buf.subarray(0, end)).equals(buf.subarray(end))) throw corrupt(what, 'checksum mismatch (the file is damaged)');
+  return buf.subarray(HEADER, end);
 }
 
 function openSealed(buf: Buffer, key: Uint8Array, what: string, inPlace: boolean): Buffer {
@@ -185,18 +231,9 @@ function openSealed(buf: Buffer, key: Uint8Array, what: string, inPlace: boolean
 
 /** The content size a zstd frame header declares (encodeObjectInto() always writes it), or undefined. */
 function zstdContentSize(frame: Uint8Array): number | undefined {
-  if (frame.length < 6 || frame[0] !== 0x28 || frame[1] !== 0xb5 || frame[2] !== 0x2f || frame[3] !== 0xfd) return undefined;
-  const fhd = frame[4] ?? 0;
-  const fcsFlag = fhd >> 6;
-  const singleSegment = (fhd >> 5) & 1;
-  const dictIdFlag = fhd & 3;
-  const pos = 5 + (singleSegment ? 0 : 1) + [0, 1, 2, 4][dictIdFlag]!;
-  const size = [singleSegment ? 1 : 0, 2, 4, 8][fcsFlag]!;
-  if (size === 0 || frame.length < pos + size) return undefined;
-  const view = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
-  if (size === 1) return view.readUInt8(pos);
-  if (size === 2) return view.readUInt16LE(pos) + 256;
-  if (size === 4) return view.readUInt32LE(pos);
-  const big = view.readBigUInt64LE(pos);
-  return big > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(big);
+  try {
+    return zstdBinding.getFrameContentSize(frame) ?? undefined;
+  } catch {
+    return undefined; // not a frame header
+  }
 }

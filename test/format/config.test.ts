@@ -26,7 +26,7 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
   return 'decoded';
 }
 
-/** A plain config header followed by `body` (a string as it is, anything else as JSON). */
+/** A plain config of the first format (no checksum): header followed by `body` (a string as it is, anything else as JSON). */
 const plainConfig = (body: unknown) =>
   Buffer.concat([Buffer.from('DBKC'), Buffer.from([1, 0]), Buffer.from(typeof body === 'string' ? body : JSON.stringify(body))]);
 
@@ -75,13 +75,13 @@ describe('config decoder rejects malformed input', () => {
     for (let i = 0; i < enc.length; i += i < 48 ? 1 : 5) {
       const bad = Buffer.from(enc);
       bad[i]! ^= 0x10;
-      expect(['CORRUPT', 'WRONG_PASSWORD'], `byte ${i}`).toContain(await codeOf(decodeConfig(bad, seal.password)));
+      expect(['CORRUPT', 'WRONG_PASSWORD', 'CONFIG'], `byte ${i}`).toContain(await codeOf(decodeConfig(bad, seal.password)));
     }
   });
 
   it('wrong magic, a newer version, unknown flags: CORRUPT', async () => {
     const enc = await encodeConfig(config(false));
-    for (const [at, value] of [[0, 0x58], [3, 0x58], [4, 2], [4, 0], [5, 2], [5, 0xff]] as const) {
+    for (const [at, value] of [[0, 0x58], [3, 0x58], [4, 2], [4, 0], [5, 3], [5, 0xff]] as const) {
       const bad = Buffer.from(enc);
       bad[at] = value;
       expect(await codeOf(decodeConfig(bad, 'x')), `byte ${at} = ${value}`).toBe('CORRUPT');
@@ -90,15 +90,44 @@ describe('config decoder rejects malformed input', () => {
 
   it('sealed with key-derivation parameters out of range: CORRUPT', async () => {
     const enc = await encodeConfig(config(true), seal);
-    for (const [at, value] of [[6, 0], [6, 9], [6, 40], [7, 0], [8, 0]] as const) {
+    for (const [at, value] of [[6, 0], [6, 9], [7, 0], [8, 0]] as const) {
       const bad = Buffer.from(enc);
       bad[at] = value;
       expect(await codeOf(decodeConfig(bad, seal.password)), `byte ${at} = ${value}`).toBe('CORRUPT');
     }
   });
 
+  it('sealed with a key derivation costlier than dbk allows: refused at once, before it runs, saying so', async () => {
+    const enc = await encodeConfig(config(true), seal);
+    for (const [logN, r, p] of [[22, 8, 255], [24, 255, 1], [40, 1, 1], [16, 8, 16], [19, 8, 1]] as const) {
+      const bad = Buffer.from(enc);
+      bad.set([logN, r, p], 6);
+      const started = Date.now();
+      const err = await decodeConfig(bad, seal.password).catch((e: unknown) => e);
+      expect(Date.now() - started).toBeLessThan(500);
+      expect(err, `logN ${logN} r ${r} p ${p}`).toBeInstanceOf(DbkError);
+      expect((err as DbkError).code).toBe('CONFIG');
+      expect((err as DbkError).message).toMatch(/beyond what dbk allows/);
+    }
+    // and nobody can make one
+    await expect(encodeConfig(config(true), { password: 'x', kdf: { ...newKdfParams(20), r: 8 } })).rejects.toThrow(/beyond what dbk allows/);
+  });
+
+  it('plain: any flipped byte is caught by the checksum; a config of the first format (no checksum) still opens', async () => {
+    const enc = await encodeConfig(config(false));
+    expect(enc[5]).toBe(2);
+    for (let i = 6; i < enc.length; i++) {
+      const bad = Buffer.from(enc);
+      bad[i]! ^= 0x10;
+      expect(await codeOf(decodeConfig(bad)), `byte ${i}`).toBe('CORRUPT');
+    }
+    const json = enc.subarray(6, enc.length - 32).toString();
+    expect(await decodeConfig(plainConfig(json))).toEqual(await decodeConfig(enc));
+  });
+
   it('plain with bad JSON content: CORRUPT', async () => {
-    const good = JSON.parse((await encodeConfig(config(false))).subarray(6).toString()) as Record<string, unknown>;
+    const enc = await encodeConfig(config(false));
+    const good = JSON.parse(enc.subarray(6, enc.length - 32).toString()) as Record<string, unknown>;
     const variants: [string, unknown][] = [
       ['not JSON', '{"chunk'],
       ['null', null],
@@ -107,6 +136,8 @@ describe('config decoder rejects malformed input', () => {
       ['minimum above average', { ...good, chunkSizes: { average: 1 << 16, minimum: 1 << 17, maximum: 1 << 18 } }],
       ['maximum below average', { ...good, metadataChunkSizes: { average: 1 << 16, minimum: 1 << 14, maximum: 1 << 15 } }],
       ['tiny chunks', { ...good, chunkSizes: { average: 32, minimum: 16, maximum: 64 } }],
+      ['a 1 GiB largest chunk (a 3 GiB restore ring)', { ...good, chunkSizes: { average: 1 << 20, minimum: 1 << 18, maximum: 1 << 30 } }],
+      ['8 MiB metadata chunks', { ...good, metadataChunkSizes: { average: 1 << 20, minimum: 1 << 18, maximum: 8 << 20 } }],
       ['fractional size', { ...good, chunkSizes: { average: 65536.5, minimum: 1 << 14, maximum: 1 << 18 } }],
       ['compression level 99', { ...good, compressionLevel: 99 }],
       ['short hash key', { ...good, hashKey: 'abcd' }],

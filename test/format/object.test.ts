@@ -1,7 +1,9 @@
 // The object envelope: every combination of compression and encryption round-trips, compression
 // is skipped where it does not pay, and malformed input of every kind is rejected as CORRUPT.
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { CompressStream } from 'zstd-napi';
+import zstdBinding from 'zstd-napi/binding.js';
 import { describe, expect, it } from 'vitest';
 import { ObjectKind, decodeObject, decodeObjectInto, encodeObject } from '../../src/format/object.js';
 import { expectCorrupt } from '../support/engine.js';
@@ -133,9 +135,55 @@ describe('object envelope rejects malformed input as CORRUPT', () => {
     expect(open(plainZstd, { maxLength: text.length }).length).toBe(text.length);
   });
 
+  it('a second zstd frame behind the first (only the first declares its size), or a frame without a declared size', async () => {
+    const small = encodeObject(Buffer.from('x'.repeat(100)), { kind: ObjectKind.REVISION, compressionLevel: 3 });
+    const frame = (bytes: Buffer) => bytes.subarray(6, bytes.length - 32);
+    // 64 MiB of zeros whose frame does not say how long it is: a streaming compressor's output
+    const unsized = await unsizedFrame(Buffer.alloc(64 << 20));
+    expect(zstdBinding.getFrameContentSize(unsized)).toBe(null);
+    const withHeader = (payload: Buffer) => {
+      const head = Buffer.from([0x44, 0x42, 0x4b, 1, ObjectKind.REVISION, 1 | 4]);
+      const body = Buffer.concat([head, payload]);
+      return Buffer.concat([body, createHash('sha256').update(body).digest()]);
+    };
+    const started = process.hrtime.bigint();
+    expectCorrupt(() => open(withHeader(Buffer.concat([frame(small), unsized])), { kind: ObjectKind.REVISION }));
+    expectCorrupt(() => open(withHeader(unsized), { kind: ObjectKind.REVISION, maxLength: 1 << 30 }));
+    expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(100);
+    expect(open(withHeader(Buffer.from(frame(small))), { kind: ObjectKind.REVISION }).toString()).toBe('x'.repeat(100));
+  });
+
+  it('a plain revision, record or announcement with any bit flipped (their checksum), where a plain chunk relies on its hash', () => {
+    for (const kind of [ObjectKind.REVISION, ObjectKind.FOSSIL_COLLECTION, ObjectKind.ANNOUNCEMENT]) {
+      for (const level of [0, 3]) {
+        const obj = encodeObject(text.subarray(0, 300), { kind, compressionLevel: level });
+        expect(obj[5]! & 4).toBe(4);
+        for (let i = 0; i < obj.length; i++) {
+          const bad = Buffer.from(obj);
+          bad[i]! ^= 1 << (i % 8);
+          expectCorrupt(() => open(bad, { kind }), `kind ${kind} level ${level} byte ${i}`);
+        }
+      }
+    }
+    expect(plainRaw[5]! & 4).toBe(0);
+    expect(sealed[5]! & 4).toBe(0);
+  });
+
   it('garbage behind a valid zstd header', () => {
     const bad = Buffer.from(plainZstd);
     bad.fill(0xff, 6 + 10);
     expectCorrupt(() => open(bad));
   });
 });
+
+/** A zstd frame as a streaming compressor writes it: its header does not say how long the content is. */
+async function unsizedFrame(data: Buffer): Promise<Buffer> {
+  const stream = new CompressStream();
+  const out: Buffer[] = [];
+  stream.on('data', (b: Buffer) => out.push(b));
+  const ended = new Promise((resolve) => stream.on('end', resolve));
+  for (let at = 0; at < data.length; at += 1 << 20) stream.write(data.subarray(at, at + (1 << 20)));
+  stream.end();
+  await ended;
+  return Buffer.concat(out);
+}
