@@ -4,11 +4,11 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
-import { isDbkError } from '../errors.js';
+import { DbkError, isDbkError } from '../errors.js';
 import type { FileEntry } from '../format/file-list.js';
 import { encodeFileList } from '../format/file-list.js';
 import type { ChunkHash, ChunkId } from '../format/ids.js';
-import type { Revision } from '../format/revision.js';
+import { MAX_FILE_LIST_BYTES, MAX_REVISION_CHUNKS, type Revision } from '../format/revision.js';
 import { cacheWrittenRevision } from '../engine/backup-cache-hook.js';
 import { ChunkSequenceBuilder } from '../engine/chunk-sequence.js';
 import { ChunkUploader, type UploadStats } from '../engine/chunk-uploader.js';
@@ -203,8 +203,14 @@ async function writeRevision(repo: Repository, latest: number, entries: FileEntr
   const hashes = sequence.hashes;
   const lengths = Buffer.alloc(hashes.length * 4);
   sequence.lengths.forEach((n, i) => lengths.writeUInt32LE(n, i * 4));
+  const fileList = encodeFileList(entries);
+  if (fileList.length > MAX_FILE_LIST_BYTES || hashes.length > MAX_REVISION_CHUNKS) {
+    throw new DbkError('USAGE', `too much for one revision (${entries.length} entries, ${hashes.length} chunks): readers refuse file lists over ${MAX_FILE_LIST_BYTES >> 20} MiB and more than ${MAX_REVISION_CHUNKS} chunks`, {
+      hint: 'back up the tree as several repositories, or exclude part of it in .dbk/filters',
+    });
+  }
   const [files, chunkHashes, chunkLengths] = await Promise.all([
-    repo.writeSequence(encodeFileList(entries)),
+    repo.writeSequence(fileList),
     repo.writeSequence(Buffer.from(hashes.join(''), 'hex')),
     repo.writeSequence(lengths),
   ]);
@@ -218,6 +224,7 @@ async function writeRevision(repo: Repository, latest: number, entries: FileEntr
       fileCount: r.files,
       fileBytes: r.bytes,
       chunkCount: hashes.length,
+      fileListBytes: fileList.length,
       options: { host: hostname() },
       sequences: { files, chunkHashes, chunkLengths },
     };

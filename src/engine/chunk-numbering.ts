@@ -6,7 +6,6 @@
 import { IdTable, KEY_BYTES } from '../../cache/id-table.js';
 import type { ChunkDictionary } from '../../cache/chunk-dictionary.js';
 import { type IntSet, toIntSet } from '../../cache/int-sets.js';
-import { DbkError } from '../errors.js';
 import { type ChunkHash, HASH_BYTES } from '../format/ids.js';
 import type { Revision } from '../format/revision.js';
 import type { Repository } from './repository.js';
@@ -58,11 +57,7 @@ export class ChunkNumbering {
 export async function revisionHashBytes(repo: Repository, r: Revision): Promise<Buffer> {
   const s = r.sequences;
   const metadata = Buffer.from([...s.files, ...s.chunkHashes, ...s.chunkLengths].join(''), 'hex');
-  const data = await repo.readSequence(s.chunkHashes);
-  if (data.length !== r.chunkCount * HASH_BYTES) {
-    throw new DbkError('CORRUPT', `revision ${r.revision} of '${r.snapshotId}': chunk hash sequence has the wrong length`);
-  }
-  return Buffer.concat([metadata, data]);
+  return Buffer.concat([metadata, await repo.readChunkHashBytes(r)]);
 }
 
 export interface LoadedRevision {

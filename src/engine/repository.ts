@@ -13,7 +13,7 @@ import { type StorageConfig, configIsEncrypted, decodeConfig } from '../format/c
 import { decodeFileList, type FileEntry } from '../format/file-list.js';
 import { type ChunkHash, type ChunkId, HASH_BYTES, chunkPath, fossilPath } from '../format/ids.js';
 import { ObjectKind, decodeObject, encodeObject } from '../format/object.js';
-import { type Revision, decodeRevision, encodeRevision, revisionPath } from '../format/revision.js';
+import { MAX_FILE_LIST_BYTES, MAX_REVISION_BYTES, type Revision, decodeRevision, encodeRevision, revisionPath } from '../format/revision.js';
 import { type Logger, silentLogger } from '../log.js';
 import { type Settings, intSetting, makeSettings } from '../settings.js';
 import { Chunker } from '../chunking/fastcdc.js';
@@ -217,9 +217,28 @@ export class Repository {
     );
   }
 
-  async readSequence(hashes: readonly ChunkHash[]): Promise<Buffer> {
-    const max = this.config.metadataChunkSizes.maximum;
-    return Buffer.concat(await Promise.all(hashes.map((h) => this.readChunk(h, max))));
+  /**
+   * Reads a metadata sequence of `size.exact` bytes, or of at most `size.max`: whatever its
+   * revision names, nothing beyond that is read or held (one metadata chunk named 500,000 times
+   * would otherwise concatenate 128 GB).
+   */
+  async readSequence(hashes: readonly ChunkHash[], size: { exact: number } | { max: number }, what: string): Promise<Buffer> {
+    const { minimum, maximum } = this.config.metadataChunkSizes;
+    const limit = 'exact' in size ? size.exact : size.max;
+    // every piece the chunker cuts is `minimum` bytes at least, but the last
+    if (hashes.length > Math.ceil(limit / minimum) + 1) throw new DbkError('CORRUPT', `${what}: ${hashes.length} metadata chunks for at most ${limit} bytes`);
+    const pieces: Buffer[] = [];
+    let total = 0;
+    const batch = Math.max(4, this.threads);
+    for (let at = 0; at < hashes.length; at += batch) {
+      for (const piece of await Promise.all(hashes.slice(at, at + batch).map((h) => this.readChunk(h, maximum)))) {
+        total += piece.length;
+        if (total > limit) throw new DbkError('CORRUPT', `${what}: more than the ${limit} bytes it may hold`);
+        pieces.push(piece);
+      }
+    }
+    if ('exact' in size && total !== size.exact) throw new DbkError('CORRUPT', `${what}: ${total} bytes where ${size.exact} were expected`);
+    return Buffer.concat(pieces, total);
   }
 
   async listSnapshotIds(): Promise<string[]> {
@@ -241,7 +260,7 @@ export class Repository {
       if (isDbkError(e, 'NOT_FOUND')) throw new DbkError('NOT_FOUND', `revision ${revision} of '${snapshotId}' does not exist`);
       throw e;
     });
-    const plain = decodeObject(raw, { kind: ObjectKind.REVISION, maxLength: 64 << 20, what: p, ...this.revisionKey() });
+    const plain = decodeObject(raw, { kind: ObjectKind.REVISION, maxLength: MAX_REVISION_BYTES, what: p, ...this.revisionKey() });
     const r = decodeRevision(plain);
     if (r.snapshotId !== snapshotId || r.revision !== revision) throw new DbkError('CORRUPT', `${p} names itself ${r.snapshotId}/${r.revision}`);
     return r;
@@ -259,20 +278,24 @@ export class Repository {
   }
 
   async readFileList(r: Revision): Promise<FileEntry[]> {
-    return decodeFileList(await this.readSequence(r.sequences.files), r.chunkCount);
+    const size = r.fileListBytes === undefined ? { max: MAX_FILE_LIST_BYTES } : { exact: r.fileListBytes };
+    return decodeFileList(await this.readSequence(r.sequences.files, size, `file list of ${revisionPath(r.snapshotId, r.revision)}`), r.chunkCount);
+  }
+
+  /** The data chunk hashes of a revision, 32 bytes each, in sequence order. */
+  readChunkHashBytes(r: Revision): Promise<Buffer> {
+    return this.readSequence(r.sequences.chunkHashes, { exact: r.chunkCount * HASH_BYTES }, `chunk hashes of ${revisionPath(r.snapshotId, r.revision)}`);
   }
 
   async readChunkHashes(r: Revision): Promise<ChunkHash[]> {
-    const data = await this.readSequence(r.sequences.chunkHashes);
-    if (data.length !== r.chunkCount * HASH_BYTES) throw new DbkError('CORRUPT', `revision ${r.revision}: chunk hash sequence has the wrong length`);
+    const data = await this.readChunkHashBytes(r);
     const out = new Array<ChunkHash>(r.chunkCount);
     for (let i = 0; i < r.chunkCount; i++) out[i] = data.toString('hex', i * HASH_BYTES, (i + 1) * HASH_BYTES) as ChunkHash;
     return out;
   }
 
   async readChunkLengths(r: Revision): Promise<number[]> {
-    const data = await this.readSequence(r.sequences.chunkLengths);
-    if (data.length !== r.chunkCount * 4) throw new DbkError('CORRUPT', `revision ${r.revision}: chunk length sequence has the wrong length`);
+    const data = await this.readSequence(r.sequences.chunkLengths, { exact: r.chunkCount * 4 }, `chunk lengths of ${revisionPath(r.snapshotId, r.revision)}`);
     const out = new Array<number>(r.chunkCount);
     for (let i = 0; i < r.chunkCount; i++) out[i] = data.readUInt32LE(i * 4);
     return out;

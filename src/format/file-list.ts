@@ -67,6 +67,32 @@ export function decodeFileList(data: Buffer, chunkCount: number): FileEntry[] {
   return out;
 }
 
+/** The mode bits dbk records: permissions, setuid, setgid, sticky. */
+export const MODE_BITS = 0o7777;
+
+/**
+ * Why an entry cannot be restored as it stands, or undefined. Checked file by file against the
+ * revision's chunk lengths, so that one damaged entry breaks its own file and nothing else: a
+ * range that contradicts the size would otherwise ask for a negative length, and an offset past
+ * its chunk's end would read the neighbouring chunk's bytes.
+ */
+export function entryProblem(e: FileEntry, chunkLengths: ArrayLike<number>): string | undefined {
+  if (e.mode > MODE_BITS) return `mode 0${e.mode.toString(8)} is not a file mode`;
+  if (!Number.isFinite(e.mtimeMs)) return 'its modification time is not a number';
+  const r = e.range;
+  if (!r) return e.type === 'file' && e.size > 0 ? 'a file with content but no chunks' : undefined;
+  const first = chunkLengths[r.startChunk];
+  const last = chunkLengths[r.endChunk];
+  if (first === undefined || last === undefined) return `chunks ${r.startChunk}-${r.endChunk} are not in the revision`;
+  if (r.startOffset >= first || r.endOffset < 1 || r.endOffset > last || (r.startChunk === r.endChunk && r.startOffset >= r.endOffset)) {
+    return `offsets ${r.startOffset}-${r.endOffset} lie outside its chunks`;
+  }
+  let length = r.startChunk === r.endChunk ? r.endOffset - r.startOffset : first - r.startOffset + r.endOffset;
+  for (let i = r.startChunk + 1; i < r.endChunk && length <= e.size; i++) length += chunkLengths[i]!;
+  if (length !== e.size) return `its chunks hold ${length} bytes where its size is ${e.size}`;
+  return undefined;
+}
+
 function readEntry(r: BinaryReader, chunkCount: number): FileEntry {
   const type = CODE_TYPE[r.byte()];
   if (!type) throw corrupt('file list', `unknown entry type at byte ${r.pos - 1}`);

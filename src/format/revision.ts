@@ -2,11 +2,21 @@
 // three metadata sequences by the hashes of their metadata chunks. Sealed in the object envelope
 // (kind REVISION), so on an encrypted storage it is encrypted too: the hashes inside are what
 // opens the metadata chunks.
+//
+// JSON: version 2 adds fileListBytes, the length of the file list, so that a reader knows
+// exactly how much the file-list sequence may hold before reading it; version 1 is still read.
 
 import { corrupt, usage } from '../errors.js';
 import { type ChunkHash, asChunkHash } from './ids.js';
 
-export const REVISION_VERSION = 1;
+export const REVISION_VERSION = 2;
+
+/** The largest revision file: a revision names its metadata chunks, a few thousand at most. */
+export const MAX_REVISION_BYTES = 16 << 20;
+/** The most data chunks one revision may reference: their hashes are read whole (1 GiB). */
+export const MAX_REVISION_CHUNKS = 1 << 25;
+/** The largest file list (about 15 million files), read whole; version 1 revisions do not declare theirs. */
+export const MAX_FILE_LIST_BYTES = 1 << 30;
 
 /** The metadata sequences of a revision, each as the hashes of the metadata chunks that hold it. */
 export interface RevisionSequences {
@@ -30,6 +40,8 @@ export interface Revision {
   fileBytes: number;
   /** entries of the sequence of data chunks (a chunk used twice counts twice) */
   chunkCount: number;
+  /** length of the encoded file list; undefined in version 1 revisions */
+  fileListBytes?: number;
   /** anything the client wants to remember: host, options used */
   options: Record<string, string | number | boolean>;
   sequences: RevisionSequences;
@@ -49,7 +61,7 @@ export function decodeRevision(data: Buffer): Revision {
     throw corrupt('revision', 'not valid JSON');
   }
   if (typeof j !== 'object' || j === null || Array.isArray(j)) throw corrupt('revision', 'not a JSON object');
-  if (j.version !== REVISION_VERSION) throw corrupt('revision', `unsupported revision format ${String(j.version)}`);
+  if (j.version !== 1 && j.version !== REVISION_VERSION) throw corrupt('revision', `unsupported revision format ${String(j.version)}`);
   const s = j.sequences as Record<string, unknown> | undefined;
   const hashes = (v: unknown, what: string): ChunkHash[] => {
     if (!Array.isArray(v)) throw corrupt('revision', `${what} is not a list`);
@@ -58,6 +70,12 @@ export function decodeRevision(data: Buffer): Revision {
   if (typeof j.snapshotId !== 'string' || !isCount(j.revision) || typeof j.tag !== 'string') throw corrupt('revision', 'bad header fields');
   for (const k of ['startTime', 'endTime', 'fileCount', 'fileBytes', 'chunkCount']) {
     if (!isCount(j[k])) throw corrupt('revision', `bad ${k}`);
+  }
+  if ((j.revision as number) < 1) throw corrupt('revision', 'bad revision number');
+  if ((j.chunkCount as number) > MAX_REVISION_CHUNKS) throw corrupt('revision', `${j.chunkCount as number} chunks, more than the ${MAX_REVISION_CHUNKS} a revision may have`);
+  const fileListBytes = j.version === 1 ? undefined : j.fileListBytes;
+  if (fileListBytes !== undefined && (!isCount(fileListBytes) || (fileListBytes as number) < 1 || (fileListBytes as number) > MAX_FILE_LIST_BYTES)) {
+    throw corrupt('revision', 'bad fileListBytes');
   }
   const options = j.options;
   if (typeof options !== 'object' || options === null || Array.isArray(options)) throw corrupt('revision', 'bad options');
@@ -70,6 +88,7 @@ export function decodeRevision(data: Buffer): Revision {
     fileCount: j.fileCount as number,
     fileBytes: j.fileBytes as number,
     chunkCount: j.chunkCount as number,
+    ...(fileListBytes === undefined ? {} : { fileListBytes: fileListBytes as number }),
     options: options as Revision['options'],
     sequences: {
       files: hashes(s?.files, 'files'),

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { BinaryWriter } from '../../src/format/binary.js';
-import { type FileEntry, decodeFileList, encodeFileList } from '../../src/format/file-list.js';
+import { type FileEntry, decodeFileList, encodeFileList, entryProblem } from '../../src/format/file-list.js';
 import { expectCorrupt } from '../support/engine.js';
 
 const entries: FileEntry[] = [
@@ -73,5 +73,28 @@ describe('file list', () => {
 
   it('a file with content but no hash: CORRUPT', () => {
     expectCorrupt(() => decodeFileList(rawList((w) => fileHead(w).varint(0).varint(0).varint(0).varint(10).bytes(randomBytes(31))), 1));
+  });
+});
+
+describe('file entry checked against its chunks', () => {
+  const file = (range: FileEntry['range'], size: number, mode = 0o644): FileEntry => ({ path: 'f', type: 'file', mode, mtimeMs: 0, size, uid: 0, gid: 0, range, hash: randomBytes(32) });
+  const lengths = [100, 200, 300];
+
+  it('accepts ranges that hold exactly the file', () => {
+    expect(entryProblem(file({ startChunk: 0, startOffset: 0, endChunk: 0, endOffset: 100 }, 100), lengths)).toBeUndefined();
+    expect(entryProblem(file({ startChunk: 0, startOffset: 40, endChunk: 2, endOffset: 1 }, 60 + 200 + 1), lengths)).toBeUndefined();
+    expect(entryProblem(file({ startChunk: 1, startOffset: 199, endChunk: 2, endOffset: 300 }, 301), lengths)).toBeUndefined();
+    expect(entryProblem({ ...file(undefined, 0), hash: undefined }, lengths)).toBeUndefined();
+  });
+
+  it('names what is wrong: a size the range contradicts, offsets past a chunk, chunks not in the revision, a mode that is no mode', () => {
+    expect(entryProblem(file({ startChunk: 0, startOffset: 0, endChunk: 0, endOffset: 100 }, 99), lengths)).toMatch(/hold 100 bytes where its size is 99/);
+    expect(entryProblem(file({ startChunk: 0, startOffset: 0, endChunk: 2, endOffset: 300 }, 10), lengths)).toMatch(/where its size is 10/);
+    expect(entryProblem(file({ startChunk: 0, startOffset: 50, endChunk: 0, endOffset: 10 }, 1), lengths)).toMatch(/outside its chunks/);
+    expect(entryProblem(file({ startChunk: 0, startOffset: 0, endChunk: 1, endOffset: 250 }, 350), lengths)).toMatch(/outside its chunks/);
+    expect(entryProblem(file({ startChunk: 0, startOffset: 100, endChunk: 1, endOffset: 1 }, 1), lengths)).toMatch(/outside its chunks/);
+    expect(entryProblem(file({ startChunk: 2, startOffset: 0, endChunk: 3, endOffset: 1 }, 301), lengths)).toMatch(/not in the revision/);
+    expect(entryProblem(file({ startChunk: 0, startOffset: 0, endChunk: 0, endOffset: 100 }, 100, 2 ** 32), lengths)).toMatch(/not a file mode/);
+    expect(entryProblem({ ...file(undefined, 5) }, lengths)).toMatch(/no chunks/);
   });
 });

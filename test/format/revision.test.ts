@@ -19,6 +19,7 @@ const revision: Revision = {
   fileCount: 1234,
   fileBytes: 2 ** 42,
   chunkCount: 99,
+  fileListBytes: 12345,
   options: { host: 'box', hash: true, threads: 4 },
   sequences: { files: [h(), h()], chunkHashes: [h()], chunkLengths: [] },
 };
@@ -33,6 +34,11 @@ describe('revision', () => {
     const sealed = encodeObject(encodeRevision(revision), { kind: ObjectKind.REVISION, compressionLevel: 3, key });
     const opened = decodeObject(sealed, { kind: ObjectKind.REVISION, key, maxLength: 1 << 20, what: 'revision' });
     expect(decodeRevision(opened)).toEqual(revision);
+  });
+
+  it('reads version 1, which does not declare the length of its file list', () => {
+    const { fileListBytes: _, ...v1 } = revision;
+    expect(decodeJson({ ...json(), version: 1 })).toEqual(v1);
   });
 
   it('keeps hash sequences as hashes and names its path', () => {
@@ -60,7 +66,11 @@ describe('revision', () => {
   it('another version, or missing or ill-typed fields: CORRUPT', () => {
     const j = json();
     const variants: [string, unknown][] = [
-      ['version 2', { ...j, version: 2 }],
+      ['version 3', { ...j, version: 3 }],
+      ['revision 0', { ...j, revision: 0 }],
+      ['more chunks than a revision may have', { ...j, chunkCount: 2 ** 25 + 1 }],
+      ['a file list of 2 GiB', { ...j, fileListBytes: 2 ** 31 }],
+      ['an empty file list', { ...j, fileListBytes: 0 }],
       ['no version', { ...j, version: undefined }],
       ['an array', [j]],
       ['null', null],
