@@ -1,10 +1,12 @@
 // Retries TRANSIENT failures with exponential backoff and jitter. Wraps any backend; permanent
 // errors, NOT_FOUND and ALREADY_EXISTS pass straight through.
 //
-// A write retried after a dropped connection may find its own earlier attempt completed: the
-// contract then says ALREADY_EXISTS, and callers of write() treat that as done for immutable files.
+// A write retried after a lost reply may meet its own first attempt, which did complete: the
+// storage then says ALREADY_EXISTS. The wrapper reads the file back and, when it holds exactly the
+// bytes being written, reports success, so that no caller takes its own write for another
+// client's (a backup would have written its revision a second time, under the next number).
 
-import { DbkError } from '../src/errors.js';
+import { DbkError, isDbkError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
 import type { Backend, FoundFiles, ListTreeOptions } from './backend.js';
 
@@ -39,13 +41,21 @@ export function withRetry(inner: Backend, options: Partial<RetryOptions> = {}): 
     location: inner.location,
     list: (dir) => r(`list ${dir}`, () => inner.list(dir)),
     read: (p) => r(`read ${p}`, () => inner.read(p)),
-    write: (p, data) => r(`write ${p}`, () => inner.write(p, data)),
+    write: async (p, data) => {
+      let attempts = 0;
+      try {
+        await r(`write ${p}`, () => (attempts++, inner.write(p, data)));
+      } catch (e) {
+        if (!(attempts > 1 && isDbkError(e, 'ALREADY_EXISTS') && (await holds(p, data)))) throw e;
+      }
+    },
     rename: (from, to) => r(`rename ${from}`, () => inner.rename(from, to)),
     delete: (p) => r(`delete ${p}`, () => inner.delete(p)),
     stat: (p) => r(`stat ${p}`, () => inner.stat(p)),
     mkdir: (p) => r(`mkdir ${p}`, () => inner.mkdir(p)),
     close: () => inner.close(),
   };
+  const holds = async (p: string, data: Uint8Array) => Buffer.from(data.buffer, data.byteOffset, data.byteLength).equals(await r(`read ${p}`, () => inner.read(p)));
   if (inner.listTree) {
     const listTree = inner.listTree.bind(inner);
     // a listing that has handed files on is not started again: it would hand them on twice

@@ -1,6 +1,6 @@
 // dbk check: flags to CheckOptions, the result as text, a table (-tabular) or JSON.
 
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { type CheckFinding, type CheckResult, type SnapshotStats, check } from '../commands/check.js';
 import { ExitCode } from '../errors.js';
 import { collectRevisions, finishWith, printJson } from './context.js';
@@ -29,7 +29,7 @@ export function register(program: Command): void {
     .option('--id <snapshot-id>', "this snapshot id (default: the repository's)")
     .option('-r <revision>', 'only this revision (repeatable, ranges like 5-9)', collectRevisions)
     .option('-t, --tag <tag>', 'only revisions with this tag')
-    .option('--fossils', 'a missing chunk may exist as a fossil')
+    .addOption(new Option('--fossils', 'accepted for scripts written for Duplicacy: fossils are always looked for').hideHelp())
     .option('--resurrect', 'rename referenced fossils back into chunks')
     .option('--files', 'rebuild every file and compare its hash')
     .option('--chunks', 'download and verify every chunk not verified before')
@@ -47,7 +47,6 @@ export function register(program: Command): void {
         ...(f.id ? { snapshotId: f.id } : {}),
         ...(f.r ? { revisions: f.r } : {}),
         ...(f.tag !== undefined ? { tag: f.tag } : {}),
-        fossils: f.fossils ?? false,
         resurrect: f.resurrect ?? false,
         files: f.files ?? false,
         chunks: f.chunks ?? false,

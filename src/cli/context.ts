@@ -3,7 +3,7 @@
 
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { DbkError, usage } from '../errors.js';
+import { DbkError, ExitCode, usage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { findRepository } from '../engine/preferences.js';
 
@@ -14,6 +14,22 @@ export interface GlobalFlags {
 
 export function globalFlags(cmd: Command): GlobalFlags {
   return cmd.optsWithGlobals() as GlobalFlags;
+}
+
+/**
+ * Aborted on the first Ctrl-C (or SIGTERM): commands stop between steps and clean up after
+ * themselves (a backup removes its announcement, a restore its temporary files). A second one
+ * ends the process at once.
+ */
+export const interruption = new AbortController();
+
+export function catchInterruptions(): void {
+  const stop = () => {
+    if (interruption.signal.aborted) process.exit(ExitCode.INTERRUPTED);
+    interruption.abort(new DbkError('ABORTED', 'interrupted'));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 export function stderrLogger(flags: GlobalFlags): Logger {

@@ -10,6 +10,7 @@
 
 import { Command, CommanderError } from 'commander';
 import { DbkError, ExitCode } from '../errors.js';
+import { catchInterruptions } from './context.js';
 import * as backupCli from './backup.js';
 import * as checkCli from './check.js';
 import * as initCli from './init.js';
@@ -79,6 +80,7 @@ function report(e: unknown): number {
   return ExitCode.FAILED;
 }
 
+catchInterruptions();
 const code = await main(process.argv);
 // writes to a pipe are asynchronous: exit once stdout has taken everything, or long output is cut
 process.stdout.write('', () => process.exit(code));

@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import type { OpenOptions } from '../engine/repository.js';
-import { globalFlags, parseInteger, repoDir, stderrLogger, terminalPrompt } from './context.js';
+import { globalFlags, interruption, parseInteger, repoDir, stderrLogger, terminalPrompt } from './context.js';
 
 export interface OpenFlags {
   storage?: string;
@@ -24,5 +24,6 @@ export function openOptions(f: OpenFlags, cmd: Command): OpenOptions {
     ...(f.storage ? { storageName: f.storage } : {}),
     ...(f.threads ? { threads: parseInteger(f.threads) } : {}),
     ...(ask ? { askPassword: ask } : {}),
+    signal: interruption.signal,
   };
 }

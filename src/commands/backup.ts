@@ -18,6 +18,9 @@ import { readPreferences } from '../engine/preferences.js';
 import { type OpenOptions, Repository } from '../engine/repository.js';
 import { type ScanProblem, type ScanResult, type ScannedEntry, scan } from '../engine/scanner.js';
 import { readStream } from '../engine/stream-reader.js';
+import { findLostChunks } from '../engine/fossil-moves.js';
+import { BackupAnnouncement, runningBackups, runningPath } from '../engine/running-backups.js';
+import { now } from '../clock.js';
 
 export interface BackupProgress {
   files: number;
@@ -33,7 +36,6 @@ export interface BackupOptions extends OpenOptions {
   /** do everything but upload and write the revision */
   dryRun?: boolean;
   onProgress?: (p: BackupProgress) => void;
-  signal?: AbortSignal;
 }
 
 export interface BackupResult extends UploadStats {
@@ -97,8 +99,21 @@ const unchanged = (s: ScannedEntry, p: FileEntry | undefined): p is FileEntry =>
   p !== undefined && p.type === 'file' && p.size === s.size && Math.abs(p.mtimeMs - s.mtimeMs) < MTIME_SLACK_MS && p.range !== undefined;
 
 async function runBackup(repo: Repository, o: BackupOptions, scanning: Promise<ScanResult>): Promise<BackupResult> {
-  const startTime = Date.now();
-  const [previous, scanned] = await Promise.all([loadPrevious(repo), scanning]);
+  if (o.dryRun) return backUp(repo, o, scanning, undefined);
+  // before the previous revision or any chunk is looked at: from now on, no prune deletes what this backup may use
+  const announcement = await BackupAnnouncement.announce(repo, repo.snapshotId);
+  try {
+    return await backUp(repo, o, scanning, announcement);
+  } finally {
+    await announcement.withdraw();
+  }
+}
+
+async function backUp(repo: Repository, o: BackupOptions, scanning: Promise<ScanResult>, announcement: BackupAnnouncement | undefined): Promise<BackupResult> {
+  const startTime = now();
+  // this repository's backups killed before they could withdraw their announcements hold up prune: not for long
+  const clearing = announcement && runningBackups(repo).catch((e: unknown) => repo.log.debug(`could not look for dead backups: ${(e as Error).message}`));
+  const [previous, scanned] = await Promise.all([loadPrevious(repo), scanning, clearing]);
   const incomplete = o.dryRun ? undefined : new IncompleteBackup(repo.cacheDir, repo.snapshotId);
   const uploader = new ChunkUploader(repo, previous.ids, incomplete?.load() ?? new Set(), incomplete, o.dryRun ?? false);
   const sequence = new ChunkSequenceBuilder(previous.hashes, previous.lengths);
@@ -137,14 +152,37 @@ async function runBackup(repo: Repository, o: BackupOptions, scanning: Promise<S
     endTime: 0,
     ...uploader.stats,
   };
-  if (!o.dryRun) {
-    const written = await writeRevision(repo, previous.latest, kept, sequence, result, o.tag ?? '');
+  if (announcement) {
+    const written = await writeRevision(repo, previous.latest, kept, sequence, result, o.tag ?? '', (sequences) => makeSureOfChunks(repo, announcement, [...sequences, ...sequence.hashes]));
     result.revision = written.revision;
     incomplete?.clear();
     await cacheWrittenRevision(repo, written, sequence.hashes);
   }
-  result.endTime = Date.now();
+  result.endTime = now();
   return result;
+}
+
+/**
+ * Called with every chunk the revision will reference, just before it is written. Normally the
+ * announcement is still there and nothing needs doing. If it has gone (a prune or a user took
+ * this backup for dead while it was held), prunes may have made fossils of this backup's chunks,
+ * even deleted some: announce again, then find every chunk, bringing back fossils, and refuse to
+ * write the revision if any is gone.
+ */
+async function makeSureOfChunks(repo: Repository, announcement: BackupAnnouncement, hashes: readonly ChunkHash[]): Promise<void> {
+  if (await announcement.isStillThere()) return;
+  repo.log.warn(`this backup's announcement ${runningPath(announcement.name)} was removed while it ran: making sure every chunk it references is on the storage`);
+  const renewed = await announcement.renew();
+  try {
+    const lost = await findLostChunks(repo, new Set(hashes.map((h) => repo.chunkId(h))));
+    if (lost.length > 0) {
+      throw new DbkError('MISSING_CHUNKS', `${lost.length} chunks this backup uploaded were deleted by a prune while it was held (its announcement had been removed); no revision was written`, {
+        hint: 'run the backup again: it uploads them anew',
+      });
+    }
+  } finally {
+    await renewed.withdraw(); // the first announcement is withdrawn after the revision is written; this one must not outlive the backup
+  }
 }
 
 const EMPTY_SHA256 = createHash('sha256').digest();
@@ -199,7 +237,15 @@ async function readChanged(repo: Repository, toRead: FileEntry[], uploader: Chun
   return { problems, dropped, readBytes };
 }
 
-async function writeRevision(repo: Repository, latest: number, entries: FileEntry[], sequence: ChunkSequenceBuilder, r: BackupResult, tag: string): Promise<Revision> {
+async function writeRevision(
+  repo: Repository,
+  latest: number,
+  entries: FileEntry[],
+  sequence: ChunkSequenceBuilder,
+  r: BackupResult,
+  tag: string,
+  beforeSaving: (metadata: ChunkHash[]) => Promise<void>,
+): Promise<Revision> {
   const hashes = sequence.hashes;
   const lengths = Buffer.alloc(hashes.length * 4);
   sequence.lengths.forEach((n, i) => lengths.writeUInt32LE(n, i * 4));
@@ -214,12 +260,13 @@ async function writeRevision(repo: Repository, latest: number, entries: FileEntr
     repo.writeSequence(Buffer.from(hashes.join(''), 'hex')),
     repo.writeSequence(lengths),
   ]);
-  for (let revision = latest + 1; ; revision++) {
+  await beforeSaving([...files, ...chunkHashes, ...chunkLengths]);
+  for (let revision = Math.max(latest, await repo.highestRevisionNumber(repo.snapshotId)) + 1; ; revision++) {
     const record: Revision = {
       snapshotId: repo.snapshotId,
       revision,
       startTime: r.startTime,
-      endTime: Date.now(),
+      endTime: now(),
       tag,
       fileCount: r.files,
       fileBytes: r.bytes,

@@ -29,9 +29,7 @@ export interface CheckOptions extends OpenOptions {
   revisions?: number[];
   /** only revisions with this tag */
   tag?: string;
-  /** a referenced chunk that is missing may exist as a fossil */
-  fossils?: boolean;
-  /** rename referenced fossils back into chunks (implies fossils) */
+  /** rename referenced fossils back into chunks (a referenced fossil is otherwise a warning: step 2 of the prune that made it brings it back) */
   resurrect?: boolean;
   /** rebuild every file and compare its hash */
   files?: boolean;
@@ -44,7 +42,6 @@ export interface CheckOptions extends OpenOptions {
   /** read the chunk list from the local cache (default: the check_reads_chunk_filelist_from_cache_only setting) */
   fromCache?: boolean;
   onProgress?: (p: CheckProgress) => void;
-  signal?: AbortSignal;
 }
 
 export interface CheckProgress {
@@ -117,7 +114,7 @@ async function runCheck(repo: Repository, session: CacheSession, o: CheckOptions
   const walkChosen = (sizes: Uint32Array) => walkChains(chains, sizes, (id, rev) => isChosen.has(`${id}/${rev}`));
   const { listing, info, walk: first } = await chunkListingFor(repo, session, book, walkChosen, o);
   let walk = first;
-  const absent = await findAbsentChunks(repo, cache, listing, walk.referenced, { fossils: o.fossils ?? false, resurrect: o.resurrect ?? false });
+  const absent = await findAbsentChunks(repo, cache, listing, walk.referenced, { resurrect: o.resurrect ?? false });
   if (absent.lookedUp > 0) {
     // what the direct lookups found is kept, so the next check need not look again, and counted
     cache.saveListing(listing, cache.appliedRecords('chunks'));

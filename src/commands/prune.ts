@@ -2,7 +2,8 @@
 // used, in two steps that are safe while other clients back up (see engine/prune-executor.ts).
 // Plan first, then execute; a dry run is the plan. Every run leaves a log in .dbk/logs/.
 
-import { usage } from '../errors.js';
+import { now as clock } from '../clock.js';
+import { DbkError, usage } from '../errors.js';
 import { type CacheSession, withStorageCache } from '../engine/cache-access.js';
 import { type PruneExecution, executePrune } from '../engine/prune-executor.js';
 import { PruneLog } from '../engine/prune-log.js';
@@ -10,6 +11,7 @@ import { type PrunePlan, planPrune } from '../engine/prune-planner.js';
 import { RecordBook } from '../engine/record-book.js';
 import { type OpenOptions, Repository } from '../engine/repository.js';
 import type { KeepPolicy } from '../engine/retention.js';
+import { describeRunning, runningBackups } from '../engine/running-backups.js';
 import { boolSetting } from '../settings.js';
 
 export type { CollectionPlan, PrunePlan, RevisionDeletion } from '../engine/prune-planner.js';
@@ -35,7 +37,7 @@ export interface PruneOptions extends OpenOptions {
   deleteOnly?: boolean;
   /** plan and report; change nothing on the storage */
   dryRun?: boolean;
-  /** snapshot ids left out of the "every id has a new revision" test */
+  /** snapshot ids left out of the "every id has a new revision" test of collections made by dbk before announcements */
   ignore?: string[];
   /** with exhaustive: the chunk list from the local cache (default: the prune_reads_chunk_filelist_from_cache_only setting) */
   fromCache?: boolean;
@@ -65,7 +67,14 @@ export async function prune(o: PruneOptions): Promise<PruneResult> {
 }
 
 async function runPrune(repo: Repository, session: CacheSession, o: PruneOptions): Promise<PruneResult> {
-  const now = o.now ?? Date.now();
+  const now = o.now ?? clock();
+  // before the revisions are listed: a backup that finishes in between is seen as one or the other
+  const running = await runningBackups(repo, { removeDead: !o.dryRun });
+  if (o.exclusive && running.length > 0) {
+    throw new DbkError('CONFIG', `-exclusive needs every other client stopped, and a backup is running: ${running.map(describeRunning).join('; ')}`, {
+      hint: 'wait for it to finish; if it died on another machine, delete that file from the storage',
+    });
+  }
   const book = await RecordBook.open(repo);
   await book.applyToRevisionCache(session.cache);
   const plan = await planPrune(
@@ -84,6 +93,7 @@ async function runPrune(repo: Repository, session: CacheSession, o: PruneOptions
       ignore: o.ignore ?? [],
       fromCache: o.fromCache ?? boolSetting(repo.settings, 'prune_reads_chunk_filelist_from_cache_only', false),
       now,
+      running,
     },
     o.onProgress,
   );
@@ -105,7 +115,7 @@ export function describePlan(plan: PrunePlan, o: { dryRun?: boolean; eachChunk?:
   for (const r of plan.spared) lines.push(`keep revision ${r.revision} of ${r.snapshotId}: ${r.reason}`);
   for (const c of plan.collections) {
     if (c.ripe) lines.push(`collection ${c.name}: delete ${c.delete.length} fossils, resurrect ${c.resurrect.length}`);
-    else lines.push(`collection ${c.name}: waiting for a new revision of ${c.waitingFor.join(', ')}`);
+    else lines.push(`collection ${c.name}: waiting for ${c.waitingFor.join(', ')}`);
   }
   const verb = plan.exclusive ? 'delete' : 'fossilize';
   lines.push(`${verb} ${plan.fossilize.length} chunks`);

@@ -40,7 +40,6 @@ export interface RestoreOptions extends OpenOptions {
   /** compare existing files by content hash, not size and mtime */
   hash?: boolean;
   onProgress?: (p: RestoreProgress) => void;
-  signal?: AbortSignal;
 }
 
 export interface BrokenChunk {

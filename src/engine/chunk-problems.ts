@@ -1,15 +1,19 @@
 // Finding referenced chunks that are not on the storage, and saying what they break. A chunk the
 // listing lacks (or lists as empty) is looked up directly first: a stale listing must neither
-// hide a missing chunk nor accuse a present one. With -fossils a fossil stands in for a missing
-// chunk (a warning: step 2 of a prune will bring it back or it was wrongly collected); with
-// -resurrect it is renamed back into a chunk.
+// hide a missing chunk nor accuse a present one. A fossil stands in for a missing chunk (a
+// warning: a revision finished while a prune made fossils of its chunks, and step 2 of that prune
+// brings them back); with -resurrect it is renamed back into a chunk now, and a record tells every
+// client's cache so.
 
 import type { ChunkListing } from '../../cache/chunk-list-cache.js';
 import type { ChainLink } from '../../cache/revision-cache.js';
 import type { StorageCache } from '../../cache/storage-cache.js';
 import { isDbkError } from '../errors.js';
 import type { RevisionRef } from '../format/fossil-collection.js';
-import { type ChunkId, chunkPath, fossilPath } from '../format/ids.js';
+import { now } from '../clock.js';
+import type { ChunkId } from '../format/ids.js';
+import { writeFossilRecord } from './fossil-records.js';
+import { resurrect } from './fossil-moves.js';
 import { confirmPresence } from './chunk-listing.js';
 import { revisionsReferencing } from './chunk-stats.js';
 import type { Repository } from './repository.js';
@@ -37,7 +41,6 @@ export interface ChunkFinding {
 }
 
 export interface PresenceOptions {
-  fossils: boolean;
   resurrect: boolean;
 }
 
@@ -58,7 +61,8 @@ export async function findAbsentChunks(
   const doubtful = numbers.map((n, i) => ({ n, id: ids[i] as ChunkId }));
   const found = new Map<number, ChunkFinding>();
   if (doubtful.length === 0) return { findings: found, lookedUp: 0 };
-  const presence = await confirmPresence(repo, listing, doubtful, o.fossils || o.resurrect);
+  const presence = await confirmPresence(repo, listing, doubtful, true);
+  const resurrected: ChunkId[] = [];
   for (const { n, id } of doubtful) {
     const p = presence.get(n)!;
     if (p.chunk !== undefined && p.chunk > 0) continue;
@@ -68,22 +72,19 @@ export async function findAbsentChunks(
     else if (p.fossil === undefined) found.set(n, finding('missing', 'error', 'the chunk does not exist'));
     else {
       const f = finding('fossil', 'warning', 'only a fossil of the chunk exists');
-      if (o.resurrect) f.resurrected = await resurrect(repo, listing, n, id, p.fossil);
+      if (o.resurrect && (await resurrect(repo, id)) !== 'lost') {
+        f.resurrected = true;
+        resurrected.push(id);
+        listing.setFossil(n, undefined);
+        listing.setChunk(n, p.fossil);
+      }
       found.set(n, f);
     }
   }
-  return { findings: found, lookedUp: doubtful.length };
-}
-
-async function resurrect(repo: Repository, listing: ChunkListing, n: number, id: ChunkId, size: number): Promise<boolean> {
-  try {
-    await repo.backend.rename(fossilPath(id), chunkPath(id));
-  } catch (e) {
-    if (!isDbkError(e, 'ALREADY_EXISTS')) throw e; // uploaded again meanwhile: the chunk is there
+  if (resurrected.length > 0) {
+    await writeFossilRecord(repo, { kind: 'deletion', time: now(), latest: [], deletedRevisions: [], completes: '', deleted: [], resurrected });
   }
-  listing.setFossil(n, undefined);
-  listing.setChunk(n, size);
-  return true;
+  return { findings: found, lookedUp: doubtful.length };
 }
 
 /** Fills in the revisions that reference each finding and the files each breaks. */

@@ -5,6 +5,15 @@
 // References come from the revision cache: every revision of every id is known there (loaded
 // once, ever), and three walks over the change chains say which chunks any revision, the kept
 // revisions and the deleted revisions reference. Only -exhaustive needs the chunk list.
+//
+// Step 2's rule: a collection is ripe once every backup that was running when its fossils were
+// made (its announcements, engine/running-backups.ts) has gone. Such a backup has then written
+// its revision or never will, so a fossil it uses is referenced by a revision on the storage and
+// is brought back, not deleted. The running backups are listed before the revisions are, so that
+// one finishing in between is seen at least as a revision. A fossil belongs to every pending
+// collection that names it (a later prune that deletes a revision using it claims it too, since
+// the backups that trust that revision may be running now) and is deleted only once all of them
+// are ripe; no time of two hosts is ever compared.
 
 import type { CachedRevision } from '../../cache/revision-cache.js';
 import { DbkError } from '../errors.js';
@@ -17,11 +26,12 @@ import type { RecordBook } from './record-book.js';
 import type { Repository } from './repository.js';
 import { DAY_MS, type KeepPolicy, planRetention } from './retention.js';
 import { listStorageRevisions, syncRevisions } from './revision-sync.js';
+import { type RunningBackup, describeRunning } from './running-backups.js';
 
 /** Deletion records older than this are removed; caches with older chunk lists re-list (chunk-listing.ts). */
 export const DELETION_RECORD_DAYS = 45;
 
-/** Snapshot ids without a backup for this long do not hold up step 2. */
+/** For collections of dbk before announcements only: snapshot ids without a backup for this long do not hold them up. */
 export const INACTIVE_AFTER_MS = 7 * DAY_MS;
 
 export interface PruneRules {
@@ -34,10 +44,12 @@ export interface PruneRules {
   exclusive: boolean;
   collectOnly: boolean;
   deleteOnly: boolean;
-  /** ids left out of the ripeness test */
+  /** ids left out of the ripeness test of collections made before announcements */
   ignore: readonly string[];
   fromCache: boolean;
   now: number;
+  /** the running backups, listed before the revisions */
+  running: readonly RunningBackup[];
 }
 
 export interface RevisionDeletion extends RevisionRef {
@@ -49,7 +61,7 @@ export interface CollectionPlan {
   name: string;
   time: number;
   ripe: boolean;
-  /** active snapshot ids without a revision finished after the collection */
+  /** what it waits for: running backups it recorded that are still there (or, for an old collection, snapshot ids) */
   waitingFor: string[];
   /** fossils a revision references: renamed back into chunks */
   resurrect: ChunkId[];
@@ -65,7 +77,7 @@ export interface PrunePlan {
   spared: RevisionDeletion[];
   /** step 2: every pending collection, ripe or not */
   collections: CollectionPlan[];
-  /** step 1: chunks that become fossils (with -exclusive: are deleted) */
+  /** step 1: chunks that become fossils (with -exclusive: are deleted); a fossil among them is claimed */
   fossilize: ChunkId[];
   /** -exhaustive: fossils no pending collection names; unreferenced ones join this collection */
   adoptFossils: ChunkId[];
@@ -102,18 +114,21 @@ export async function planPrune(repo: Repository, session: CacheSession, book: R
     else if (record.time < rules.now - DELETION_RECORD_DAYS * DAY_MS) plan.expiredRecords.push(name);
   }
   if (!rules.collectOnly) {
-    for (const { name, record } of pending) plan.collections.push(planCollection(session, name, record, byId, anyRef, rules));
+    for (const { name, record } of pending) plan.collections.push(planCollection(name, record, byId, rules));
+    assignFossils(session, plan.collections, pending, anyRef);
   }
   if (rules.deleteOnly) return plan;
 
+  const deletedRef = walkChains(chains, none, (id, rev) => gone.has(`${id}/${rev}`)).referenced;
+  const onlyDeleted = (n: number) => deletedRef[n] === 1 && keptRef[n] !== 1;
   if (!rules.exhaustive) {
-    const deletedRef = walkChains(chains, none, (id, rev) => gone.has(`${id}/${rev}`)).referenced;
-    plan.fossilize = idsWhere(session, deletedRef.length, (n) => deletedRef[n] === 1 && keptRef[n] !== 1);
+    plan.fossilize = idsWhere(session, deletedRef.length, onlyDeleted);
     return plan;
   }
   const { listing, info } = await obtainChunkListing(repo, session.cache, book, { fromCache: rules.fromCache, log: repo.log });
   plan.listing = info;
-  plan.fossilize = idsWhere(session, listing.chunkSizes.length, (n) => listing.chunkSize(n) !== undefined && keptRef[n] !== 1);
+  const length = Math.max(listing.chunkSizes.length, deletedRef.length);
+  plan.fossilize = idsWhere(session, length, (n) => (listing.chunkSize(n) !== undefined && keptRef[n] !== 1) || onlyDeleted(n));
   const collected = new Set(pending.flatMap((p) => p.record.fossils));
   const orphans = listing.numbers('fossils');
   const orphanIds = session.cache.chunkIdsAt(orphans) as ChunkId[];
@@ -144,31 +159,56 @@ function chooseRevisions(plan: PrunePlan, byId: ReadonlyMap<string, CachedRevisi
   }
 }
 
-/** Step 2 for one collection: ripe once every active id has a revision that finished after it. */
-function planCollection(
-  session: CacheSession,
-  name: string,
-  c: FossilCollection,
-  byId: ReadonlyMap<string, CachedRevision[]>,
-  anyRef: Uint8Array,
-  rules: PruneRules,
-): CollectionPlan {
-  const waitingFor: string[] = [];
+/** Step 2 for one collection: ripe once every backup running when it was made has gone. */
+function planCollection(name: string, c: FossilCollection, byId: ReadonlyMap<string, CachedRevision[]>, rules: PruneRules): CollectionPlan {
+  const waitingFor = rules.exclusive ? [] : c.running ? runningOf(c.running, rules.running) : waitingByRevisions(c, byId, rules);
+  return { name, time: c.time, ripe: waitingFor.length === 0, waitingFor, resurrect: [], delete: [] };
+}
+
+function runningOf(recorded: readonly string[], running: readonly RunningBackup[]): string[] {
+  const names = new Set(recorded);
+  return running.filter((r) => names.has(r.name)).map(describeRunning);
+}
+
+/**
+ * The classic rule, for collections made by dbk before announcements: every id active in the
+ * last week has a revision finished after the collection, and no backup is running now.
+ */
+function waitingByRevisions(c: FossilCollection, byId: ReadonlyMap<string, CachedRevision[]>, rules: PruneRules): string[] {
+  const waitingFor = rules.running.map(describeRunning);
   for (const [id, revs] of byId) {
     const newest = revs[revs.length - 1]!;
     if (rules.ignore.includes(id) || newest.endTime < rules.now - INACTIVE_AFTER_MS) continue;
     const before = c.latest.find((l) => l.snapshotId === id)?.revision ?? 0;
-    if (!revs.some((r) => r.revision > before && r.endTime > c.time)) waitingFor.push(id);
+    if (!revs.some((r) => r.revision > before && r.endTime > c.time)) waitingFor.push(`a new revision of ${id}`);
   }
-  const ripe = rules.exclusive || waitingFor.length === 0;
-  const plan: CollectionPlan = { name, time: c.time, ripe, waitingFor: rules.exclusive ? [] : waitingFor, resurrect: [], delete: [] };
-  if (!ripe) return plan;
+  return waitingFor;
+}
+
+/**
+ * What ripe collections do with their fossils: a fossil any revision references is brought back;
+ * one that a collection still waiting also names is left to that one; of several ripe
+ * collections naming one fossil, the last deletes it.
+ */
+function assignFossils(session: CacheSession, plans: CollectionPlan[], pending: readonly { record: FossilCollection }[], anyRef: Uint8Array): void {
+  const lastRipe = new Map<ChunkId, number>();
+  const heldBack = new Set<ChunkId>();
+  pending.forEach(({ record }, i) => {
+    for (const id of record.fossils) {
+      if (plans[i]!.ripe) lastRipe.set(id, i);
+      else heldBack.add(id);
+    }
+  });
   const dict = session.cache.dictionary();
-  for (const id of c.fossils) {
-    const n = dict.findHex(id);
-    (n >= 0 && anyRef[n] === 1 ? plan.resurrect : plan.delete).push(id);
-  }
-  return plan;
+  pending.forEach(({ record }, i) => {
+    const plan = plans[i]!;
+    if (!plan.ripe) return;
+    for (const id of record.fossils) {
+      const n = dict.findHex(id);
+      if (n >= 0 && anyRef[n] === 1) plan.resurrect.push(id);
+      else if (!heldBack.has(id) && lastRipe.get(id) === i) plan.delete.push(id);
+    }
+  });
 }
 
 function idsWhere(session: CacheSession, length: number, test: (n: number) => boolean): ChunkId[] {

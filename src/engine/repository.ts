@@ -13,7 +13,7 @@ import { type StorageConfig, configIsEncrypted, decodeConfig } from '../format/c
 import { decodeFileList, type FileEntry } from '../format/file-list.js';
 import { type ChunkHash, type ChunkId, HASH_BYTES, chunkPath, fossilPath } from '../format/ids.js';
 import { ObjectKind, decodeObject, encodeObject } from '../format/object.js';
-import { MAX_FILE_LIST_BYTES, MAX_REVISION_BYTES, type Revision, decodeRevision, encodeRevision, revisionPath } from '../format/revision.js';
+import { MAX_FILE_LIST_BYTES, MAX_REVISION_BYTES, type Revision, decodeRevision, encodeRevision, revisionNumberOf, revisionPath } from '../format/revision.js';
 import { type Logger, silentLogger } from '../log.js';
 import { type Settings, intSetting, makeSettings } from '../settings.js';
 import { Chunker } from '../chunking/fastcdc.js';
@@ -30,6 +30,8 @@ export interface OpenOptions {
   log?: Logger;
   /** asked when the storage is encrypted and no password is set in the environment */
   askPassword?: (prompt: string) => Promise<string>;
+  /** stops the command between steps (Ctrl-C), leaving the storage as a kill would, or better */
+  signal?: AbortSignal;
 }
 
 /** Hash of a missing chunk, for readers that report which files it breaks. */
@@ -249,9 +251,16 @@ export class Repository {
   async listRevisions(snapshotId: string): Promise<number[]> {
     const entries = await this.backend.list(`snapshots/${snapshotId}`);
     return entries
-      .filter((e) => !e.dir && /^[1-9][0-9]*$/.test(e.name))
+      .filter((e) => !e.dir && revisionNumberOf(e.name)?.deleted === false)
       .map((e) => Number(e.name))
       .sort((a, b) => a - b);
+  }
+
+  /** The highest number a revision of this id has had, also one an -exclusive prune deleted (numbers are never used twice). */
+  async highestRevisionNumber(snapshotId: string): Promise<number> {
+    let highest = 0;
+    for (const e of await this.backend.list(`snapshots/${snapshotId}`)) highest = Math.max(highest, (!e.dir && revisionNumberOf(e.name)?.revision) || 0);
+    return highest;
   }
 
   async loadRevision(snapshotId: string, revision: number): Promise<Revision> {

@@ -5,7 +5,7 @@
 //     the first revision is kept, and a later one is deleted while it is fewer than n days after
 //     the last one kept; n = 0 deletes every revision it covers;
 //   - policies may come in any order (they are sorted here, oldest age first);
-//   - the newest revision is never deleted, except with -exclusive.
+//   - the newest revision is never deleted by a policy; with -exclusive it may be by -r or -t.
 
 import { usage } from '../errors.js';
 
@@ -38,7 +38,7 @@ export interface RetentionRules {
   revisions?: readonly number[];
   /** delete revisions with one of these tags */
   tags?: readonly string[];
-  /** the newest revision may be deleted too */
+  /** the newest revision may be deleted too, when -r or -t names it */
   exclusive?: boolean;
   /** milliseconds since the epoch */
   now: number;
@@ -60,23 +60,23 @@ export const ageInDays = (startTime: number, now: number) => Math.floor((now - s
 /** Plans deletions among the revisions of one snapshot id. */
 export function planRetention(revisions: readonly RetentionRevision[], rules: RetentionRules): RetentionPlan {
   const sorted = [...revisions].sort((a, b) => a.revision - b.revision);
-  const chosen = new Map<number, string>();
+  const chosen = new Map<number, { reason: string; named: boolean }>();
   const explicit = new Set(rules.revisions ?? []);
   const tags = new Set(rules.tags ?? []);
   for (const r of sorted) {
-    if (explicit.has(r.revision)) chosen.set(r.revision, 'selected with -r');
-    else if (r.tag !== '' && tags.has(r.tag)) chosen.set(r.revision, `tagged ${r.tag}`);
+    if (explicit.has(r.revision)) chosen.set(r.revision, { reason: 'selected with -r', named: true });
+    else if (r.tag !== '' && tags.has(r.tag)) chosen.set(r.revision, { reason: `tagged ${r.tag}`, named: true });
   }
   for (const [revision, reason] of applyPolicies(sorted, rules.keep ?? [], rules.now)) {
-    if (!chosen.has(revision)) chosen.set(revision, reason);
+    if (!chosen.has(revision)) chosen.set(revision, { reason, named: false });
   }
   const newest = sorted[sorted.length - 1]?.revision;
   const plan: RetentionPlan = { delete: [], spared: [] };
   for (const r of sorted) {
-    const reason = chosen.get(r.revision);
-    if (reason === undefined) continue;
-    if (r.revision === newest && !rules.exclusive) plan.spared.push({ revision: r.revision, reason: `${reason}, but it is the newest revision` });
-    else plan.delete.push({ revision: r.revision, reason });
+    const c = chosen.get(r.revision);
+    if (c === undefined) continue;
+    if (r.revision === newest && !(rules.exclusive && c.named)) plan.spared.push({ revision: r.revision, reason: `${c.reason}, but it is the newest revision` });
+    else plan.delete.push({ revision: r.revision, reason: c.reason });
   }
   return plan;
 }

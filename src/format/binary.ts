@@ -71,6 +71,11 @@ export class BinaryReader {
     return this.pos >= this.buf.length;
   }
 
+  /** Bytes not read yet: a count read from the data is checked against it before anything is made per item. */
+  get remaining(): number {
+    return this.buf.length - this.pos;
+  }
+
   private need(n: number): void {
     if (this.pos + n > this.buf.length) throw corrupt(this.what, `truncated at byte ${this.pos}`);
   }

@@ -2,20 +2,25 @@
 // FOSSIL_COLLECTION). Kept on the storage so that any client can finish a prune, and so that
 // every client's local cache learns what a prune removed:
 //   collection  prune step 1: the time the fossils were made, the latest revision of every
-//               snapshot id then, the fossils, and the revisions deleted.
-//   deletion    prune step 2 (or an -exclusive prune): the chunks deleted, the fossils brought
-//               back, the revisions deleted, and which collection it completes ('' for none).
+//               snapshot id then, the fossils, the revisions deleted, and the running backups
+//               (announcements, see engine/running-backups.ts) present once the fossils were made:
+//               step 2 waits until every one of them has gone.
+//   deletion    prune step 2 (or an -exclusive prune, or check -resurrect): the chunks deleted,
+//               the fossils brought back, the revisions deleted, and which collection it
+//               completes ('' for none).
 //
-//   version (1) | kind (1 collection, 2 deletion) | time (varint ms)
+//   version (2) | kind (1 collection, 2 deletion) | time (varint ms)
 //   | latest: count, (snapshot id, revision)… | deleted revisions: count, (snapshot id, revision)…
 //   | fossils: count, 32-byte ids…
+//   kind 1 adds (version 2): running: count, announcement names…
 //   kind 2 adds: completes (string) | deleted: count, ids… | resurrected: count, ids…
+// Version 1 collections have no list of running backups: step 2 waits for them by the classic rule.
 
 import { corrupt } from '../errors.js';
 import { BinaryReader, BinaryWriter } from './binary.js';
 import { type ChunkId, HASH_BYTES } from './ids.js';
 
-export const FOSSIL_RECORD_VERSION = 1;
+export const FOSSIL_RECORD_VERSION = 2;
 
 export interface RevisionRef {
   snapshotId: string;
@@ -33,6 +38,8 @@ interface RecordBase {
 export interface FossilCollection extends RecordBase {
   kind: 'collection';
   fossils: ChunkId[];
+  /** announcements of running backups once the fossils were made; undefined in version 1 records */
+  running?: string[];
 }
 
 export interface FossilDeletion extends RecordBase {
@@ -56,6 +63,8 @@ export function encodeFossilRecord(r: FossilRecord): Buffer {
   writeRefs(w, r.deletedRevisions);
   if (r.kind === 'collection') {
     writeIds(w, r.fossils);
+    w.varint(r.running?.length ?? 0);
+    for (const name of r.running ?? []) w.string(name);
   } else {
     writeIds(w, []);
     w.string(r.completes);
@@ -68,7 +77,7 @@ export function encodeFossilRecord(r: FossilRecord): Buffer {
 export function decodeFossilRecord(data: Buffer, what = 'fossil record'): FossilRecord {
   const rd = new BinaryReader(data, what);
   const version = rd.byte();
-  if (version !== FOSSIL_RECORD_VERSION) throw corrupt(what, `unsupported record format ${version}`);
+  if (version !== 1 && version !== FOSSIL_RECORD_VERSION) throw corrupt(what, `unsupported record format ${version}`);
   const kind = rd.byte();
   if (kind !== KIND_CODE.collection && kind !== KIND_CODE.deletion) throw corrupt(what, `unknown record kind ${kind}`);
   const time = rd.varint();
@@ -77,7 +86,7 @@ export function decodeFossilRecord(data: Buffer, what = 'fossil record'): Fossil
   const fossils = readIds(rd);
   let record: FossilRecord;
   if (kind === KIND_CODE.collection) {
-    record = { kind: 'collection', time, latest, deletedRevisions, fossils };
+    record = { kind: 'collection', time, latest, deletedRevisions, fossils, ...(version === 1 ? {} : { running: readNames(rd, what) }) };
   } else {
     if (fossils.length > 0) throw corrupt(what, 'a deletion record lists fossils');
     const completes = rd.string();
@@ -94,6 +103,7 @@ function writeRefs(w: BinaryWriter, refs: readonly RevisionRef[]): void {
 
 function readRefs(rd: BinaryReader, what: string): RevisionRef[] {
   const n = rd.varint();
+  if (n > rd.remaining) throw corrupt(what, `${n} revisions in ${rd.remaining} bytes`);
   const out: RevisionRef[] = [];
   for (let i = 0; i < n; i++) {
     const snapshotId = rd.string(128);
@@ -102,6 +112,14 @@ function readRefs(rd: BinaryReader, what: string): RevisionRef[] {
     if (revision < 1) throw corrupt(what, `bad revision ${revision} of '${snapshotId}'`);
     out.push({ snapshotId, revision });
   }
+  return out;
+}
+
+function readNames(rd: BinaryReader, what: string): string[] {
+  const n = rd.varint();
+  if (n > rd.remaining) throw corrupt(what, `${n} names in ${rd.remaining} bytes`);
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(rd.string(64));
   return out;
 }
 

@@ -100,6 +100,18 @@ export function decodeRevision(data: Buffer): Revision {
 
 export const revisionPath = (snapshotId: string, revision: number) => `snapshots/${snapshotId}/${revision}`;
 
+/**
+ * An empty file an -exclusive prune leaves when it deletes an id's newest revision, so that the
+ * number is never used again: every client's cache knows a revision by its id and number.
+ */
+export const deletedRevisionPath = (snapshotId: string, revision: number) => `snapshots/${snapshotId}/${revision}.deleted`;
+
+/** The number a revision file name (n) or deleted-revision marker (n.deleted) holds, or undefined. */
+export function revisionNumberOf(name: string): { revision: number; deleted: boolean } | undefined {
+  const m = /^([1-9][0-9]{0,15})(\.deleted)?$/.exec(name);
+  return m ? { revision: Number(m[1]), deleted: m[2] !== undefined } : undefined;
+}
+
 /** Snapshot ids become folder names on every backend: keep them to a portable alphabet. */
 export function checkSnapshotId(id: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/.test(id)) {

@@ -84,14 +84,15 @@ describe('stale caches', () => {
     expect(r.findings.every((f) => f.kind !== 'chunk' || f.files.some((a) => a.paths.includes('b.bin')))).toBe(true);
   });
 
-  it('a revision deleted and written anew under the same number is not taken from the cache', async () => {
+  it("the number of an id's newest revision deleted with -exclusive is never used again, so no cache takes a new revision for it", async () => {
     const { storage, docs, mail, rnd } = await setup();
     await check({ repoDir: docs.dir, all: true }); // docs caches revision 2 of docs
     await prune({ repoDir: mail.dir, snapshotId: 'docs', revisions: [2], exclusive: true });
-    // another client of the same snapshot id backs up: the new revision takes number 2 again
+    expect(fs.readdirSync(path.join(storage, 'snapshots', 'docs')).sort()).toEqual(['1', '2.deleted']);
+    // another client of the same snapshot id backs up, with a file list of the same size as revision 2's
     const other = await joinRepo({ storageDir: storage, encrypted: false }, { snapshotId: 'docs' });
     put(other.repoDir, 'new.bin', rnd.bytes(4000));
-    expect((await backup(other.open)).revision).toBe(2);
+    expect((await backup(other.open)).revision).toBe(3);
 
     const stale = await check({ repoDir: docs.dir, stats: true });
     const fresh = await check({ repoDir: other.repoDir, stats: true });

@@ -68,12 +68,15 @@ describe('retention', () => {
     expect(plan.spared).toEqual([]);
   });
 
-  it('never deletes the newest revision, except with -exclusive', () => {
+  it('never deletes the newest revision, except one named with -r or -t under -exclusive; a policy never does', () => {
     const revs = revisionsAged([400, 380]);
     const plan = planRetention(revs, { keep: keep('0:360'), revisions: [2], now: NOW });
     expect(plan.delete.map((d) => d.revision)).toEqual([1]);
     expect(plan.spared).toEqual([{ revision: 2, reason: 'selected with -r, but it is the newest revision' }]);
-    expect(planRetention(revs, { keep: keep('0:360'), now: NOW, exclusive: true }).delete.map((d) => d.revision)).toEqual([1, 2]);
+    const policyOnly = planRetention(revs, { keep: keep('0:360'), now: NOW, exclusive: true });
+    expect(policyOnly.delete.map((d) => d.revision)).toEqual([1]);
+    expect(policyOnly.spared.map((d) => d.revision)).toEqual([2]);
+    expect(planRetention(revs, { keep: keep('0:360'), revisions: [2], now: NOW, exclusive: true }).delete.map((d) => d.revision)).toEqual([1, 2]);
   });
 
   it('walks revisions in number order whatever order they come in', () => {

@@ -14,6 +14,7 @@ const collection: FossilRecord = {
   latest: [{ snapshotId: 'docs', revision: 12 }, { snapshotId: 'host-2.example@mail', revision: 3 }],
   deletedRevisions: [{ snapshotId: 'docs', revision: 4 }],
   fossils: ids(40),
+  running: ['0123456789abcdef', 'fedcba9876543210'],
 };
 const deletion: FossilRecord = {
   kind: 'deletion',
@@ -29,14 +30,21 @@ const decode = (data: Buffer) => () => decodeFossilRecord(data, 'fossils/test');
 
 describe('fossil records', () => {
   it('round-trip both kinds exactly', () => {
-    for (const r of [collection, deletion, { ...collection, fossils: [], latest: [], deletedRevisions: [] }]) {
+    for (const r of [collection, deletion, { ...collection, fossils: [], latest: [], deletedRevisions: [], running: [] }]) {
       expect(decodeFossilRecord(encodeFossilRecord(r))).toEqual(r);
     }
   });
 
   it('start with their format version and kind', () => {
     const b = encodeFossilRecord(deletion);
-    expect([b[0], b[1]]).toEqual([1, 2]);
+    expect([b[0], b[1]]).toEqual([2, 2]);
+  });
+
+  it('read collections of version 1, which name no running backups', () => {
+    const { running: _, ...v1 } = collection;
+    const b = encodeFossilRecord(v1);
+    b[0] = 1;
+    expect(decodeFossilRecord(b.subarray(0, b.length - 1))).toEqual(v1); // version 2 ends with the count of running backups
   });
 
   it('every truncation and any stray byte is CORRUPT', () => {
@@ -56,7 +64,7 @@ describe('fossil records', () => {
     badId.write('/', badId.indexOf('docs'));
     const deletionWithFossils = encodeFossilRecord({ ...collection });
     deletionWithFossils[1] = 2;
-    for (const bad of [patched(0, 2), patched(1, 9), noRevision, badId, deletionWithFossils]) expectCorrupt(decode(bad), bad.toString('hex'));
+    for (const bad of [patched(0, 3), patched(1, 9), noRevision, badId, deletionWithFossils]) expectCorrupt(decode(bad), bad.toString('hex'));
   });
 
   it('damaged bytes either decode or fail as CORRUPT, never otherwise', () => {

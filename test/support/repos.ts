@@ -5,7 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type BackupResult, backup } from '../../src/commands/backup.js';
-import { type TestRepo, joinRepo, put } from './engine.js';
+import { BackupAnnouncement, runningPath } from '../../src/engine/running-backups.js';
+import { type TestRepo, joinRepo, put, withRepository } from './engine.js';
 import type { Random } from './seeded-random.js';
 
 export interface Client extends TestRepo {
@@ -15,6 +16,11 @@ export interface Client extends TestRepo {
   write(rel: string, content: string | Buffer): void;
   remove(rel: string): void;
   backup(tag?: string): Promise<BackupResult>;
+  /**
+   * Announces a backup of this client on the storage, as a running backup does, with this
+   * process as its own (alive): call the result when that backup "finishes".
+   */
+  announce(): Promise<() => Promise<void>>;
 }
 
 export async function makeClient(root: string, snapshotId: string, storageDir: string): Promise<Client> {
@@ -28,6 +34,11 @@ export async function makeClient(root: string, snapshotId: string, storageDir: s
     write: (rel, content) => put(dir, rel, content),
     remove: (rel) => fs.rmSync(path.join(dir, rel), { force: true }),
     backup: (tag) => backup({ ...repo.open, ...(tag ? { tag } : {}) }),
+    announce: () =>
+      withRepository(repo, async (r) => {
+        const a = await BackupAnnouncement.announce(r, snapshotId);
+        return () => withRepository(repo, (again) => again.backend.delete(runningPath(a.name)));
+      }),
   };
 }
 
