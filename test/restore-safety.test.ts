@@ -25,9 +25,10 @@ async function craftRevision(repo: TestRepo, edit: (entries: FileEntry[]) => Fil
   return withRepository(repo, async (r) => {
     const latest = (await r.listRevisions(r.snapshotId)).at(-1)!;
     const base = await r.loadRevision(r.snapshotId, 1);
-    const files = await r.writeSequence(encodeFileList(edit(await r.readFileList(base))));
+    const list = encodeFileList(edit(await r.readFileList(base)));
+    const files = await r.writeSequence(list);
     const revision = latest + 1;
-    await r.saveRevision({ ...base, revision, sequences: { ...base.sequences, files } });
+    await r.saveRevision({ ...base, revision, fileListBytes: list.length, sequences: { ...base.sequences, files } });
     return revision;
   });
 }
