@@ -20,6 +20,7 @@ function summary(r: RestoreResult): string {
   for (const p of r.keptFiles) lines.push(`kept ${p}: it exists and differs (use -overwrite to replace it)`);
   for (const p of r.deletedFiles) lines.push(`deleted ${p}`);
   for (const b of r.broken) lines.push(`chunk ${b.chunkId} ${b.reason}; not restored: ${b.files.join(', ')}`);
+  for (const f of r.failed) lines.push(`not restored: ${f.path}: ${f.reason}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -46,6 +47,6 @@ export function register(program: Command): void {
       }).finally(() => progress.stop());
       if (f.json) printJson(r);
       else process.stdout.write(summary(r));
-      finishWith(r.broken.length > 0 ? ExitCode.PARTIAL : ExitCode.OK);
+      finishWith(r.broken.length > 0 || r.failed.length > 0 ? ExitCode.PARTIAL : ExitCode.OK);
     });
 }

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { DbkError, isDbkError } from '../errors.js';
 import type { FileEntry } from '../format/file-list.js';
-import { encodeFileList } from '../format/file-list.js';
+import { encodeFileList, entryProblem } from '../format/file-list.js';
 import type { ChunkHash, ChunkId } from '../format/ids.js';
 import { MAX_FILE_LIST_BYTES, MAX_REVISION_CHUNKS, type Revision } from '../format/revision.js';
 import { cacheWrittenRevision } from '../engine/backup-cache-hook.js';
@@ -18,6 +18,7 @@ import { readPreferences } from '../engine/preferences.js';
 import { type OpenOptions, Repository } from '../engine/repository.js';
 import { type ScanProblem, type ScanResult, type ScannedEntry, scan } from '../engine/scanner.js';
 import { readStream } from '../engine/stream-reader.js';
+import { isRestoreLeftover, restoreUnfinished } from '../engine/unfinished-file.js';
 import { findLostChunks } from '../engine/fossil-moves.js';
 import { BackupAnnouncement, runningBackups, runningPath } from '../engine/running-backups.js';
 import { now } from '../clock.js';
@@ -95,8 +96,9 @@ async function loadPrevious(repo: Repository): Promise<Previous> {
  */
 const MTIME_SLACK_MS = 0.002;
 
-const unchanged = (s: ScannedEntry, p: FileEntry | undefined): p is FileEntry =>
-  p !== undefined && p.type === 'file' && p.size === s.size && Math.abs(p.mtimeMs - s.mtimeMs) < MTIME_SLACK_MS && p.range !== undefined;
+/** Unchanged by size and mtime, and its previous entry sound: a damaged one is not carried into the new revision, the file is read again. */
+const unchanged = (s: ScannedEntry, p: FileEntry | undefined, lengths: readonly number[]): p is FileEntry =>
+  p !== undefined && p.type === 'file' && p.size === s.size && Math.abs(p.mtimeMs - s.mtimeMs) < MTIME_SLACK_MS && p.range !== undefined && entryProblem(p, lengths) === undefined;
 
 async function runBackup(repo: Repository, o: BackupOptions, scanning: Promise<ScanResult>): Promise<BackupResult> {
   if (o.dryRun) return backUp(repo, o, scanning, undefined);
@@ -113,7 +115,7 @@ async function backUp(repo: Repository, o: BackupOptions, scanning: Promise<Scan
   const startTime = now();
   // this repository's backups killed before they could withdraw their announcements hold up prune: not for long
   const clearing = announcement && runningBackups(repo).catch((e: unknown) => repo.log.debug(`could not look for dead backups: ${(e as Error).message}`));
-  const [previous, scanned] = await Promise.all([loadPrevious(repo), scanning, clearing]);
+  const [previous, scanned] = await Promise.all([loadPrevious(repo), scanning.then((s) => skipRestoreLeftovers(repo.repoDir, s)), clearing]);
   const incomplete = o.dryRun ? undefined : new IncompleteBackup(repo.cacheDir, repo.snapshotId);
   const uploader = new ChunkUploader(repo, previous.ids, incomplete?.load() ?? new Set(), incomplete, o.dryRun ?? false);
   const sequence = new ChunkSequenceBuilder(previous.hashes, previous.lengths);
@@ -126,7 +128,7 @@ async function backUp(repo: Repository, o: BackupOptions, scanning: Promise<Scan
     const prev = previous.files.get(e.path);
     if (e.size === 0) {
       e.hash = EMPTY_SHA256;
-    } else if (!o.hash && unchanged(e, prev)) {
+    } else if (!o.hash && unchanged(e, prev, previous.lengths)) {
       e.range = sequence.reuse(prev.range!);
       e.hash = prev.hash!;
     } else {
@@ -186,6 +188,21 @@ async function makeSureOfChunks(repo: Repository, announcement: BackupAnnounceme
 }
 
 const EMPTY_SHA256 = createHash('sha256').digest();
+
+/**
+ * While a restore into this folder is unfinished, its half-written files are not the user's:
+ * they are left out (and reported), so that the revision never records them as the latest version.
+ */
+async function skipRestoreLeftovers(repoDir: string, scanned: ScanResult): Promise<ScanResult> {
+  if (!(await restoreUnfinished(repoDir))) return scanned;
+  const problems = [...scanned.problems];
+  const entries = scanned.entries.filter((e) => {
+    if (!isRestoreLeftover(e)) return true;
+    problems.push({ path: e.path, reason: 'left half written by a restore that did not finish (run that restore again)' });
+    return false;
+  });
+  return { ...scanned, entries, problems };
+}
 
 /**
  * Reads the changed files as one stream, uploads its new chunks, and gives each file read its

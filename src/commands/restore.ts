@@ -1,19 +1,20 @@
 // dbk restore: rebuild files of a revision inside the repository folder. Every chunk is verified
 // against its hash, every file against its SHA-256; a missing or corrupt chunk is reported with
-// the files it breaks, and those files are left as they were. Nothing is written outside the
-// repository, whatever the revision says.
+// the files it breaks, and those files are left as they were. A file that cannot be written
+// (a damaged entry, a name too long, no permission) is reported and the others are restored.
+// Nothing is written outside the repository, nor into its .dbk/, whatever the revision says.
 
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import picomatch from 'picomatch';
 import { isDbkError } from '../errors.js';
-import type { FileEntry } from '../format/file-list.js';
-import type { Revision } from '../format/revision.js';
+import { type FileEntry, entryProblem } from '../format/file-list.js';
 import type { ChunkHash } from '../format/ids.js';
 import { Filters } from '../engine/filters.js';
 import { type OpenOptions, MissingChunkError, Repository } from '../engine/repository.js';
-import { FileWriter } from '../engine/file-writer.js';
+import { FileWriter, WriterStopped } from '../engine/file-writer.js';
+import { DBK_DIR } from '../engine/preferences.js';
 import { RestoreChunks, planChunkLoads } from '../engine/restore-chunks.js';
 import { RestoreWriter } from '../engine/restore-writer.js';
 import { SafeTree, checkRevisionPaths } from '../engine/safe-path.js';
@@ -60,6 +61,13 @@ export interface RestoreResult {
   deletedFiles: string[];
   /** files that could not be restored, with the chunk that broke them */
   broken: BrokenChunk[];
+  /** files, links and folders that could not be written, with the reason */
+  failed: FailedEntry[];
+}
+
+export interface FailedEntry {
+  path: string;
+  reason: string;
 }
 
 export async function restore(o: RestoreOptions): Promise<RestoreResult> {
@@ -82,24 +90,31 @@ async function runRestore(repo: Repository, o: RestoreOptions): Promise<RestoreR
   const rev = await repo.loadRevision(snapshotId, o.revision);
   const all = await repo.readFileList(rev);
   checkRevisionPaths(all);
-  const chosen = all.filter(selector(o.patterns));
-  const hashes = await repo.readChunkHashes(rev);
+  const [hashes, lengths] = await Promise.all([repo.readChunkHashes(rev), repo.readChunkLengths(rev)]);
+  const result: RestoreResult = { snapshotId, revision: o.revision, restoredFiles: 0, restoredBytes: 0, unchangedFiles: 0, keptFiles: [], deletedFiles: [], broken: [], failed: [] };
+  const chosen = all.filter(selector(o.patterns)).filter((e) => {
+    const problem = isDbkPath(e.path) ? "dbk's own folder is never restored into" : entryProblem(e, lengths);
+    if (problem) result.failed.push({ path: e.path, reason: problem });
+    return problem === undefined;
+  });
   const tree = new SafeTree(repo.rootDir, o.overwrite ?? false);
-  const result: RestoreResult = { snapshotId, revision: o.revision, restoredFiles: 0, restoredBytes: 0, unchangedFiles: 0, keptFiles: [], deletedFiles: [], broken: [] };
 
   await beginRestore(repo.repoDir, repo.rootDir);
-  await tree.prepareFolders(chosen.filter((e) => e.type === 'dir').map((e) => e.path));
+  const folders = chosen.filter((e) => e.type === 'dir');
+  await tree.prepareFolders(folders.map((e) => e.path), (rel, e) => result.failed.push({ path: rel, reason: reasonOf(e) }));
   const files = await filesToWrite(tree, chosen.filter((e) => e.type === 'file'), o, result);
   // a third of the ring holds the largest chunk (see FileWriter.spanLimit)
   const writer = new FileWriter(Math.max(16 << 20, 3 * repo.config.chunkSizes.maximum));
+  const writeFailures = new WriteFailures(tree, chosen, result);
+  writer.onFileFailure = (abs, reason) => writeFailures.add(abs, reason);
   const broken = new BrokenFiles(repo, hashes);
   try {
-    await writeFiles(repo, tree, writer, files, rev, hashes, broken, o, result);
+    await writeFiles(repo, tree, writer, files, lengths, hashes, broken, o, result);
     // files first: a symlink made here, on this thread, never overtakes a file queued for the writer
     await writer.drain();
-    for (const e of chosen) if (e.type === 'symlink') await restoreSymlink(tree, writer, e, o, result);
+    for (const e of chosen) if (e.type === 'symlink') await perFile(result, e.path, () => restoreSymlink(tree, writer, e, o, result));
     // folders last, deepest first, so writing their contents does not change their mtime again
-    for (const e of chosen.filter((x) => x.type === 'dir').reverse()) writer.folderAttributes(tree.abs(e.path), e);
+    for (const e of folders.reverse()) if (!tree.failed(e.path)) writer.folderAttributes(tree.abs(e.path), e);
     await writer.drain();
   } finally {
     await writer.close();
@@ -118,8 +133,10 @@ interface ToWrite {
 
 async function filesToWrite(tree: SafeTree, files: FileEntry[], o: RestoreOptions, result: RestoreResult): Promise<ToWrite[]> {
   const out: ToWrite[] = [];
+  const placeable: FileEntry[] = [];
+  for (const e of files) await perFile(result, e.path, async () => (await tree.prepareParent(e.path), void placeable.push(e)));
+  files = placeable;
   // in a folder this restore made, nothing is there to compare with: no need to look
-  for (const e of files) await tree.prepareParent(e.path);
   const existing = files.filter((e) => !tree.inNewFolder(e.path));
   const stats = new Map(existing.map((e, i) => [e, i]));
   const found = await mapInBatches(existing, (e) => fs.lstat(tree.abs(e.path)).catch(() => undefined));
@@ -144,16 +161,30 @@ async function mapInBatches<T, R>(items: T[], fn: (item: T) => Promise<R>, batch
   return out;
 }
 
+/** Whether the file holds the entry's content; an unreadable file does not. */
 async function sameContent(abs: string, e: FileEntry): Promise<boolean> {
   const sha = createHash('sha256');
-  for await (const piece of (await fs.open(abs)).createReadStream()) sha.update(piece as Buffer);
+  try {
+    for await (const piece of (await fs.open(abs)).createReadStream()) sha.update(piece as Buffer);
+  } catch {
+    return false;
+  }
   return e.hash !== undefined && sha.digest().equals(e.hash);
 }
 
-async function writeFiles(repo: Repository, tree: SafeTree, fileWriter: FileWriter, files: ToWrite[], rev: Revision, hashes: ChunkHash[], broken: BrokenFiles, o: RestoreOptions, result: RestoreResult): Promise<void> {
+async function writeFiles(
+  repo: Repository,
+  tree: SafeTree,
+  fileWriter: FileWriter,
+  files: ToWrite[],
+  lengths: number[],
+  hashes: ChunkHash[],
+  broken: BrokenFiles,
+  o: RestoreOptions,
+  result: RestoreResult,
+): Promise<void> {
   const start = (w: ToWrite) => w.entry.range!;
   const withData = files.filter((w) => w.entry.range).sort((a, b) => start(a).startChunk - start(b).startChunk || start(a).startOffset - start(b).startOffset);
-  const lengths = await repo.readChunkLengths(rev);
   const plan = planChunkLoads(withData.map((w) => w.entry), hashes, lengths);
   // as many loads as reads at once, and two more decoded or being decoded
   const chunks = new RestoreChunks(repo, fileWriter, plan.loads, repo.threads + 2);
@@ -166,11 +197,55 @@ async function writeFiles(repo: Repository, tree: SafeTree, fileWriter: FileWrit
       result.restoredFiles++;
       result.restoredBytes += e.size;
     } catch (err) {
-      if (!broken.add(err, e)) throw err;
+      if (!broken.add(err, e)) failedFile(result, e.path, err);
     }
     progress.files++;
     progress.bytes += e.size;
     o.onProgress?.(progress);
+  }
+}
+
+/** The top folder of dbk's own state: a revision never writes there (its filters, preferences, pinned host keys). */
+const isDbkPath = (rel: string) => rel === DBK_DIR || rel.startsWith(`${DBK_DIR}/`);
+
+const reasonOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/** A failure of one file is recorded for it; an interruption, or a writer that has stopped, ends the restore. */
+function failedFile(result: RestoreResult, rel: string, e: unknown): void {
+  if (e instanceof WriterStopped || isDbkError(e, 'ABORTED') || (e as Error)?.name === 'AbortError') throw e;
+  result.failed.push({ path: rel, reason: reasonOf(e) });
+}
+
+async function perFile(result: RestoreResult, rel: string, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (e) {
+    failedFile(result, rel, e);
+  }
+}
+
+/**
+ * Files the writer thread failed to write, reported by absolute path after they were counted as
+ * restored: they are taken off the count and listed with their reason.
+ */
+class WriteFailures {
+  private byPath: Map<string, FileEntry> | undefined;
+
+  constructor(
+    private readonly tree: SafeTree,
+    private readonly chosen: readonly FileEntry[],
+    private readonly result: RestoreResult,
+  ) {}
+
+  add(abs: string, reason: string): void {
+    // made on the first failure only: most restores have none
+    this.byPath ??= new Map(this.chosen.map((e) => [this.tree.abs(e.path), e]));
+    const e = this.byPath.get(abs);
+    if (e?.type !== 'dir') {
+      this.result.restoredFiles--;
+      this.result.restoredBytes -= e?.size ?? 0;
+    }
+    this.result.failed.push({ path: e?.path ?? abs, reason });
   }
 }
 

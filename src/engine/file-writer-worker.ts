@@ -159,15 +159,31 @@ function run(job: WriterJob): void {
   }
 }
 
+/** The file, link or folder a job writes, for its failure report. */
+function pathOf(job: WriterJob): string {
+  switch (job.op) {
+    case 'whole':
+    case 'open':
+      return job.file.target;
+    case 'symlink':
+      return job.path;
+    case 'folder':
+      return job.target;
+    default:
+      return open.get(job.id)?.file.target ?? '';
+  }
+}
+
 parentPort!.on('message', (jobs: WriterJob[]) => {
   const report: WriterReport = { failures: [] };
   for (const job of jobs) {
+    const target = pathOf(job);
     try {
       run(job);
     } catch (e) {
       if (job.op === 'append') open.delete(job.id); // discarded: the rest of it is dropped
       const err = e as NodeJS.ErrnoException;
-      report.failures.push({ id: job.id, message: err.message, ...(err.code ? { code: err.code } : {}) });
+      report.failures.push({ id: job.id, path: target, message: err.message, ...(err.code ? { code: err.code } : {}) });
     }
   }
   parentPort!.postMessage(report);

@@ -57,10 +57,13 @@ export interface WriterSetup {
   ring: SharedArrayBuffer;
 }
 
-/** The worker's answer to each message of jobs, in order. */
+/** The worker's answer to each message of jobs, in order: what failed, each a file (or link, or folder) of its own. */
 export interface WriterReport {
-  failures: { id: number; message: string; code?: string }[];
+  failures: { id: number; path: string; message: string; code?: string }[];
 }
+
+/** The writer thread is gone: nothing more can be written. Any other failure belongs to one file. */
+export class WriterStopped extends Error {}
 
 /** jobs are posted when this many wait, or when they read this many bytes: the worker is never idle long */
 const BATCH_JOBS = 256;
@@ -69,6 +72,11 @@ const BATCH_BYTES = 1 << 20;
 export class FileWriter {
   /** ring space was freed */
   onFreed: () => void = () => {};
+  /**
+   * Told of each file, link or folder that could not be written (absolute path, reason); the
+   * writer goes on with the others. Without it the first such failure stops the writer.
+   */
+  onFileFailure: ((path: string, reason: string) => void) | undefined;
   private readonly worker: Worker;
   private readonly ring: ContentRing;
   private jobs: WriterJob[] = [];
@@ -207,15 +215,17 @@ export class FileWriter {
 
   private take(r: WriterReport): void {
     this.ring.free(this.posted.shift() ?? 0);
-    const f = r.failures[0];
-    if (f) this.failure ??= Object.assign(new Error(f.message), f.code ? { code: f.code } : {});
+    for (const f of r.failures) {
+      if (this.onFileFailure) this.onFileFailure(f.path, f.message);
+      else this.failure ??= Object.assign(new Error(f.message), f.code ? { code: f.code } : {});
+    }
     this.notify();
     this.onFreed();
   }
 
   /** The worker died (or was stopped): nothing more will be written or answered. */
   private fail(e: Error): void {
-    if (!this.stopped) this.failure ??= e;
+    if (!this.stopped) this.failure ??= new WriterStopped(e.message, { cause: e });
     this.stopped = true;
     this.notify();
   }

@@ -43,6 +43,8 @@ export class SafeTree {
   private readonly verified = new Map<string, Promise<void> | true>([['', true]]);
   /** folders this tree made */
   private readonly made = new Set<string>();
+  /** folders that could not be made (or made sure of) */
+  private readonly unusable = new Set<string>();
 
   constructor(
     readonly root: string,
@@ -58,7 +60,7 @@ export class SafeTree {
    * many at a time: a mkdir costs the file system about half a millisecond here, and a tree of
    * 10,000 folders made one by one kept the restore waiting 5 s before it wrote any file.
    */
-  async prepareFolders(folders: readonly string[]): Promise<void> {
+  async prepareFolders(folders: readonly string[], onFailure: (rel: string, e: unknown) => void): Promise<void> {
     const byDepth = new Map<number, string[]>();
     for (const rel of folders) {
       const depth = rel.split('/').length;
@@ -68,7 +70,10 @@ export class SafeTree {
     }
     for (const depth of [...byDepth.keys()].sort((a, b) => a - b)) {
       const level = byDepth.get(depth)!;
-      for (let i = 0; i < level.length; i += 64) await Promise.all(level.slice(i, i + 64).map((rel) => this.prepareParent(`${rel}/x`)));
+      for (let i = 0; i < level.length; i += 64) {
+        // one folder that cannot be made fails alone, and the files inside it with it
+        await Promise.all(level.slice(i, i + 64).map((rel) => this.prepareParent(`${rel}/x`).catch((e: unknown) => onFailure(rel, e))));
+      }
     }
   }
 
@@ -83,7 +88,13 @@ export class SafeTree {
       if (!done) {
         // once per folder, however many files wait for it at once
         const rel = cur;
-        done = this.ensureDir(rel).then(() => void this.verified.set(rel, true));
+        done = this.ensureDir(rel).then(
+          () => void this.verified.set(rel, true),
+          (e: unknown) => {
+            this.unusable.add(rel);
+            throw e;
+          },
+        );
         this.verified.set(rel, done);
       }
       await done;
@@ -104,6 +115,12 @@ export class SafeTree {
       await fs.mkdir(abs);
       this.made.add(rel);
     }
+  }
+
+  /** Whether `rel` (a folder) or a folder above it could not be made. */
+  failed(rel: string): boolean {
+    for (let at = rel.length; at > 0; at = rel.lastIndexOf('/', at - 1)) if (this.unusable.has(rel.slice(0, at))) return true;
+    return false;
   }
 
   /** Whether `rel` is in a folder this tree made: then only what the restore puts there can be in it. */

@@ -28,11 +28,25 @@ const RESTORE_TEMP = /^\.dbk-restore-[0-9a-f]{16}$/;
 
 const markerOf = (repoDir: string) => path.join(repoDir, DBK_DIR, 'restore-unfinished');
 
+/** Whether a restore into this repository began and did not finish (its files may be half written). */
+export async function restoreUnfinished(repoDir: string): Promise<boolean> {
+  return fs.stat(markerOf(repoDir)).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * What an unfinished restore may have left half written: a file in the marking mode, or one of
+ * its temporary files. A backup skips them while the restore is unfinished.
+ */
+export const isRestoreLeftover = (e: { path: string; type: string; mode: number }): boolean =>
+  e.type === 'file' && ((e.mode & 0o7777) === UNFINISHED_MODE || RESTORE_TEMP.test(e.path.slice(e.path.lastIndexOf('/') + 1)));
+
 /** Before a restore writes anything: clears what an interrupted one left, then marks this one as under way. */
 export async function beginRestore(repoDir: string, rootDir: string): Promise<void> {
-  const marker = markerOf(repoDir);
-  if (await fs.stat(marker).then(() => true, () => false)) await removeTemporaryFiles(rootDir, true);
-  await fs.writeFile(marker, '');
+  if (await restoreUnfinished(repoDir)) await removeTemporaryFiles(rootDir, true);
+  await fs.writeFile(markerOf(repoDir), '');
 }
 
 /** After a restore has written everything. */
