@@ -11,6 +11,7 @@ import { boolSetting } from '../src/settings.js';
 import type { Backend, BackendContext } from './backend.js';
 import { LocalBackend } from './local/local.js';
 import { MemoryBackend } from './memory/memory.js';
+import { faultsFromEnvironment, withFaults } from './faults.js';
 import { withRetry } from './retry.js';
 
 type Opener = (url: string, ctx: BackendContext) => Promise<Backend>;
@@ -51,5 +52,7 @@ export async function openBackend(url: string, ctx: BackendContext): Promise<Bac
   if (!openers[scheme]) await remoteModules[scheme]?.(); // the module registers its scheme
   const open = openers[scheme];
   if (!open) throw new DbkError('USAGE', `unsupported storage type '${scheme}:' in ${url}`);
-  return withRetry(await open(url, ctx), { log: ctx.log });
+  const backend = await open(url, ctx);
+  const faults = faultsFromEnvironment(process.env.DBK_TEST_FAULTS);
+  return withRetry(faults ? withFaults(backend, faults) : backend, { log: ctx.log });
 }

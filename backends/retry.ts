@@ -5,6 +5,7 @@
 // storage then says ALREADY_EXISTS. The wrapper reads the file back and, when it holds exactly the
 // bytes being written, reports success, so that no caller takes its own write for another
 // client's (a backup would have written its revision a second time, under the next number).
+// Likewise a retried rename that finds its source gone and its target there has been done.
 
 import { DbkError, isDbkError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
@@ -49,12 +50,20 @@ export function withRetry(inner: Backend, options: Partial<RetryOptions> = {}): 
         if (!(attempts > 1 && isDbkError(e, 'ALREADY_EXISTS') && (await holds(p, data)))) throw e;
       }
     },
-    rename: (from, to) => r(`rename ${from}`, () => inner.rename(from, to)),
+    rename: async (from, to) => {
+      let attempts = 0;
+      try {
+        await r(`rename ${from}`, () => (attempts++, inner.rename(from, to)));
+      } catch (e) {
+        if (!(attempts > 1 && (isDbkError(e, 'NOT_FOUND') || isDbkError(e, 'ALREADY_EXISTS')) && (await moved(from, to)))) throw e;
+      }
+    },
     delete: (p) => r(`delete ${p}`, () => inner.delete(p)),
     stat: (p) => r(`stat ${p}`, () => inner.stat(p)),
     mkdir: (p) => r(`mkdir ${p}`, () => inner.mkdir(p)),
     close: () => inner.close(),
   };
+  const moved = async (from: string, to: string) => (await r(`stat ${from}`, () => inner.stat(from))) === undefined && (await r(`stat ${to}`, () => inner.stat(to))) !== undefined;
   const holds = async (p: string, data: Uint8Array) => Buffer.from(data.buffer, data.byteOffset, data.byteLength).equals(await r(`read ${p}`, () => inner.read(p)));
   if (inner.listTree) {
     const listTree = inner.listTree.bind(inner);
