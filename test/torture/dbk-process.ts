@@ -1,0 +1,89 @@
+// Real dbk processes for the torture harness: started as `dbk` on the PATH runs (the node options
+// of the CLI's #! line), each with its own environment (clock offset, injected faults), and
+// killed with SIGKILL or held with SIGSTOP at any moment.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** the built CLI, whether this runs built (dist/test/torture) or from source under vitest */
+const CLI = path.resolve(here, here.split(path.sep).includes('dist') ? '../../src/cli/main.js' : '../../dist/src/cli/main.js');
+const NODE_OPTIONS_OF_CLI = /^#!.*\bnode\b(.*)$/.exec(readFileSync(CLI, 'utf8').split('\n', 1)[0] ?? '')?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export class DbkProcess {
+  readonly exited: Promise<Exit>;
+  private readonly child: ChildProcess;
+  private done = false;
+  /** stopped with SIGSTOP and not continued yet */
+  held = false;
+  /** SIGKILL was sent while it ran */
+  killed = false;
+
+  constructor(
+    readonly what: string,
+    cwd: string,
+    readonly args: string[],
+    env: NodeJS.ProcessEnv,
+  ) {
+    this.child = spawn(process.execPath, [...NODE_OPTIONS_OF_CLI, CLI, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    this.child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
+    this.child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+    this.exited = new Promise((resolve) => {
+      this.child.on('close', (code, signal) => {
+        this.done = true;
+        resolve({ code, signal, stdout, stderr });
+      });
+    });
+  }
+
+  get running(): boolean {
+    return !this.done;
+  }
+
+  /** SIGKILL now; true when it was still running (a kill that counts). */
+  kill(): boolean {
+    if (this.done) return false;
+    this.killed = true;
+    if (this.held) this.child.kill('SIGCONT');
+    this.child.kill('SIGKILL');
+    return true;
+  }
+
+  /** SIGSTOP now; true when it was still running. */
+  hold(): boolean {
+    if (this.done) return false;
+    this.held = true;
+    this.child.kill('SIGSTOP');
+    return true;
+  }
+
+  resume(): void {
+    if (!this.held) return;
+    this.held = false;
+    if (!this.done) this.child.kill('SIGCONT');
+  }
+
+  /** Waits for the exit, killing it after `ms` (a hang); `timedOut` says whether it had to. */
+  async finish(ms: number): Promise<Exit & { timedOut: boolean }> {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = this.kill();
+    }, ms);
+    const exit = await this.exited;
+    clearTimeout(timer);
+    return { ...exit, timedOut };
+  }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

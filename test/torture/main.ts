@@ -1,0 +1,35 @@
+// npm run --silent torture -- [--trials N] [--seed S] [--steps K] [--storage local|sftp]
+// Prints one line: schedules, steps, kills, holds across prunes, chunks checked, chunks lost.
+// Exits 1 when a chunk was lost or anything else went wrong, with the details on stderr.
+
+import { parseArgs } from 'node:util';
+import { runTorture, summaryLine } from './run.js';
+
+const { values } = parseArgs({
+  options: {
+    trials: { type: 'string', default: '20' },
+    seed: { type: 'string', default: '1' },
+    steps: { type: 'string', default: '10' },
+    storage: { type: 'string', default: 'local' },
+    progress: { type: 'boolean', default: false },
+  },
+});
+const count = (name: string, text: string) => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} takes a positive whole number, not ${text}`);
+  return n;
+};
+const storage = values.storage;
+if (storage !== 'local' && storage !== 'sftp') throw new Error(`--storage is local or sftp, not ${storage}`);
+const seed = count('seed', values.seed);
+const result = await runTorture({
+  trials: count('trials', values.trials),
+  seed,
+  steps: count('steps', values.steps),
+  storage,
+  ...(values.progress ? { onSchedule: (t) => process.stderr.write(`${t.schedules} schedules, ${t.steps} steps, ${t.kills} kills, ${t.lost.size} lost, ${t.failures.length} failures\n`) } : {}),
+});
+for (const f of result.failures) process.stderr.write(`${f}\n\n`);
+if (result.kept.length > 0) process.stderr.write(`kept for a look: ${result.kept.join(' ')}\n`);
+process.stdout.write(`${summaryLine(result, seed)}\n`);
+process.exitCode = result.lost.size > 0 || result.failures.length > 0 ? 1 : 0;
