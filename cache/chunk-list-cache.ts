@@ -5,6 +5,7 @@
 
 import { corrupt } from '../src/errors.js';
 import type { Db } from './cache-db.js';
+import { PAGE_IDS, dictionaryPages } from './chunk-dictionary.js';
 import { type IntSet, decodeIntSet, encodeIntSet } from './int-sets.js';
 import { replaceAppliedRecords } from './journal.js';
 
@@ -82,9 +83,13 @@ export function loadChunkListing(db: Db): ChunkListing | undefined {
     | undefined;
   if (!row) return undefined;
   if (row.sizes.length % 4 !== 0 || row.fossil_sizes.length % 4 !== 0) throw corrupt('cache chunk list', 'size arrays of odd length');
+  // every number is one of the dictionary's: checked before an array is sized by one
+  const capacity = dictionaryPages(db) * PAGE_IDS;
+  if (row.sizes.length / 4 > capacity) throw corrupt('cache chunk list', `${row.sizes.length / 4} sizes for a dictionary of ${capacity} ids at most`);
   const sizes = new Uint32Array(row.sizes.length / 4);
   Buffer.from(sizes.buffer).set(row.sizes);
   const fossilNumbers = decodeIntSet(row.fossils, 'cache chunk list fossils');
+  if (fossilNumbers.length > 0 && fossilNumbers[fossilNumbers.length - 1]! >= capacity) throw corrupt('cache chunk list', `a fossil numbered beyond the dictionary's ${capacity} ids`);
   if (fossilNumbers.length * 4 !== row.fossil_sizes.length) throw corrupt('cache chunk list', 'fossil sizes do not match the fossils');
   const fossilSizes = new Uint32Array(fossilNumbers.length);
   Buffer.from(fossilSizes.buffer).set(row.fossil_sizes);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -21,6 +22,7 @@ describe('StorageCache', () => {
     const dir = tempDir();
     const cache = StorageCache.open({ dir, log: recordingLogger() });
     expect(cache.loadListing()).toBeUndefined();
+    cache.dictionary().intern(randomBytes(10 * 32)); // numbers 0-9 name chunk ids
     const listing = ChunkListing.empty(1234, 4);
     listing.setChunk(0, 10);
     listing.setChunk(2, 0); // a zero-size chunk is a chunk
