@@ -232,8 +232,15 @@ export class Repository {
     const pieces: Buffer[] = [];
     let total = 0;
     const batch = Math.max(4, this.threads);
+    // a piece named again (runs of equal chunk lengths or hashes repeat) is read once
+    const read = new Map<ChunkHash, Promise<Buffer>>();
+    const readOnce = (h: ChunkHash) => {
+      let p = read.get(h);
+      if (!p) read.set(h, (p = this.readChunk(h, maximum)));
+      return p;
+    };
     for (let at = 0; at < hashes.length; at += batch) {
-      for (const piece of await Promise.all(hashes.slice(at, at + batch).map((h) => this.readChunk(h, maximum)))) {
+      for (const piece of await Promise.all(hashes.slice(at, at + batch).map(readOnce))) {
         total += piece.length;
         if (total > limit) throw new DbkError('CORRUPT', `${what}: more than the ${limit} bytes it may hold`);
         pieces.push(piece);
