@@ -140,6 +140,7 @@ export class Schedule {
     const held = this.clients.filter((c) => c.attempt?.proc.held);
     const roll = this.rnd.next();
     if (held.length > 0 && roll < 0.15) return this.resumeHeld(this.rnd.pick(held));
+    if (held.length > 0 && roll < 0.6) return this.pruneStep(); // what a held backup is there for
     if (roll < 0.5 && this.idle().length > 0) return this.backupStep(this.rnd.pick(this.idle()));
     if (roll < 0.85) return this.pruneStep();
     if (roll < 0.92) return this.restoreStep();
@@ -160,9 +161,12 @@ export class Schedule {
     this.startBackup(c);
     const proc = c.attempt!.proc;
     const mode = this.rnd.next();
-    if (mode < 0.35) return void (await this.wait(proc, 'backup'));
-    await this.someMoment(proc, 'backup');
-    if (mode < 0.65) {
+    if (mode < 0.3) return void (await this.wait(proc, 'backup'));
+    // a hold lands once the backup has announced itself (mostly while it uploads), a kill anywhere
+    const holding = mode >= 0.55 && mode < 0.9;
+    if (holding) await this.verifier.untilAnnounced(proc);
+    await this.someMoment(proc, 'backup', holding ? 0.3 : 1);
+    if (mode < 0.55) {
       if (proc.kill()) this.counted('kill', proc);
       await proc.exited;
     } else if (mode < 0.9) {
@@ -189,6 +193,8 @@ export class Schedule {
   }
 
   private pruneArgs(): string[] {
+    // while a backup is held, prunes that make fossils of its chunks and delete them come first
+    if (this.clients.some((c) => c.attempt?.proc.held) && this.rnd.int(2) === 0) return this.rnd.pick([['prune', '-exhaustive'], ['prune', '-exhaustive', '-a', '-keep', '1:0']]);
     const nothingElseRuns = this.clients.every((c) => !c.attempt?.proc.running) && this.background.size === 0;
     const ids = this.verifier.revisionNumbers();
     const older = [...ids].flatMap(([id, ns]) => ns.slice(0, -1).map((n) => ['-id', id, '-r', String(n)]));
@@ -234,9 +240,9 @@ export class Schedule {
     }
   }
 
-  /** Waits until a random moment of a process's likely run (or its end). */
-  private async someMoment(proc: DbkProcess, kind: string): Promise<void> {
-    await Promise.race([sleep(this.rnd.int(Math.ceil(this.typicalMs.get(kind) ?? 500))), proc.exited]);
+  /** Waits until a random moment within (a share of) a process's likely run, or its end. */
+  private async someMoment(proc: DbkProcess, kind: string, within = 1): Promise<void> {
+    await Promise.race([sleep(this.rnd.int(Math.ceil(within * (this.typicalMs.get(kind) ?? 500)))), proc.exited]);
   }
 
   /** Runs a process to its end, or kills it at a random moment; undefined when it was killed. */

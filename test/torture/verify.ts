@@ -11,6 +11,7 @@ import { check } from '../../src/commands/check.js';
 import { restore } from '../../src/commands/restore.js';
 import { Repository } from '../../src/engine/repository.js';
 import { listStorageRevisions } from '../../src/engine/revision-sync.js';
+import { listRunningBackups } from '../../src/engine/running-backups.js';
 import type { Random } from '../../src/seeded-random.js';
 import { manifestOf, treeDifferences } from './trees.js';
 
@@ -44,6 +45,15 @@ export class Verifier {
 
   private get open() {
     return { repoDir: this.repo.repoDir, askPassword: async () => this.password, threads: 4 };
+  }
+
+  /** Waits until a new announcement is on the storage (the backup has begun its work), or the process ends. */
+  async untilAnnounced(proc: { running: boolean }): Promise<void> {
+    const before = new Set(await listRunningBackups(this.repo));
+    while (proc.running) {
+      if ((await listRunningBackups(this.repo)).some((name) => !before.has(name))) return;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
 
   /** Revisions of `id` that appear from now on come from a backup of this tree. */
