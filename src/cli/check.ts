@@ -80,6 +80,7 @@ function describeFinding(f: CheckFinding): string[] {
   const level = f.severity === 'error' ? 'error' : 'warning';
   if (f.kind === 'file') return [`${level}: ${f.snapshotId} revision ${f.revision}: ${f.path || '(metadata)'}: ${f.detail}`];
   if (f.kind === 'revision') return [`${level}: ${f.snapshotId} revision ${f.revision}: ${f.detail}`];
+  if (f.kind === 'record') return [`${level}: ${f.detail}`];
   const out = [`${level}: chunk ${f.chunkId}: ${f.detail}${f.resurrected ? ' (resurrected)' : ''}`];
   const refs = f.revisions.map((r) => `${r.snapshotId}@${r.revision}`);
   if (refs.length > 0) out.push(`  referenced by ${refs.join(', ')}`);

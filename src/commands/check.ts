@@ -15,6 +15,7 @@ import { type ChunkFinding, describeFindings, findAbsentChunks } from '../engine
 import { type ChainWalk, type ChunkCounts, type RevisionChunkStats, walkChains } from '../engine/chunk-stats.js';
 import { type RevisionFinding, verifyChunks } from '../engine/chunk-verifier.js';
 import { type FileFinding, verifyFiles } from '../engine/file-verifier.js';
+import { recordPath } from '../engine/fossil-records.js';
 import { RecordBook } from '../engine/record-book.js';
 import { type OpenOptions, Repository } from '../engine/repository.js';
 import { listStorageRevisions, syncRevisions } from '../engine/revision-sync.js';
@@ -50,7 +51,16 @@ export interface CheckProgress {
   total?: number;
 }
 
-export type CheckFinding = ChunkFinding | FileFinding | RevisionFinding;
+/** A prune record that cannot be read: passed over, safely (see engine/record-book.ts), and named. */
+export interface RecordFinding {
+  kind: 'record';
+  severity: 'warning';
+  /** fossils/<name> */
+  path: string;
+  detail: string;
+}
+
+export type CheckFinding = ChunkFinding | FileFinding | RevisionFinding | RecordFinding;
 
 export interface RevisionStats extends RevisionChunkStats {
   startTime: number;
@@ -137,6 +147,7 @@ async function runCheck(repo: Repository, session: CacheSession, o: CheckOptions
     result.verifiedFiles = v.verified;
   }
   if (o.stats) result.stats = statsTable(walk.stats, cached);
+  for (const [name, detail] of book.damaged) result.findings.push({ kind: 'record', severity: 'warning', path: recordPath(name), detail });
   result.ok = result.findings.every((f) => f.severity !== 'error');
   return result;
 }

@@ -110,6 +110,7 @@ export async function planPrune(repo: Repository, session: CacheSession, book: R
   const pending: { name: string; record: FossilCollection }[] = [];
   for (const name of book.names) {
     const record = await book.get(name);
+    if (!record) continue; // damaged: its fossils are fossils no collection names (see record-book.ts)
     if (record.kind === 'collection') pending.push({ name, record });
     else if (record.time < rules.now - DELETION_RECORD_DAYS * DAY_MS) plan.expiredRecords.push(name);
   }

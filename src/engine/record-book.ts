@@ -2,6 +2,11 @@
 // honest: a record tells of chunks that became fossils or were deleted, fossils brought back and
 // revisions deleted. Each part of the cache applies every record it has not applied yet, so a
 // cache made before another client's prune never vouches for a chunk that prune removed.
+//
+// A damaged record is reported and passed over: every decision stays safe without it. A cache
+// that misses one only vouches less (a chunk it lists is looked up before it is trusted to be
+// gone or there), and the fossils of a collection nobody can read are fossils no collection
+// names, which -exhaustive collects again (waiting for the backups running then) or brings back.
 
 import type { ChunkListing } from '../../cache/chunk-list-cache.js';
 import { forgetRecordsExcept, markRecordsApplied } from '../../cache/journal.js';
@@ -9,11 +14,14 @@ import type { StorageCache } from '../../cache/storage-cache.js';
 import { forgetVerified } from '../../cache/verified-chunks.js';
 import type { FossilRecord } from '../format/fossil-collection.js';
 import type { ChunkId } from '../format/ids.js';
-import { listFossilRecords, readFossilRecord } from './fossil-records.js';
+import { isDbkError } from '../errors.js';
+import { listFossilRecords, readFossilRecord, recordPath } from './fossil-records.js';
 import type { Repository } from './repository.js';
 
 export class RecordBook {
-  private readonly loaded = new Map<string, Promise<FossilRecord>>();
+  private readonly loaded = new Map<string, Promise<FossilRecord | undefined>>();
+  /** records that could not be read, with why */
+  readonly damaged = new Map<string, string>();
 
   private constructor(
     private readonly repo: Repository,
@@ -25,10 +33,19 @@ export class RecordBook {
     return new RecordBook(repo, await listFossilRecords(repo));
   }
 
-  get(name: string): Promise<FossilRecord> {
+  /** A record, or undefined when it is damaged (or gone: completed by another prune meanwhile). */
+  get(name: string): Promise<FossilRecord | undefined> {
     let p = this.loaded.get(name);
-    if (!p) this.loaded.set(name, (p = readFossilRecord(this.repo, name)));
+    if (!p) this.loaded.set(name, (p = readFossilRecord(this.repo, name).catch((e: unknown) => this.passOver(name, e))));
     return p;
+  }
+
+  private passOver(name: string, e: unknown): undefined {
+    if (isDbkError(e, 'NOT_FOUND')) return undefined;
+    if (!isDbkError(e, 'CORRUPT')) throw e;
+    this.damaged.set(name, e.message);
+    this.repo.log.warn(`${e.message}: passed over (delete ${recordPath(name)} to stop this warning; nothing it protects is lost)`);
+    return undefined;
   }
 
   /** Lists the storage again; returns the names that appeared since. */
@@ -44,20 +61,27 @@ export class RecordBook {
     const applied = cache.appliedRecords('revisions');
     const fresh = this.names.filter((n) => !applied.has(n));
     if (fresh.length === 0) return;
-    const records = await Promise.all(fresh.map((n) => this.get(n)));
+    const read = await Promise.all(fresh.map(async (name) => ({ name, record: await this.get(name) })));
+    const records = read.flatMap((r) => (r.record ? [r.record] : []));
     const deletedNumbers = records.flatMap((r) => (r.kind === 'deletion' ? numbersOf(cache, r.deleted) : []));
     cache.db.transaction(() => {
       for (const r of records) for (const d of r.deletedRevisions) cache.revisions.remove(d.snapshotId, [d.revision]);
       forgetVerified(cache.db, deletedNumbers);
-      markRecordsApplied(cache.db, 'revisions', fresh);
+      markRecordsApplied(cache.db, 'revisions', read.filter((r) => r.record).map((r) => r.name));
     }).immediate();
   }
 
   /** Brings a chunk listing up to date with the records it has not seen; returns their names. */
   async applyToListing(cache: StorageCache, listing: ChunkListing, applied: ReadonlySet<string>): Promise<string[]> {
     const fresh = this.names.filter((n) => !applied.has(n));
-    for (const name of fresh) applyRecordToListing(cache, listing, await this.get(name));
-    return fresh;
+    const done: string[] = [];
+    for (const name of fresh) {
+      const record = await this.get(name);
+      if (!record) continue; // applied once it can be read, if ever
+      applyRecordToListing(cache, listing, record);
+      done.push(name);
+    }
+    return done;
   }
 }
 
