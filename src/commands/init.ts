@@ -80,16 +80,19 @@ async function addStorage(o: InitOptions, prefs: Preferences): Promise<InitResul
   const log = o.log ?? silentLogger;
   const backend = await openBackend(o.storageUrl, { settings, repoDir, threads: 1, log });
   let created = false;
-  let encrypted: boolean;
+  let encrypted = false;
   try {
     const existing = await backend.read('config').catch((e) => {
       if (isDbkError(e, 'NOT_FOUND')) return undefined;
       throw e;
     });
-    if (existing) {
-      encrypted = configIsEncrypted(existing);
-      await decodeConfig(existing, encrypted ? await passwordFor(settings, o.askPassword) : undefined);
+    const join = async (config: Buffer) => {
+      encrypted = configIsEncrypted(config);
+      await decodeConfig(config, encrypted ? await passwordFor(settings, o.askPassword) : undefined);
       log.info(`joined the existing storage at ${backend.location}`);
+    };
+    if (existing) {
+      await join(existing);
     } else {
       encrypted = o.encrypt ?? false;
       const config: StorageConfig = {
@@ -100,8 +103,13 @@ async function addStorage(o: InitOptions, prefs: Preferences): Promise<InitResul
         encrypted,
       };
       const seal = encrypted ? { password: await newPassword(settings, o.askPassword), kdf: newKdfParams(o.kdfLogN) } : undefined;
-      await backend.write('config', await encodeConfig(config, seal));
-      created = true;
+      try {
+        await backend.write('config', await encodeConfig(config, seal));
+        created = true;
+      } catch (e) {
+        if (!isDbkError(e, 'ALREADY_EXISTS')) throw e;
+        await join(await backend.read('config')); // another client created it a moment before
+      }
     }
   } finally {
     await backend.close();
