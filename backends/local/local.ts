@@ -134,7 +134,7 @@ export class LocalBackend implements Backend {
   }
 
   /** Makes the names in a folder durable (see the top of this file). */
-  private async syncFolder(dir: string): Promise<void> {
+  protected async syncFolder(dir: string): Promise<void> {
     if (!this.fsync) return;
     const fh = await fs.open(dir, 'r');
     try {
