@@ -12,7 +12,7 @@ import { isDbkError } from '../errors.js';
 import type { RevisionRef } from '../format/fossil-collection.js';
 import { now } from '../clock.js';
 import type { ChunkId } from '../format/ids.js';
-import { writeFossilRecord } from './fossil-records.js';
+import { writeFossilRecords } from './fossil-records.js';
 import { resurrect } from './fossil-moves.js';
 import { confirmPresence } from './chunk-listing.js';
 import { revisionsReferencing } from './chunk-stats.js';
@@ -82,7 +82,7 @@ export async function findAbsentChunks(
     }
   }
   if (resurrected.length > 0) {
-    await writeFossilRecord(repo, { kind: 'deletion', time: now(), latest: [], deletedRevisions: [], completes: '', deleted: [], resurrected });
+    await writeFossilRecords(repo, { kind: 'deletion', time: now(), latest: [], deletedRevisions: [], completes: '', deleted: [], resurrected });
   }
   return { findings: found, lookedUp: doubtful.length };
 }

@@ -11,7 +11,10 @@ import type { Repository } from './repository.js';
 
 export const FOSSIL_RECORDS_DIR = 'fossils';
 const NAME = /^\d{13}-[0-9a-f]{8}$/;
-const MAX_RECORD_BYTES = 1 << 30;
+/** The most chunk ids one record lists (128 MiB of them); a larger prune writes several records. */
+const IDS_PER_RECORD = 1 << 22;
+/** What a reader allows a record to decompress to: its ids and a little more. */
+const MAX_RECORD_BYTES = 160 << 20;
 
 export const recordPath = (name: string) => `${FOSSIL_RECORDS_DIR}/${name}`;
 
@@ -27,8 +30,32 @@ export async function readFossilRecord(repo: Repository, name: string): Promise<
   return decodeFossilRecord(decodeObject(raw, { kind: ObjectKind.FOSSIL_COLLECTION, maxLength: MAX_RECORD_BYTES, what: p, ...recordKey(repo) }), p);
 }
 
+/**
+ * Stores a record, as several when it lists more ids than one may (each a record of its own kind
+ * for a share of the ids: a collection in parts is collections that wait for the same backups),
+ * and returns their names.
+ */
+export async function writeFossilRecords(repo: Repository, record: FossilRecord): Promise<string[]> {
+  const names: string[] = [];
+  for (const part of splitRecord(record)) names.push(await writeFossilRecord(repo, part));
+  return names;
+}
+
+export function splitRecord(r: FossilRecord, idsPerRecord = IDS_PER_RECORD): FossilRecord[] {
+  const slice = <T>(ids: readonly T[], i: number) => ids.slice(i * idsPerRecord, (i + 1) * idsPerRecord);
+  const lists = r.kind === 'collection' ? [r.fossils] : [r.deleted, r.resurrected];
+  const parts = Math.max(1, ...lists.map((l) => Math.ceil(l.length / idsPerRecord)));
+  if (parts === 1) return [r];
+  return Array.from({ length: parts }, (_, i) => {
+    const revisions = i === 0 ? r.deletedRevisions : [];
+    return r.kind === 'collection'
+      ? { ...r, deletedRevisions: revisions, fossils: slice(r.fossils, i) }
+      : { ...r, deletedRevisions: revisions, deleted: slice(r.deleted, i), resurrected: slice(r.resurrected, i) };
+  });
+}
+
 /** Stores a record under a new name and returns the name. */
-export async function writeFossilRecord(repo: Repository, record: FossilRecord): Promise<string> {
+async function writeFossilRecord(repo: Repository, record: FossilRecord): Promise<string> {
   const data = encodeObject(encodeFossilRecord(record), { kind: ObjectKind.FOSSIL_COLLECTION, compressionLevel: repo.config.compressionLevel, ...recordKey(repo) });
   for (;;) {
     const name = `${String(record.time).padStart(13, '0')}-${randomBytes(4).toString('hex')}`;

@@ -15,7 +15,7 @@ import { DbkError } from '../errors.js';
 import type { FossilRecord, RevisionRef } from '../format/fossil-collection.js';
 import { type ChunkId, chunkPath, fossilPath } from '../format/ids.js';
 import { deletedRevisionPath, revisionPath } from '../format/revision.js';
-import { deleteFossilRecord, writeFossilRecord } from './fossil-records.js';
+import { deleteFossilRecord, writeFossilRecords } from './fossil-records.js';
 import { fossilize, resurrect } from './fossil-moves.js';
 import type { PruneLog } from './prune-log.js';
 import type { CollectionPlan, PrunePlan } from './prune-planner.js';
@@ -58,9 +58,10 @@ async function each<T>(run: Run, items: readonly T[], fn: (item: T) => Promise<v
 }
 
 async function record(run: Run, r: FossilRecord): Promise<void> {
-  const name = await writeFossilRecord(run.repo, r);
-  run.ex.recordsWritten.push(name);
-  run.log.write(`wrote record fossils/${name} (${r.kind})`);
+  for (const name of await writeFossilRecords(run.repo, r)) {
+    run.ex.recordsWritten.push(name);
+    run.log.write(`wrote record fossils/${name} (${r.kind})`);
+  }
 }
 
 async function completeCollection(run: Run, c: CollectionPlan): Promise<void> {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isDbkError } from '../../src/errors.js';
 import { type FossilRecord, decodeFossilRecord, encodeFossilRecord } from '../../src/format/fossil-collection.js';
 import type { ChunkId } from '../../src/format/ids.js';
+import { splitRecord } from '../../src/engine/fossil-records.js';
 import { expectCorrupt } from '../support/engine.js';
 import { seededRandom } from '../support/seeded-random.js';
 
@@ -78,5 +79,21 @@ describe('fossil records', () => {
         expect(isDbkError(e, 'CORRUPT'), String(e)).toBe(true);
       }
     }
+  });
+});
+
+describe('records too large for one', () => {
+  it('are written as several of the same kind, each id in exactly one, revisions in the first', () => {
+    const parts = splitRecord({ ...collection, fossils: ids(7) }, 3);
+    expect(parts.map((p) => (p as typeof collection & { fossils: ChunkId[] }).fossils.length)).toEqual([3, 3, 1]);
+    expect(parts.every((p) => p.kind === 'collection' && p.running === collection.running)).toBe(true);
+    expect(parts.map((p) => p.deletedRevisions.length)).toEqual([1, 0, 0]);
+    const d = splitRecord({ ...deletion, deleted: ids(4), resurrected: ids(7) }, 3);
+    expect(d.map((p) => p.kind === 'deletion' && [p.deleted.length, p.resurrected.length, p.completes])).toEqual([
+      [3, 3, deletion.completes],
+      [1, 3, deletion.completes],
+      [0, 1, deletion.completes],
+    ]);
+    expect(splitRecord(deletion, 5)).toEqual([deletion]);
   });
 });
