@@ -19,6 +19,22 @@ export interface Exit {
   stderr: string;
 }
 
+/** Every process still running: none may outlive the harness (a held one would stay stopped forever). */
+const alive = new Set<ChildProcess>();
+const killAll = () => {
+  for (const child of alive) {
+    child.kill('SIGCONT');
+    child.kill('SIGKILL');
+  }
+};
+process.on('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killAll();
+    process.kill(process.pid, signal);
+  });
+}
+
 export class DbkProcess {
   readonly exited: Promise<Exit>;
   private readonly child: ChildProcess;
@@ -35,6 +51,7 @@ export class DbkProcess {
     env: NodeJS.ProcessEnv,
   ) {
     this.child = spawn(process.execPath, [...NODE_OPTIONS_OF_CLI, CLI, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    alive.add(this.child);
     let stdout = '';
     let stderr = '';
     this.child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -42,6 +59,7 @@ export class DbkProcess {
     this.exited = new Promise((resolve) => {
       this.child.on('close', (code, signal) => {
         this.done = true;
+        alive.delete(this.child);
         resolve({ code, signal, stdout, stderr });
       });
     });
