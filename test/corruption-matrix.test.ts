@@ -88,15 +88,19 @@ async function damaged(b: Built, file: string, how: Damage): Promise<{ dir: stri
     if (how === 'flip') data[Math.floor(data.length / 2)]! ^= 0x10;
     fs.writeFileSync(target, how === 'truncate' ? data.subarray(0, Math.floor(data.length / 2)) : data);
   }
-  const dir = tempDir('dbk-client-');
-  // joining needs a readable config: the client is set up on an intact copy's config first
+  return { dir: await clientOf(b, storage, 'dbk-client-'), storage };
+}
+
+/** A repository of the same id on a damaged storage, set up (joining needs a config) with the intact config in place for the moment. */
+async function clientOf(b: Built, storage: string, prefix: string): Promise<string> {
+  const dir = tempDir(prefix);
   const config = path.join(storage, 'config');
-  const saved = fs.existsSync(config) ? fs.readFileSync(config) : undefined;
+  const damagedConfig = fs.existsSync(config) ? fs.readFileSync(config) : undefined;
   fs.copyFileSync(path.join(b.repo.storageDir, 'config'), config);
   await joinRepo({ storageDir: storage, encrypted: b.repo.encrypted }, {}, dir);
-  if (saved) fs.writeFileSync(config, saved);
+  if (damagedConfig) fs.writeFileSync(config, damagedConfig);
   else fs.rmSync(config);
-  return { dir, storage };
+  return dir;
 }
 
 function dbk(cwd: string, ...args: string[]) {
@@ -115,13 +119,7 @@ function expectOneLineError(err: string): void {
 
 /** Restores revision 3 into a fresh folder of the damaged storage's client; returns the exit and what differs from the tree. */
 async function restoreInto(b: Built, storage: string) {
-  const dir = tempDir('dbk-restored-');
-  const config = path.join(storage, 'config');
-  const saved = fs.existsSync(config) ? fs.readFileSync(config) : undefined;
-  fs.copyFileSync(path.join(b.repo.storageDir, 'config'), config);
-  await joinRepo({ storageDir: storage, encrypted: b.repo.encrypted }, {}, dir);
-  if (saved) fs.writeFileSync(config, saved);
-  else fs.rmSync(config);
+  const dir = await clientOf(b, storage, 'dbk-restored-');
   const run = dbk(dir, 'restore', '-r', '3');
   const want = describeTree(b.tree);
   const got = describeTree(dir);
