@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'USAGE' // bad options or arguments
   | 'CONFIG' // preferences or storage configuration missing or inconsistent
   | 'MISSING_CHUNKS' // referenced chunks are absent from the storage
+  | 'CONFLICT' // another client's change got in the way; running the command again resolves it
   | 'ABORTED';
 
 export interface DbkErrorOptions {

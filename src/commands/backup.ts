@@ -174,16 +174,12 @@ async function backUp(repo: Repository, o: BackupOptions, scanning: Promise<Scan
 async function makeSureOfChunks(repo: Repository, announcement: BackupAnnouncement, hashes: readonly ChunkHash[]): Promise<void> {
   if (await announcement.isStillThere()) return;
   repo.log.warn(`this backup's announcement ${runningPath(announcement.name)} was removed while it ran: making sure every chunk it references is on the storage`);
-  const renewed = await announcement.renew();
-  try {
-    const lost = await findLostChunks(repo, new Set(hashes.map((h) => repo.chunkId(h))));
-    if (lost.length > 0) {
-      throw new DbkError('MISSING_CHUNKS', `${lost.length} chunks this backup uploaded were deleted by a prune while it was held (its announcement had been removed); no revision was written`, {
-        hint: 'run the backup again: it uploads them anew',
-      });
-    }
-  } finally {
-    await renewed.withdraw(); // the first announcement is withdrawn after the revision is written; this one must not outlive the backup
+  await announcement.renew(); // withdrawn, as the first would have been, once the revision is written
+  const lost = await findLostChunks(repo, new Set(hashes.map((h) => repo.chunkId(h))));
+  if (lost.length > 0) {
+    throw new DbkError('CONFLICT', `${lost.length} chunks this backup uploaded were deleted by a prune while it was held (its announcement had been removed); no revision was written`, {
+      hint: 'run the backup again: it uploads them anew',
+    });
   }
 }
 

@@ -33,20 +33,19 @@ export const runningPath = (name: string) => `${RUNNING_DIR}/${name}`;
 export class BackupAnnouncement {
   private constructor(
     private readonly repo: Repository,
-    readonly name: string,
+    /** the file it is now: renew() replaces it */
+    public name: string,
     private readonly content: Announcement,
   ) {}
 
   static async announce(repo: Repository, snapshotId: string): Promise<BackupAnnouncement> {
     const content: Announcement = { snapshotId, host: hostname(), client: clientId(repo.repoDir), pid: process.pid, startTime: now() };
-    const name = randomBytes(8).toString('hex');
-    await repo.backend.write(runningPath(name), encodeObject(encodeAnnouncement(content), { kind: ObjectKind.ANNOUNCEMENT, compressionLevel: 0, ...announcementKey(repo) }));
-    return new BackupAnnouncement(repo, name, content);
+    return new BackupAnnouncement(repo, await write(repo, content), content);
   }
 
-  /** A new announcement of the same backup (the first one was removed while it ran). */
-  renew(): Promise<BackupAnnouncement> {
-    return BackupAnnouncement.announce(this.repo, this.content.snapshotId);
+  /** Announces the same backup anew, under a new name (the first was removed while it ran). */
+  async renew(): Promise<void> {
+    this.name = await write(this.repo, this.content);
   }
 
   /** False when a prune or a user removed it, taking this backup for dead. */
@@ -60,6 +59,12 @@ export class BackupAnnouncement {
       this.repo.log.warn(`could not remove this backup's announcement ${runningPath(this.name)}: ${(e as Error).message}; prune waits for it until it is removed`);
     });
   }
+}
+
+async function write(repo: Repository, content: Announcement): Promise<string> {
+  const name = randomBytes(8).toString('hex');
+  await repo.backend.write(runningPath(name), encodeObject(encodeAnnouncement(content), { kind: ObjectKind.ANNOUNCEMENT, compressionLevel: 0, ...announcementKey(repo) }));
+  return name;
 }
 
 /** An announcement on the storage, as prune reports it. */

@@ -102,6 +102,40 @@ describe('a backup held across prunes keeps every chunk it uploaded', () => {
   }
 });
 
+describe('a backup whose announcement was removed while it was held (taken for dead)', () => {
+  async function heldAndForgotten() {
+    const { storage, x, y, z } = await world();
+    for (let i = 0; i < 8; i++) z.write(`f${i}.bin`, rnd.bytes(6000));
+    const held = dbk(z, ['backup'], { slow: true });
+    await holdAfterUploads(held, storage, 6);
+    for (const name of fs.readdirSync(path.join(storage, 'running'))) fs.rmSync(path.join(storage, 'running', name));
+    return { storage, x, y, z, held };
+  }
+
+  it('brings its chunks back from their fossils and writes its revision', async () => {
+    const { x, z, held } = await heldAndForgotten();
+    expect(await ok(dbk(x, ['prune', '-a', '-exhaustive']))).toMatch(/fossilize [1-9]\d* chunks/);
+    held.resume();
+    const exit = await held.finish(60_000);
+    expect(exit.code, exit.stderr).toBe(0);
+    expect(exit.stderr).toMatch(/announcement running\/[0-9a-f]{16} was removed while it ran/);
+    await expectSound(z);
+    expect(fs.readdirSync(path.join(path.dirname(z.dir), 'storage', 'running'))).toEqual([]);
+  }, 60_000);
+
+  it('refuses to write its revision when a prune deleted some of them, and a rerun completes', async () => {
+    const { x, z, held } = await heldAndForgotten();
+    await ok(dbk(x, ['prune', '-a', '-exhaustive']));
+    expect(await ok(dbk(x, ['prune', '-a']))).toMatch(/delete [1-9]\d* fossils/);
+    held.resume();
+    const exit = await held.finish(60_000);
+    expect(exit.code).toBe(1);
+    expect(exit.stderr).toMatch(/chunks this backup uploaded were deleted by a prune while it was held/);
+    expect(await z.backup()).toMatchObject({ revision: 1 });
+    await expectSound(z);
+  }, 60_000);
+});
+
 describe('a fossil met again', () => {
   it('a chunk uploaded again beside an older collection’s fossil is not deleted on that collection’s word', async () => {
     const { storage, x, y } = await world();
