@@ -133,14 +133,21 @@ export class LocalBackend implements Backend {
     }
   }
 
-  /** Makes the names in a folder durable (see the top of this file). */
+  /**
+   * Makes the names in a folder durable (see the top of this file). A failure is permanent, not
+   * one to retry: the retried call would find its own change made and report success, unflushed.
+   */
   protected async syncFolder(dir: string): Promise<void> {
     if (!this.fsync) return;
-    const fh = await fs.open(dir, 'r');
     try {
-      await fh.sync();
-    } finally {
-      await fh.close();
+      const fh = await fs.open(dir, 'r');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    } catch (e) {
+      throw new DbkError('PERMANENT', `${dir}: could not flush the folder to disk: ${(e as Error).message}`, { cause: e });
     }
   }
 

@@ -52,6 +52,25 @@ export async function fsync(sftp: SFTPWrapper, handle: Buffer): Promise<boolean>
   }
 }
 
+/**
+ * Makes the names in a folder durable on the server's disk: OpenSSH opens a folder for reading as
+ * a file and fsync@openssh.com flushes it. False when the server cannot (it then never will).
+ */
+export async function syncFolder(sftp: SFTPWrapper, dir: string): Promise<boolean> {
+  let handle: Buffer;
+  try {
+    handle = await open(sftp, dir, 'r');
+  } catch (e) {
+    if (statusOf(e) === STATUS_CODE.FAILURE || statusOf(e) === STATUS_CODE.PERMISSION_DENIED || statusOf(e) === STATUS_CODE.OP_UNSUPPORTED) return false;
+    throw e;
+  }
+  try {
+    return await fsync(sftp, handle);
+  } finally {
+    void close(sftp, handle).catch(() => {});
+  }
+}
+
 /** Stat that answers undefined for a missing path. */
 export async function statIfExists(sftp: SFTPWrapper, path: string): Promise<Stats | undefined> {
   try {

@@ -1,7 +1,9 @@
 // SFTP storage over ssh2: sftp://user@host[:port]/path. Work is spread over `threads` SFTP
 // channels (see pool.ts); uploads go to a temporary name in the target folder and are renamed into
 // place without overwriting; SFTP status codes become the contract's typed errors, and a dropped
-// connection becomes TRANSIENT so that the retry wrapper tries again over a new one.
+// connection becomes TRANSIENT so that the retry wrapper tries again over a new one. With fsync on
+// (the default) each upload is flushed, and so is its folder once the name is in place (where the
+// server can: OpenSSH can), as the local storage does.
 
 import { randomBytes } from 'node:crypto';
 import type { SFTPWrapper } from 'ssh2';
@@ -34,11 +36,14 @@ export class SftpBackend implements Backend {
   private readonly root: string;
   private readonly pool: ChannelPool;
   private fsync: boolean;
+  /** folders are flushed too, until the server turns out not to allow it */
+  private fsyncFolders: boolean;
 
   private constructor(config: SftpConfig, options: SftpOptions) {
     this.location = config.location;
     this.root = config.root;
     this.fsync = options.fsync ?? true;
+    this.fsyncFolders = this.fsync;
     const knownHosts = KnownHosts.forRepo(options.repoDir);
     this.pool = new ChannelPool({
       channels: options.threads,
@@ -97,6 +102,7 @@ export class SftpBackend implements Backend {
       try {
         await this.upload(sftp, tmp, dir, bytes);
         await calls.renameNoOverwrite(sftp, tmp, target, { from: p, to: p });
+        await this.syncFolders(sftp, dir);
       } catch (e) {
         // waited for only when the name was taken, so that no temporary file outlives the call;
         // after a dropped connection the request is never answered
@@ -115,6 +121,7 @@ export class SftpBackend implements Backend {
     } catch (e) {
       if (calls.statusOf(e) !== STATUS_CODE.NO_SUCH_FILE) throw e;
       await calls.mkdirs(sftp, dir);
+      await this.syncFolders(sftp, calls.parentOf(dir), calls.parentOf(calls.parentOf(dir))); // the new folder (chunks/ab) and its parent (chunks)
       handle = await calls.open(sftp, tmp, 'wx');
     }
     try {
@@ -128,7 +135,10 @@ export class SftpBackend implements Backend {
   }
 
   async rename(from: string, to: string): Promise<void> {
-    return this.run(to, (sftp) => calls.renameNoOverwrite(sftp, this.abs(from), this.abs(to), { from, to }));
+    return this.run(to, async (sftp) => {
+      await calls.renameNoOverwrite(sftp, this.abs(from), this.abs(to), { from, to });
+      await this.syncFolders(sftp, calls.parentOf(this.abs(to)), calls.parentOf(this.abs(from)));
+    });
   }
 
   async delete(p: string): Promise<void> {
@@ -137,8 +147,14 @@ export class SftpBackend implements Backend {
         await calls.unlink(sftp, this.abs(p));
       } catch (e) {
         if (calls.statusOf(e) !== STATUS_CODE.NO_SUCH_FILE) throw e;
+        return;
       }
+      await this.syncFolders(sftp, calls.parentOf(this.abs(p)));
     });
+  }
+
+  private async syncFolders(sftp: SFTPWrapper, ...dirs: string[]): Promise<void> {
+    for (const dir of new Set(dirs.map((d) => d || '.'))) if (this.fsyncFolders) this.fsyncFolders = await calls.syncFolder(sftp, dir);
   }
 
   async stat(p: string): Promise<Entry | undefined> {

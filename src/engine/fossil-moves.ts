@@ -4,27 +4,32 @@
 // itself, never assumed.
 
 import pLimit from 'p-limit';
-import { isDbkError } from '../errors.js';
+import { DbkError, isDbkError } from '../errors.js';
 import { type ChunkId, chunkPath, fossilPath } from '../format/ids.js';
 import type { Repository } from './repository.js';
 
-/**
- * What became of a chunk that a collection wants as a fossil:
- *   'fossil'  it is a fossil now (renamed, or it was one already);
- *   'both'    a fossil exists and the chunk was uploaded again beside it;
- *   'gone'    neither exists.
- */
-export type Fossilized = 'fossil' | 'both' | 'gone';
+/** What became of a chunk that a collection wants as a fossil: a fossil now (renamed, or one already), or gone. */
+export type Fossilized = 'fossil' | 'gone';
 
+/**
+ * Makes a fossil of a chunk. When the chunk was uploaded again beside an older collection's
+ * fossil, that fossil (the same bytes) is replaced by this chunk, so that the chunk's name is gone
+ * before the caller lists the running backups: any backup that found the chunk there is among them.
+ * (Deleting the copy later instead would let a backup announced in between trust it unrecorded.)
+ * A crash between the two steps leaves the chunk itself, which a rerun renames.
+ */
 export async function fossilize(repo: Repository, id: ChunkId): Promise<Fossilized> {
-  try {
-    await repo.backend.rename(chunkPath(id), fossilPath(id));
-    return 'fossil';
-  } catch (e) {
-    if (isDbkError(e, 'ALREADY_EXISTS')) return 'both';
-    if (!isDbkError(e, 'NOT_FOUND')) throw e;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await repo.backend.rename(chunkPath(id), fossilPath(id));
+      return 'fossil';
+    } catch (e) {
+      if (isDbkError(e, 'NOT_FOUND')) return (await repo.backend.stat(fossilPath(id))) ? 'fossil' : 'gone';
+      if (!isDbkError(e, 'ALREADY_EXISTS')) throw e;
+    }
+    await repo.backend.delete(fossilPath(id));
   }
-  return (await repo.backend.stat(fossilPath(id))) ? 'fossil' : 'gone';
+  throw new DbkError('CONFLICT', `chunk ${id} keeps appearing beside its fossil: is another prune running?`);
 }
 
 /** Where a chunk is after an attempt to bring it back: 'resurrected' from its fossil, 'present' as a chunk already, or 'lost'. */

@@ -3,8 +3,7 @@
 //   step 2  for each ripe collection: write the deletion record (so caches stop vouching for
 //           these chunks), bring back referenced fossils, delete the rest, drop the collection;
 //   step 1  make fossils of chunks (or claim those that are fossils already), list the running
-//           backups, write the collection record naming both, and only then delete the chunks
-//           that were uploaded again beside a fossil, and the revision files;
+//           backups, write the collection record naming both, then delete the revision files;
 //   -exclusive: record the deletion, delete the revision files, then the chunks: a crash between
 //           them leaves unreferenced chunks, never a revision without its chunks.
 // Every change goes to the prune log as it happens.
@@ -89,12 +88,9 @@ async function deleteFile(run: Run, p: string, what: string): Promise<void> {
 /** Step 1. */
 async function collect(run: Run, revisions: RevisionRef[]): Promise<void> {
   const fossils = new Set<ChunkId>(run.plan.adoptFossils);
-  const uploadedAgain: ChunkId[] = [];
   await each(run, run.plan.fossilize, async (id) => {
-    const outcome = await fossilize(run.repo, id);
-    if (outcome === 'gone') return;
+    if ((await fossilize(run.repo, id)) === 'gone') return;
     fossils.add(id);
-    if (outcome === 'both') uploadedAgain.push(id);
     run.ex.fossilized++;
     run.log.write(`marked fossil ${id}`);
   });
@@ -104,8 +100,6 @@ async function collect(run: Run, revisions: RevisionRef[]): Promise<void> {
     for (const name of running) run.log.write(`collection waits for running backup ${describeRunning({ name })}`);
     await record(run, { kind: 'collection', time: now(), latest: run.plan.latest, deletedRevisions: revisions, fossils: [...fossils], running });
   }
-  // the collection owns these fossils now, so the copies uploaded beside them may go
-  await each(run, uploadedAgain, (id) => deleteFile(run, chunkPath(id), `deleted chunk ${id}, uploaded again beside its fossil`));
   await deleteRevisions(run, revisions);
 }
 

@@ -16,12 +16,13 @@
 // are ripe; no time of two hosts is ever compared.
 
 import type { CachedRevision } from '../../cache/revision-cache.js';
-import { DbkError } from '../errors.js';
+import type { Logger } from '../log.js';
 import type { FossilCollection, RevisionRef } from '../format/fossil-collection.js';
 import type { ChunkId } from '../format/ids.js';
 import type { CacheSession } from './cache-access.js';
 import { type ListingInfo, obtainChunkListing } from './chunk-listing.js';
 import { walkChains } from './chunk-stats.js';
+import { recordPath } from './fossil-records.js';
 import type { RecordBook } from './record-book.js';
 import type { Repository } from './repository.js';
 import { DAY_MS, type KeepPolicy, planRetention } from './retention.js';
@@ -100,7 +101,7 @@ export async function planPrune(repo: Repository, session: CacheSession, book: R
   const byId = groupById(cached);
   const plan: PrunePlan = { now: rules.now, exclusive: rules.exclusive, deleteRevisions: [], spared: [], collections: [], fossilize: [], adoptFossils: [], resurrectOrphans: [], latest: [], expiredRecords: [] };
   plan.latest = [...byId].map(([snapshotId, revs]) => ({ snapshotId, revision: revs[revs.length - 1]!.revision }));
-  if (!rules.deleteOnly) chooseRevisions(plan, byId, rules);
+  if (!rules.deleteOnly) chooseRevisions(plan, byId, rules, repo.log);
 
   const gone = new Set(plan.deleteRevisions.map((r) => `${r.snapshotId}/${r.revision}`));
   const chains = session.revisions.chains();
@@ -116,6 +117,7 @@ export async function planPrune(repo: Repository, session: CacheSession, book: R
   }
   if (!rules.collectOnly) {
     for (const { name, record } of pending) plan.collections.push(planCollection(name, record, byId, rules));
+    if (!rules.exclusive) waitForDamagedRecords(plan.collections, book);
     assignFossils(session, plan.collections, pending, anyRef);
   }
   if (rules.deleteOnly) return plan;
@@ -148,10 +150,11 @@ function groupById(cached: readonly CachedRevision[]): Map<string, CachedRevisio
   return byId;
 }
 
-function chooseRevisions(plan: PrunePlan, byId: ReadonlyMap<string, CachedRevision[]>, rules: PruneRules): void {
+function chooseRevisions(plan: PrunePlan, byId: ReadonlyMap<string, CachedRevision[]>, rules: PruneRules, log: Logger): void {
   const exists = (n: number) => rules.snapshotIds.some((id) => byId.get(id)?.some((r) => r.revision === n));
   const absent = rules.revisions.filter((n) => !exists(n));
-  if (absent.length > 0) throw new DbkError('NOT_FOUND', `no revision ${absent.join(', ')} of ${rules.snapshotIds.map((id) => `'${id}'`).join(', ')}`);
+  // a warning, not an error: the same prune run again after a crash finds them deleted already
+  if (absent.length > 0) log.warn(`no revision ${absent.join(', ')} of ${rules.snapshotIds.map((id) => `'${id}'`).join(', ')} (deleted already?)`);
   for (const snapshotId of rules.snapshotIds) {
     const revs = byId.get(snapshotId) ?? [];
     const r = planRetention(revs, { keep: rules.keep, revisions: rules.revisions, tags: rules.tags, exclusive: rules.exclusive, now: rules.now });
@@ -184,6 +187,19 @@ function waitingByRevisions(c: FossilCollection, byId: ReadonlyMap<string, Cache
     if (!revs.some((r) => r.revision > before && r.endTime > c.time)) waitingFor.push(`a new revision of ${id}`);
   }
   return waitingFor;
+}
+
+/**
+ * A record that cannot be read may be a collection that claims some of the same fossils, waiting
+ * for backups still running: until it can be read or is removed, no collection is completed.
+ */
+function waitForDamagedRecords(plans: CollectionPlan[], book: RecordBook): void {
+  if (book.damaged.size === 0) return;
+  const unreadable = [...book.damaged.keys()].map((name) => `${recordPath(name)} to be readable or removed`);
+  for (const plan of plans) {
+    plan.ripe = false;
+    plan.waitingFor.push(...unreadable);
+  }
 }
 
 /**

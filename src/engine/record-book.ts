@@ -3,10 +3,10 @@
 // revisions deleted. Each part of the cache applies every record it has not applied yet, so a
 // cache made before another client's prune never vouches for a chunk that prune removed.
 //
-// A damaged record is reported and passed over: every decision stays safe without it. A cache
-// that misses one only vouches less (a chunk it lists is looked up before it is trusted to be
-// gone or there), and the fossils of a collection nobody can read are fossils no collection
-// names, which -exhaustive collects again (waiting for the backups running then) or brings back.
+// A damaged record (or one of a newer dbk) is reported and passed over where that is safe: a cache
+// that misses one only vouches less (a chunk it lists is looked up before it is trusted to be gone
+// or there). Prune completes no collection while one cannot be read, since it may claim the same
+// fossils for backups still running (prune-planner.ts).
 
 import type { ChunkListing } from '../../cache/chunk-list-cache.js';
 import { forgetRecordsExcept, markRecordsApplied } from '../../cache/journal.js';
@@ -44,7 +44,7 @@ export class RecordBook {
     if (isDbkError(e, 'NOT_FOUND')) return undefined;
     if (!isDbkError(e, 'CORRUPT')) throw e;
     this.damaged.set(name, e.message);
-    this.repo.log.warn(`${e.message}: passed over (delete ${recordPath(name)} to stop this warning; nothing it protects is lost)`);
+    this.repo.log.warn(`${e.message}: no prune completes a collection while it cannot be read (remove ${recordPath(name)} once no backup is running)`);
     return undefined;
   }
 

@@ -77,7 +77,7 @@ export function encodeFossilRecord(r: FossilRecord): Buffer {
 export function decodeFossilRecord(data: Buffer, what = 'fossil record'): FossilRecord {
   const rd = new BinaryReader(data, what);
   const version = rd.byte();
-  if (version !== 1 && version !== FOSSIL_RECORD_VERSION) throw corrupt(what, `unsupported record format ${version}`);
+  if (version !== 1 && version !== FOSSIL_RECORD_VERSION) throw corrupt(what, `record format ${version}, not one this dbk reads (a newer dbk may have written it)`);
   const kind = rd.byte();
   if (kind !== KIND_CODE.collection && kind !== KIND_CODE.deletion) throw corrupt(what, `unknown record kind ${kind}`);
   const time = rd.varint();

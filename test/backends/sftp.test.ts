@@ -5,7 +5,21 @@ import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+/** Every folder the backend asked the server to flush, and whether the server did. */
+const flushedFolders: [string, boolean][] = [];
+vi.mock('../../backends/sftp/sftp-calls.js', async (original) => {
+  const calls = await original<typeof import('../../backends/sftp/sftp-calls.js')>();
+  return {
+    ...calls,
+    syncFolder: async (...args: Parameters<typeof calls.syncFolder>) => {
+      const done = await calls.syncFolder(...args);
+      flushedFolders.push([args[1], done]);
+      return done;
+    },
+  };
+});
 import type { Backend, BackendContext } from '../../backends/backend.js';
 import { openBackend } from '../../backends/registry.js';
 import { parseSftpUrl, sftpConfig } from '../../backends/sftp/config.js';
@@ -153,6 +167,24 @@ describe.skipIf(unavailable)('sftp against OpenSSH', () => {
     await b.close();
     expect(count(/Accepted publickey/g) - logins).toBe(2);
     expect(count(/Starting session: subsystem 'sftp'/g) - sessions).toBe(8);
+  });
+
+  it('flushes the folder of every name it makes, moves or removes (an OpenSSH server opens a folder for fsync@openssh.com)', async () => {
+    const { root, repoDir, url } = await fresh();
+    const b = await open(url(), repoDir);
+    flushedFolders.length = 0;
+    await b.write('chunks/ab/cd', randomBytes(100));
+    await b.rename('chunks/ab/cd', 'chunks/ab/cd.fsl');
+    await b.delete('chunks/ab/cd.fsl');
+    await b.close();
+    // the new folder's parents, then the folder after the write, after the rename, after the removal; each done
+    expect(flushedFolders.map(([dir, done]) => [path.relative(root, dir) || '.', done])).toEqual([
+      ['chunks', true],
+      ['.', true],
+      ['chunks/ab', true],
+      ['chunks/ab', true],
+      ['chunks/ab', true],
+    ]);
   });
 
   it('recovers when the server is killed in the middle of an upload', async () => {

@@ -202,6 +202,61 @@ describe('a fossil met again', () => {
   }, 60_000);
 });
 
+describe('fossils shared by collections (found by a review of this design)', () => {
+  it('a chunk met beside an older collection’s fossil has left its name before the running backups are listed', async () => {
+    const { storage, x, z } = await world();
+    x.write('f.bin', rnd.bytes(12_000));
+    await x.backup();
+    x.remove('f.bin');
+    await x.backup();
+    const finish = await z.announce();
+    await prune({ repoDir: x.dir, revisions: [2] }); // C0: f's chunks, waiting for z
+    const fossils = chunkFiles(storage).filter((p) => p.endsWith('.fsl'));
+    for (const f of fossils) fs.copyFileSync(f, f.slice(0, -'.fsl'.length)); // uploaded again beside them
+    const seenAtListing: string[] = [];
+    const list = LocalBackend.prototype.list;
+    const spy = vi.spyOn(LocalBackend.prototype, 'list').mockImplementation(async function (this: LocalBackend, dir: string) {
+      // the last listing of running backups, the one after the fossils are made, is what the collection records
+      if (dir === 'running') seenAtListing.splice(0, Infinity, ...fossils.map((f) => f.slice(0, -'.fsl'.length)).filter((c) => fs.existsSync(c)));
+      return list.call(this, dir);
+    });
+    try {
+      await prune({ repoDir: x.dir, exhaustive: true }); // claims them: a backup that found them as chunks must be listed
+    } finally {
+      spy.mockRestore();
+    }
+    expect(seenAtListing).toEqual([]);
+    for (const f of fossils) expect(fs.existsSync(f), f).toBe(true);
+    await finish();
+    await expectSound(x);
+  });
+
+  it('while a collection record cannot be read, no collection is completed (it may claim the same fossils)', async () => {
+    const { storage, x, y, z } = await world();
+    x.write('f.bin', rnd.bytes(12_000));
+    await x.backup();
+    x.remove('f.bin');
+    await x.backup();
+    const releaseA = await z.announce(); // a backup running while C0 is made
+    await prune({ repoDir: x.dir, revisions: [2] });
+    const before = new Set(fs.readdirSync(path.join(storage, 'fossils')));
+    // y's backup, running, uploads the same chunks again beside C0's fossils
+    const releaseY = await y.announce();
+    for (const f of chunkFiles(storage).filter((p) => p.endsWith('.fsl'))) fs.copyFileSync(f, f.slice(0, -'.fsl'.length));
+    await prune({ repoDir: x.dir, exhaustive: true }); // C1 claims them, waiting for y
+    const newer = fs.readdirSync(path.join(storage, 'fossils')).filter((n) => !before.has(n));
+    expect(newer.length).toBeGreaterThan(0);
+    for (const n of newer) fs.writeFileSync(path.join(storage, 'fossils', n), Buffer.from('damaged'));
+    await releaseA(); // C0 would be ripe
+    const waiting = await prune({ repoDir: x.dir });
+    expect(waiting.plan.collections.length).toBeGreaterThan(0);
+    for (const c of waiting.plan.collections) expect(c).toMatchObject({ ripe: false, waitingFor: [expect.stringMatching(/^fossils\/.* to be readable or removed$/)] });
+    expect(waiting.execution!.deletedChunks).toBe(0);
+    await releaseY();
+    await expectSound(x);
+  });
+});
+
 describe('other roads to a lost chunk', () => {
   it('-exclusive deletes revision files before chunks: interrupted between them, no revision lacks a chunk', async () => {
     const { storage, x } = await world();
