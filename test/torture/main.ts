@@ -22,14 +22,19 @@ const count = (name: string, text: string) => {
 const storage = values.storage;
 if (storage !== 'local' && storage !== 'sftp') throw new Error(`--storage is local or sftp, not ${storage}`);
 const seed = count('seed', values.seed);
+let reported = 0;
 const result = await runTorture({
   trials: count('trials', values.trials),
   seed,
   steps: count('steps', values.steps),
   storage,
-  ...(values.progress ? { onSchedule: (t) => process.stderr.write(`${t.schedules} schedules, ${t.steps} steps, ${t.kills} kills, ${t.lost.size} lost, ${t.failures.length} failures\n`) } : {}),
+  onSchedule: (t) => {
+    // failures as they happen: a long run's details must not wait for its end
+    for (const f of t.failures.slice(reported)) process.stderr.write(`${f}\n\n`);
+    reported = t.failures.length;
+    if (values.progress) process.stderr.write(`${t.schedules} schedules, ${t.steps} steps, ${t.kills} kills, ${t.lost.size} lost, ${t.failures.length} failures\n`);
+  },
 });
-for (const f of result.failures) process.stderr.write(`${f}\n\n`);
 if (result.kept.length > 0) process.stderr.write(`kept for a look: ${result.kept.join(' ')}\n`);
 process.stdout.write(`${summaryLine(result, seed)}\n`);
 process.exitCode = result.lost.size > 0 || result.failures.length > 0 ? 1 : 0;
