@@ -6,5 +6,10 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    coverage: {
+      provider: 'v8',
+      include: ['src/**', 'backends/**', 'cache/**'],
+      reporter: ['text-summary', 'text'],
+    },
   },
 });

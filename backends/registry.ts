@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { DbkError, usage } from '../src/errors.js';
 import { boolSetting } from '../src/settings.js';
 import type { Backend, BackendContext } from './backend.js';
+import { faultsFromEnvironment, withFaults } from './faults.js';
 import { LocalBackend } from './local/local.js';
 import { MemoryBackend } from './memory/memory.js';
-import { faultsFromEnvironment, withFaults } from './faults.js';
 import { withRetry } from './retry.js';
 
 type Opener = (url: string, ctx: BackendContext) => Promise<Backend>;

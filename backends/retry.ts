@@ -45,7 +45,10 @@ export function withRetry(inner: Backend, options: Partial<RetryOptions> = {}): 
     write: async (p, data) => {
       let attempts = 0;
       try {
-        await r(`write ${p}`, () => (attempts++, inner.write(p, data)));
+        await r(`write ${p}`, () => {
+          attempts++;
+          return inner.write(p, data);
+        });
       } catch (e) {
         if (!(attempts > 1 && isDbkError(e, 'ALREADY_EXISTS') && (await holds(p, data)))) throw e;
       }
@@ -53,7 +56,10 @@ export function withRetry(inner: Backend, options: Partial<RetryOptions> = {}): 
     rename: async (from, to) => {
       let attempts = 0;
       try {
-        await r(`rename ${from}`, () => (attempts++, inner.rename(from, to)));
+        await r(`rename ${from}`, () => {
+          attempts++;
+          return inner.rename(from, to);
+        });
       } catch (e) {
         if (!(attempts > 1 && (isDbkError(e, 'NOT_FOUND') || isDbkError(e, 'ALREADY_EXISTS')) && (await moved(from, to)))) throw e;
       }

@@ -18,8 +18,8 @@ import { Repository } from '../src/engine/repository.js';
 import { DAY_MS } from '../src/engine/retention.js';
 import type { FileEntry } from '../src/format/file-list.js';
 import { encodeFileList } from '../src/format/file-list.js';
-import { type ChunkHash, HASH_BYTES, chunkPath } from '../src/format/ids.js';
-import { ObjectKind, encodeObject } from '../src/format/object.js';
+import { type ChunkHash, chunkPath, HASH_BYTES } from '../src/format/ids.js';
+import { encodeObject, ObjectKind } from '../src/format/object.js';
 
 export interface ScaleShape {
   chunks: number;

@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readPreferences, writePreferences } from '../src/engine/preferences.js';
 import { loadAverage, startEmulatorProcess } from './emulator-process.js';
-import { SHAPES, makeScaleFixture } from './fixture-scale.js';
+import { makeScaleFixture, SHAPES } from './fixture-scale.js';
 import { type Measurement, tableOf, timed } from './timed-cli.js';
 
 const ODB_ROOT = 'bench/scale-s';

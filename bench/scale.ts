@@ -11,7 +11,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SHAPES, makeScaleFixture } from './fixture-scale.js';
+import { makeScaleFixture, SHAPES } from './fixture-scale.js';
 import { type Measurement, tableOf, timed } from './timed-cli.js';
 
 const KEEP = ['-keep', '0:360', '-keep', '30:90', '-keep', '7:30', '-keep', '1:7'];

@@ -26,7 +26,7 @@ import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startSshd, sshdUnavailable, type Sshd } from '../test/support/sshd.js';
+import { type Sshd, sshdUnavailable, startSshd } from '../test/support/sshd.js';
 
 const USAGE = 'usage: npm run bench:sftp -- [--work DIR] [--scale F] [--threads N] [--runs N] [--chunks N]';
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
@@ -288,18 +288,30 @@ function table(rows: Row[], labels: string[], columns: Column[]): string[] {
 
 function render(b: Bench, files: number, bytes: number): string {
   const rows = [...b.results.rows.values()];
-  const usage: Column[] = [['CPU s', 'cpu', 1], ['sshd CPU s', 'sshd', 1], ['peak RSS MB', 'rss', 0]];
+  const usage: Column[] = [
+    ['CPU s', 'cpu', 1],
+    ['sshd CPU s', 'sshd', 1],
+    ['peak RSS MB', 'rss', 0],
+  ];
   return [
     `### dbk over SFTP on loopback — small corpus, scale ${b.o.scale}: ${files} files, ${(bytes / MB).toFixed(0)} MB`,
     '',
     `${availableParallelism()} cores; backup and restore with -threads ${b.o.threads}; each cell lists the ${b.o.runs} runs in order (run 1 / run 2 …; local first in odd runs, sftp first in even ones).`,
-    'CPU s and peak RSS are dbk\'s process; sshd CPU s is the server\'s (sshd and its sessions).',
+    "CPU s and peak RSS are dbk's process; sshd CPU s is the server's (sshd and its sessions).",
     '',
-    ...table(rows.filter((r) => r.label[0] !== 'list chunks'), ['step', 'storage'], [['wall s', 'wall', 1], ...usage, ['stored MB', 'stored', 1]]),
+    ...table(
+      rows.filter((r) => r.label[0] !== 'list chunks'),
+      ['step', 'storage'],
+      [['wall s', 'wall', 1], ...usage, ['stored MB', 'stored', 1]],
+    ),
     '',
     `Listing ${b.o.chunks} chunk files (chunks/<2 hex>/<62 hex>) with listTree(): listTree s is the listing alone; wall s adds starting node and connecting.`,
     '',
-    ...table(rows.filter((r) => r.label[0] === 'list chunks'), ['step', 'storage', 'threads'], [['listTree s', 'list', 2], ['wall s', 'wall', 2], ...usage]),
+    ...table(
+      rows.filter((r) => r.label[0] === 'list chunks'),
+      ['step', 'storage', 'threads'],
+      [['listTree s', 'list', 2], ['wall s', 'wall', 2], ...usage],
+    ),
   ].join('\n');
 }
 

@@ -8,7 +8,12 @@ import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 /** the node options of the CLI's #! line (its heap settings), which `dbk` on the PATH runs with */
-const NODE_OPTIONS_OF_CLI = /^#!.*\bnode\b(.*)$/.exec(readFileSync(CLI, 'utf8').split('\n', 1)[0] ?? '')?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
+const NODE_OPTIONS_OF_CLI =
+  /^#!.*\bnode\b(.*)$/
+    .exec(readFileSync(CLI, 'utf8').split('\n', 1)[0] ?? '')?.[1]
+    ?.trim()
+    .split(/\s+/)
+    .filter(Boolean) ?? [];
 
 export interface Measurement {
   name: string;
@@ -30,9 +35,15 @@ export function timed(name: string, repoDir: string, args: string[], target: str
   const last = r.stderr.trim().split('\n').at(-1) ?? '';
   const m = /^([\d.]+) (\d+)$/.exec(last);
   if (r.status !== 0 || !m) throw new Error(`${name} failed (exit ${r.status}):\n${r.stderr.slice(-2000)}`);
-  const envText = Object.entries(env).map(([k, v]) => `${k}=${v} `).join('');
+  const envText = Object.entries(env)
+    .map(([k, v]) => `${k}=${v} `)
+    .join('');
   return { name, command: `${envText}dbk ${args.join(' ')}`, seconds: Number(m[1]), peakMb: Number(m[2]) / 1024, target, output: r.stdout };
 }
 
 /** The table rows of check -tabular without the per-run "listed at" line, for comparing outputs. */
-export const tableOf = (out: string) => out.split('\n').filter((l) => l.includes('|')).join('\n');
+export const tableOf = (out: string) =>
+  out
+    .split('\n')
+    .filter((l) => l.includes('|'))
+    .join('\n');

@@ -68,7 +68,7 @@ export class ChunkDictionary {
   /** Numbers for ids given as hex, as intern() does. */
   internHex(hexes: readonly string[]): Int32Array {
     const buf = Buffer.allocUnsafe(hexes.length * KEY_BYTES);
-    hexes.forEach((h, i) => buf.write(h, i * KEY_BYTES, 'hex'));
+    for (const [i, h] of hexes.entries()) buf.write(h, i * KEY_BYTES, 'hex');
     return this.intern(buf);
   }
 

@@ -5,8 +5,8 @@
 
 import { corrupt } from '../src/errors.js';
 import type { Db } from './cache-db.js';
-import { PAGE_IDS, dictionaryPages } from './chunk-dictionary.js';
-import { type IntSet, decodeIntSet, encodeIntSet } from './int-sets.js';
+import { dictionaryPages, PAGE_IDS } from './chunk-dictionary.js';
+import { decodeIntSet, encodeIntSet, type IntSet } from './int-sets.js';
 import { replaceAppliedRecords } from './journal.js';
 
 /** Marks a number with no chunk (or no fossil). Real sizes are far below it (chunks are at most a few MiB). */
@@ -94,7 +94,7 @@ export function loadChunkListing(db: Db): ChunkListing | undefined {
   const fossilSizes = new Uint32Array(fossilNumbers.length);
   Buffer.from(fossilSizes.buffer).set(row.fossil_sizes);
   const listing = new ChunkListing(row.listed_at, sizes);
-  fossilNumbers.forEach((n, i) => listing.setFossil(n, fossilSizes[i]!));
+  for (const [i, n] of fossilNumbers.entries()) listing.setFossil(n, fossilSizes[i]!);
   return listing;
 }
 

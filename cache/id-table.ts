@@ -77,10 +77,7 @@ export class IdTable {
       const v = this.slots[s]!;
       if (v === 0) return -1;
       const base = (v - 1) * WORDS;
-      if (
-        w[base + 2] === p[2] && w[base] === p[0] && w[base + 1] === p[1] && w[base + 3] === p[3] &&
-        w[base + 4] === p[4] && w[base + 5] === p[5] && w[base + 6] === p[6] && w[base + 7] === p[7]
-      ) {
+      if (w[base + 2] === p[2] && w[base] === p[0] && w[base + 1] === p[1] && w[base + 3] === p[3] && w[base + 4] === p[4] && w[base + 5] === p[5] && w[base + 6] === p[6] && w[base + 7] === p[7]) {
         return v - 1;
       }
     }

@@ -111,9 +111,14 @@ export function union(a: IntSet, b: IntSet): IntSet {
   while (i < a.length && j < b.length) {
     const x = a[i]!;
     const y = b[j]!;
-    if (x < y) (out[n++] = x), i++;
-    else if (y < x) (out[n++] = y), j++;
-    else (out[n++] = x), i++, j++;
+    if (x <= y) {
+      out[n++] = x;
+      i++;
+      if (x === y) j++;
+    } else {
+      out[n++] = y;
+      j++;
+    }
   }
   while (i < a.length) out[n++] = a[i++]!;
   while (j < b.length) out[n++] = b[j++]!;

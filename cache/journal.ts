@@ -22,7 +22,9 @@ export function markRecordsApplied(db: Db, scope: JournalScope, names: Iterable<
 export function forgetRecordsExcept(db: Db, scope: JournalScope, present: ReadonlySet<string>): void {
   const gone = [...appliedRecords(db, scope)].filter((n) => !present.has(n));
   const del = db.prepare('DELETE FROM journal WHERE scope = ? AND name = ?');
-  db.transaction(() => gone.forEach((n) => del.run(scope, n))).immediate();
+  db.transaction(() => {
+    for (const n of gone) del.run(scope, n);
+  }).immediate();
 }
 
 export function replaceAppliedRecords(db: Db, scope: JournalScope, names: Iterable<string>): void {

@@ -7,20 +7,10 @@
 // revision each) instead of whole sets. Adding or dropping a revision in the middle re-bases only
 // its neighbour, by composing change lists, so prune's bookkeeping follows the change size too.
 
-import { corrupt } from '../src/errors.js';
 import type { Statement } from 'better-sqlite3';
+import { corrupt } from '../src/errors.js';
 import type { Db } from './cache-db.js';
-import {
-  EMPTY_SET,
-  type IntSet,
-  type IntSetChange,
-  applyChange,
-  composeChanges,
-  decodeIntSet,
-  diffIntSets,
-  encodeIntSet,
-  invertChange,
-} from './int-sets.js';
+import { applyChange, composeChanges, decodeIntSet, diffIntSets, EMPTY_SET, encodeIntSet, type IntSet, type IntSetChange, invertChange } from './int-sets.js';
 
 export interface RevisionSummary {
   /** milliseconds since the epoch */
@@ -131,10 +121,20 @@ export class RevisionCache {
         this.removeOne(snapshotId, revision);
         const { pred, succ } = this.neighbours(snapshotId, revision);
         const change = pred === undefined ? { added: set, removed: EMPTY_SET } : diffIntSets(this.setOf(snapshotId, pred), set);
-        this.sql(
-            `INSERT INTO revisions (${SUMMARY_COLUMNS}, base, added, removed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(snapshotId, revision, fileSize, summary.startTime, summary.endTime, summary.tag, summary.fileCount, summary.fileBytes, set.length, pred ?? 0, encodeIntSet(change.added), encodeIntSet(change.removed));
+        this.sql(`INSERT INTO revisions (${SUMMARY_COLUMNS}, base, added, removed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+          snapshotId,
+          revision,
+          fileSize,
+          summary.startTime,
+          summary.endTime,
+          summary.tag,
+          summary.fileCount,
+          summary.fileBytes,
+          set.length,
+          pred ?? 0,
+          encodeIntSet(change.added),
+          encodeIntSet(change.removed),
+        );
         if (succ !== undefined) {
           const s = this.row(snapshotId, succ)!;
           const next = s.base === 0 ? diffIntSets(set, decodeIntSet(s.added, 'cache revision set')) : composeChanges(invertChange(change), decodeChange(s, snapshotId));
@@ -147,9 +147,11 @@ export class RevisionCache {
 
   /** Drops revisions from the cache, re-basing the revision after each. */
   remove(snapshotId: string, revisions: Iterable<number>): void {
-    this.db.transaction(() => {
-      for (const r of revisions) this.removeOne(snapshotId, r);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        for (const r of revisions) this.removeOne(snapshotId, r);
+      })
+      .immediate();
   }
 
   setFileSize(snapshotId: string, revision: number, fileSize: number): void {
@@ -187,16 +189,16 @@ export class RevisionCache {
   }
 
   private row(snapshotId: string, revision: number): Row | undefined {
-    return this.sql('SELECT revision, base, start_time, chunk_count, added, removed FROM revisions WHERE snapshot_id = ? AND revision = ?')
-      .get(snapshotId, revision) as Row | undefined;
+    return this.sql('SELECT revision, base, start_time, chunk_count, added, removed FROM revisions WHERE snapshot_id = ? AND revision = ?').get(snapshotId, revision) as Row | undefined;
   }
 
   /** Rows of revisions after `after` up to `upTo`, ascending. */
   private rows(snapshotId: string, after: number, upTo: number): Row[] {
-    return this.sql(
-        'SELECT revision, base, start_time, chunk_count, added, removed FROM revisions WHERE snapshot_id = ? AND revision > ? AND revision <= ? ORDER BY revision',
-      )
-      .all(snapshotId, after, upTo) as Row[];
+    return this.sql('SELECT revision, base, start_time, chunk_count, added, removed FROM revisions WHERE snapshot_id = ? AND revision > ? AND revision <= ? ORDER BY revision').all(
+      snapshotId,
+      after,
+      upTo,
+    ) as Row[];
   }
 
   /** Whether a remembered set's revision is still the one in the cache (not dropped, not replaced). */

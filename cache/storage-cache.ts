@@ -5,10 +5,10 @@
 
 import { corrupt } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
-import { type Db, clearCache, openCacheDb } from './cache-db.js';
-import { ChunkDictionary, PAGE_IDS, dictionaryPages, readChunkIdsAt } from './chunk-dictionary.js';
+import { clearCache, type Db, openCacheDb } from './cache-db.js';
+import { ChunkDictionary, dictionaryPages, PAGE_IDS, readChunkIdsAt } from './chunk-dictionary.js';
 import { type ChunkListing, loadChunkListing, saveChunkListing } from './chunk-list-cache.js';
-import { type JournalScope, appliedRecords } from './journal.js';
+import { appliedRecords, type JournalScope } from './journal.js';
 import { RevisionCache } from './revision-cache.js';
 import { markVerified, verifiedChunks } from './verified-chunks.js';
 

@@ -44,12 +44,9 @@ export function isDbkError(e: unknown, code?: ErrorCode): e is DbkError {
   return e instanceof DbkError && (code === undefined || e.code === code);
 }
 
-export const notFound = (path: string, cause?: unknown) =>
-  new DbkError('NOT_FOUND', `not found: ${path}`, { data: { path }, cause });
-export const alreadyExists = (path: string, cause?: unknown) =>
-  new DbkError('ALREADY_EXISTS', `already exists: ${path}`, { data: { path }, cause });
-export const corrupt = (what: string, detail: string) =>
-  new DbkError('CORRUPT', `${what}: ${detail}`, { data: { what } });
+export const notFound = (path: string, cause?: unknown) => new DbkError('NOT_FOUND', `not found: ${path}`, { data: { path }, cause });
+export const alreadyExists = (path: string, cause?: unknown) => new DbkError('ALREADY_EXISTS', `already exists: ${path}`, { data: { path }, cause });
+export const corrupt = (what: string, detail: string) => new DbkError('CORRUPT', `${what}: ${detail}`, { data: { what } });
 export const usage = (message: string) => new DbkError('USAGE', message);
 
 /** Exit codes, documented in README: one per outcome a script may want to tell apart. */

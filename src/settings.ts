@@ -17,11 +17,7 @@ export function settingEnvNames(storageName: string, key: string): string[] {
   return names;
 }
 
-export function makeSettings(
-  storageName: string,
-  stored: Readonly<Record<string, string>> = {},
-  env: NodeJS.ProcessEnv = process.env,
-): Settings {
+export function makeSettings(storageName: string, stored: Readonly<Record<string, string>> = {}, env: NodeJS.ProcessEnv = process.env): Settings {
   return {
     storageName,
     get(key: string) {

@@ -10,7 +10,7 @@ import { backup } from '../src/commands/backup.js';
 import { init } from '../src/commands/init.js';
 import { restore } from '../src/commands/restore.js';
 import { DbkError } from '../src/errors.js';
-import { KiB, asking, describeTree, joinRepo, makeRepo, put, revisionContents, seededBytes, stampMtimes } from './support/engine.js';
+import { asking, describeTree, joinRepo, KiB, makeRepo, put, revisionContents, seededBytes, stampMtimes } from './support/engine.js';
 
 const MIN = 16 * KiB; // -c 64K: minimum a quarter, maximum four times the average
 const MAX = 256 * KiB;

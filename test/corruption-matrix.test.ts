@@ -14,7 +14,7 @@ import { readFossilRecord } from '../src/engine/fossil-records.js';
 import { BackupAnnouncement } from '../src/engine/running-backups.js';
 import { chunkPath } from '../src/format/ids.js';
 import { revisionPath } from '../src/format/revision.js';
-import { PASSWORD, type TestRepo, describeTree, joinRepo, makeRepo, put, seededBytes, withRepository } from './support/engine.js';
+import { describeTree, joinRepo, makeRepo, PASSWORD, put, seededBytes, type TestRepo, withRepository } from './support/engine.js';
 import { tempDir } from './support/tmp.js';
 
 const CLI = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
@@ -111,7 +111,10 @@ function dbk(cwd: string, ...args: string[]) {
 /** An error a user can read: "dbk: …" and at most a hint, no stack trace. */
 function expectOneLineError(err: string): void {
   expect(err).not.toMatch(/\n\s+at /);
-  const lines = err.trim().split('\n').filter((l) => !l.startsWith('warning: '));
+  const lines = err
+    .trim()
+    .split('\n')
+    .filter((l) => !l.startsWith('warning: '));
   expect(lines.length, err).toBeGreaterThanOrEqual(1);
   expect(lines.length, err).toBeLessThanOrEqual(2);
   expect(lines[0]).toMatch(/^dbk: /);

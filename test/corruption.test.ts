@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backup } from '../src/commands/backup.js';
 import { restore } from '../src/commands/restore.js';
-import { type TestRepo, chunkFile, describeTree, joinRepo, makeRepo, put, revisionContents, seededBytes, stampMtimes, withRepository } from './support/engine.js';
+import { chunkFile, describeTree, joinRepo, makeRepo, put, revisionContents, seededBytes, stampMtimes, type TestRepo, withRepository } from './support/engine.js';
 
 type Damage = 'flip' | 'missing';
 
@@ -56,10 +56,11 @@ async function expectReported(repo: TestRepo, v: { id: string; files: string[] }
   const restored = describeTree(target.repoDir);
   for (const f of v.files) delete expected[f];
   // folders holding a broken file got a new mtime when it was attempted; compare them without it
-  for (const f of v.files) for (let d = path.posix.dirname(f); d !== '.'; d = path.posix.dirname(d)) {
-    expected[d] = { ...expected[d]!, mtimeMs: 0 };
-    restored[d] = { ...restored[d]!, mtimeMs: 0 };
-  }
+  for (const f of v.files)
+    for (let d = path.posix.dirname(f); d !== '.'; d = path.posix.dirname(d)) {
+      expected[d] = { ...expected[d]!, mtimeMs: 0 };
+      restored[d] = { ...restored[d]!, mtimeMs: 0 };
+    }
   expect(restored).toEqual(expected);
   expect(r.restoredFiles).toBe(Object.values(expected).filter((e) => e.type !== 'dir').length);
   expect(Object.keys(restored).filter((p) => path.basename(p).startsWith('.dbk-restore'))).toEqual([]);

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backup } from '../src/commands/backup.js';
 import { restore } from '../src/commands/restore.js';
-import { type TestRepo, type TreeEntry, chunkFiles, describeTree, joinRepo, makeRepo, put, seededBytes, stampMtimes } from './support/engine.js';
+import { chunkFiles, describeTree, joinRepo, makeRepo, put, seededBytes, stampMtimes, type TestRepo, type TreeEntry } from './support/engine.js';
 
 const BIG = 2 << 20;
 const SMALL_FILES = 40;

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { backup } from '../src/commands/backup.js';
 import { restore } from '../src/commands/restore.js';
 import { Filters } from '../src/engine/filters.js';
-import { type TestRepo, joinRepo, makeRepo, put, revisionContents } from './support/engine.js';
+import { joinRepo, makeRepo, put, revisionContents, type TestRepo } from './support/engine.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -26,7 +26,21 @@ describe('filters', () => {
   it('without a filters file, takes everything but .dbk/', async () => {
     const repo = await makeRepo();
     buildTree(repo.repoDir);
-    expect(await backedUp(repo, undefined)).toEqual(['.hidden', 'a.txt', 'b.tmp', 'cache/', 'cache/x.bin', 'logs/', 'logs/keep.log', 'logs/y.log', 'sub/', 'sub/c.tmp', 'sub/d.txt', 'sub/deep/', 'sub/deep/e.txt']);
+    expect(await backedUp(repo, undefined)).toEqual([
+      '.hidden',
+      'a.txt',
+      'b.tmp',
+      'cache/',
+      'cache/x.bin',
+      'logs/',
+      'logs/keep.log',
+      'logs/y.log',
+      'sub/',
+      'sub/c.tmp',
+      'sub/d.txt',
+      'sub/deep/',
+      'sub/deep/e.txt',
+    ]);
   });
 
   it('excludes what -patterns match, folders by a trailing slash, and ignores comments and blank lines', async () => {

@@ -15,7 +15,7 @@ import { restore } from '../src/commands/restore.js';
 import { chunkHashOf, chunkIdOf } from '../src/crypto/keys.js';
 import { UNFINISHED_MODE } from '../src/engine/unfinished-file.js';
 import { decodeConfig } from '../src/format/config.js';
-import { ObjectKind, decodeObject } from '../src/format/object.js';
+import { decodeObject, ObjectKind } from '../src/format/object.js';
 import { chunkFiles, describeTree, joinRepo, makeRepo, put } from './support/engine.js';
 import { tempDir } from './support/tmp.js';
 

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { backup } from '../src/commands/backup.js';
 import { restore } from '../src/commands/restore.js';
 import { encodeFileList, type FileEntry } from '../src/format/file-list.js';
-import { type TestRepo, PASSWORD, describeTree, joinRepo, makeRepo, put, seededBytes, withRepository } from './support/engine.js';
+import { describeTree, joinRepo, makeRepo, PASSWORD, put, seededBytes, type TestRepo, withRepository } from './support/engine.js';
 import { tempDir } from './support/tmp.js';
 
 /** A repository whose revision 1 holds a.bin, b.bin (several chunks), c.txt and sub/d.txt. */

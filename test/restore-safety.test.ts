@@ -7,8 +7,8 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { backup } from '../src/commands/backup.js';
 import { restore } from '../src/commands/restore.js';
-import { type FileEntry, encodeFileList } from '../src/format/file-list.js';
-import { type TestRepo, describeTree, joinRepo, makeRepo, put, withRepository } from './support/engine.js';
+import { encodeFileList, type FileEntry } from '../src/format/file-list.js';
+import { describeTree, joinRepo, makeRepo, put, type TestRepo, withRepository } from './support/engine.js';
 import { tempDir } from './support/tmp.js';
 
 /** A storage with revision 1 (ok.txt, sub/x.txt) backed up honestly. */
@@ -55,8 +55,7 @@ describe('restore safety', () => {
     it(`refuses a ${type} at ${JSON.stringify(evil)} and writes nothing at all`, async () => {
       const revision = await craftRevision(repo, (entries) => {
         const file = entries.find((e) => e.path === 'ok.txt')!;
-        const entry: FileEntry =
-          type === 'file' ? { ...file, path: evil } : type === 'dir' ? { ...file, type, path: evil, size: 0 } : { ...file, type, path: evil, size: 0, target: '/etc/passwd' };
+        const entry: FileEntry = type === 'file' ? { ...file, path: evil } : type === 'dir' ? { ...file, type, path: evil, size: 0 } : { ...file, type, path: evil, size: 0, target: '/etc/passwd' };
         if (type !== 'file') {
           delete entry.range;
           delete entry.hash;
@@ -102,7 +101,10 @@ describe('restore safety', () => {
     await backup(repo.open);
     const outside = tempDir('dbk-outside-');
     const expected = describeTree(repo.repoDir);
-    for (const [parent, patterns] of [['a', undefined], ['a/b', ['a/b/**']]] as const) {
+    for (const [parent, patterns] of [
+      ['a', undefined],
+      ['a/b', ['a/b/**']],
+    ] as const) {
       const { target } = await targetIn(repo);
       fs.mkdirSync(path.join(target.repoDir, path.dirname(parent)), { recursive: true });
       fs.symlinkSync(outside, path.join(target.repoDir, parent));

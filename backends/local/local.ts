@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { DbkError, alreadyExists, notFound } from '../../src/errors.js';
+import { alreadyExists, DbkError, notFound } from '../../src/errors.js';
 import type { Backend, Entry } from '../backend.js';
 import { isTempName, tempName } from '../temp-names.js';
 
@@ -26,7 +26,10 @@ export class LocalBackend implements Backend {
   readonly location: string;
   private readonly fsync: boolean;
 
-  constructor(readonly root: string, options: LocalOptions = {}) {
+  constructor(
+    readonly root: string,
+    options: LocalOptions = {},
+  ) {
     this.location = root;
     this.fsync = options.fsync ?? true;
   }
@@ -36,7 +39,7 @@ export class LocalBackend implements Backend {
   }
 
   async list(dir: string): Promise<Entry[]> {
-    let dirents;
+    let dirents: import('node:fs').Dirent[];
     try {
       dirents = await fs.readdir(this.abs(dir), { withFileTypes: true });
     } catch (e) {
@@ -48,9 +51,7 @@ export class LocalBackend implements Backend {
     // stat in modest batches: a chunk folder can hold tens of thousands of files
     for (let i = 0; i < files.length; i += 256) {
       const batch = files.slice(i, i + 256);
-      const stats = await Promise.all(
-        batch.map((d) => (d.isDirectory() ? null : fs.stat(path.join(this.abs(dir), d.name)).catch(() => undefined))),
-      );
+      const stats = await Promise.all(batch.map((d) => (d.isDirectory() ? null : fs.stat(path.join(this.abs(dir), d.name)).catch(() => undefined))));
       batch.forEach((d, j) => {
         const st = stats[j];
         if (d.isDirectory()) out.push({ name: d.name, size: 0, dir: true });

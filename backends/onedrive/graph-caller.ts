@@ -7,11 +7,11 @@
 
 import { isAscii } from 'node:buffer';
 import { Client, GraphError, type GraphRequest, ResponseType } from '@microsoft/microsoft-graph-client';
-import { DbkError, alreadyExists, notFound } from '../../src/errors.js';
+import { alreadyExists, DbkError, notFound } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { type OdbConfig, USER_AGENT } from './config.js';
 import { BufferedResponse, type HttpRequest, type HttpResponse, HttpsTransport, NetworkError, TransportMiddleware } from './https-transport.js';
-import { ThrottleGate, backoffMs, parseRetryAfter, sleep } from './throttle.js';
+import { backoffMs, parseRetryAfter, sleep, ThrottleGate } from './throttle.js';
 import { TokenSource } from './token-file.js';
 
 /** tries for one request while throttled (each waits as long as the service asks) */
@@ -159,8 +159,7 @@ export class GraphCaller {
 }
 
 /** Statuses a later try may cure: none at all, timeouts, locks, throttling, server trouble (not 501, 507). */
-const retryable = (status: number) =>
-  status === -1 || status === 408 || status === 423 || status === 429 || (status >= 500 && status !== 501 && status !== 507);
+const retryable = (status: number) => status === -1 || status === 408 || status === 423 || status === 429 || (status >= 500 && status !== 501 && status !== 507);
 
 export function failureOf(e: unknown): Failure {
   if (e instanceof GraphError) {

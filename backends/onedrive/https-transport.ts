@@ -178,7 +178,7 @@ function toHeaders(raw: Record<string, string | string[] | undefined>): Headers 
 function headerRecord(h: ConstructorParameters<typeof Headers>[0]): Record<string, string> {
   const out: Record<string, string> = {};
   if (!h) return out;
-  new Headers(h).forEach((v, k) => (out[k] = v));
+  for (const [k, v] of new Headers(h)) out[k] = v;
   return out;
 }
 

@@ -11,7 +11,7 @@ import { isDbkError } from '../../src/errors.js';
 
 import type { Entry, FoundFiles, ListTreeOptions } from '../backend.js';
 import { isTempName } from '../temp-names.js';
-import { type BatchPart, type GraphCaller, dbkErrorOf, partFailure } from './graph-caller.js';
+import { type BatchPart, dbkErrorOf, type GraphCaller, partFailure } from './graph-caller.js';
 import { backoffMs, sleep } from './throttle.js';
 
 interface Page {
@@ -100,7 +100,11 @@ export async function listTreeParallel(t: TreeListing, options: ListTreeOptions,
   };
 
   const batched = async (jobs: Job[]): Promise<Job[]> => {
-    const parts = await t.caller.batch(t.what, jobs.map((j, i) => ({ id: String(i), url: batchUrl(j.url, t.versionRoot) })), options.signal);
+    const parts = await t.caller.batch(
+      t.what,
+      jobs.map((j, i) => ({ id: String(i), url: batchUrl(j.url, t.versionRoot) })),
+      options.signal,
+    );
     const more: Job[] = [];
     let backoff = 0;
     for (const part of parts) {

@@ -5,9 +5,9 @@
 import * as path from 'node:path';
 import { DbkError } from '../../src/errors.js';
 import type { Settings } from '../../src/settings.js';
-import { SCOPE, USER_AGENT, odbEndpoints } from './config.js';
+import { odbEndpoints, SCOPE, USER_AGENT } from './config.js';
 import { HttpsTransport } from './https-transport.js';
-import { OAuthError, deviceCodeEndpoint, postForm, tokenEndpoint, tokenSetFrom } from './oauth.js';
+import { deviceCodeEndpoint, OAuthError, postForm, tokenEndpoint, tokenSetFrom } from './oauth.js';
 import { sleep } from './throttle.js';
 import { writeTokenFile } from './token-file.js';
 

@@ -29,7 +29,7 @@ export const deviceCodeEndpoint = (authUrl: string) => `${authUrl}/oauth2/v2.0/d
 
 /** POSTs a form; resolves the JSON answer, rejects with OAuthError (4xx) or a TRANSIENT DbkError. */
 export async function postForm(transport: HttpsTransport, url: string, fields: Record<string, string>, signal?: AbortSignal): Promise<Record<string, unknown>> {
-  let res;
+  let res: Awaited<ReturnType<HttpsTransport['send']>>;
   try {
     res = await transport.send(
       {

@@ -13,7 +13,7 @@ import { DbkError } from '../../src/errors.js';
 import type { OdbEndpoints } from './config.js';
 import { SCOPE } from './config.js';
 import type { HttpsTransport } from './https-transport.js';
-import { OAuthError, type TokenSet, postForm, tokenEndpoint, tokenSetFrom } from './oauth.js';
+import { OAuthError, postForm, type TokenSet, tokenEndpoint, tokenSetFrom } from './oauth.js';
 
 /** Refresh this long before the recorded expiry, so a token does not run out in flight. */
 const EXPIRY_MARGIN_MS = 120_000;

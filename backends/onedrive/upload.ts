@@ -10,8 +10,8 @@
 // had already taken it (416), the session's status says where to go on; a session that is gone
 // (404, expired) is started over.
 
-import { DbkError, alreadyExists } from '../../src/errors.js';
-import { type CallTrace, type GraphCaller, dbkErrorOf } from './graph-caller.js';
+import { alreadyExists, DbkError } from '../../src/errors.js';
+import { type CallTrace, dbkErrorOf, type GraphCaller } from './graph-caller.js';
 import type { HttpResponse } from './https-transport.js';
 
 /** Session fragments must be multiples of this. */
@@ -35,23 +35,13 @@ export interface UploadTarget {
 
 export async function upload(t: UploadTarget, data: Buffer): Promise<void> {
   if (data.length <= t.simpleLimit) {
-    await t.caller.api(
-      `write ${t.path}`,
-      `${t.itemUrl}:/content?${FAIL_ON_CONFLICT}`,
-      (r) => r.header('Content-Type', 'application/octet-stream').put(data),
-      undefined,
-      t.trace,
-    );
+    await t.caller.api(`write ${t.path}`, `${t.itemUrl}:/content?${FAIL_ON_CONFLICT}`, (r) => r.header('Content-Type', 'application/octet-stream').put(data), undefined, t.trace);
     return;
   }
   for (let session = 1; session <= MAX_SESSIONS; session++) {
-    const created = (await t.caller.api(
-      `write ${t.path}`,
-      `${t.itemUrl}:/createUploadSession`,
-      (r) => r.post({ item: { '@microsoft.graph.conflictBehavior': 'fail' } }),
-      undefined,
-      t.trace,
-    )) as { uploadUrl?: unknown };
+    const created = (await t.caller.api(`write ${t.path}`, `${t.itemUrl}:/createUploadSession`, (r) => r.post({ item: { '@microsoft.graph.conflictBehavior': 'fail' } }), undefined, t.trace)) as {
+      uploadUrl?: unknown;
+    };
     if (typeof created?.uploadUrl !== 'string') throw new DbkError('TRANSIENT', `write ${t.path}: the upload session has no uploadUrl`);
     if ((await sendFragments(t, created.uploadUrl, data)) === 'done') return;
   }

@@ -6,10 +6,10 @@
 
 import { readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
-import ssh2 from 'ssh2';
 import type { ParsedKey } from 'ssh2';
+import ssh2 from 'ssh2';
 import { DbkError, usage } from '../../src/errors.js';
-import { settingEnvNames, type Settings } from '../../src/settings.js';
+import { type Settings, settingEnvNames } from '../../src/settings.js';
 
 export interface SftpAddress {
   host: string;
@@ -100,9 +100,7 @@ function readKey(file: string, passphrase: string | undefined, envName: (key: st
   if (key instanceof Error || key === undefined) {
     const why = key?.message ?? 'no key found';
     throw new DbkError('CONFIG', `cannot use the SSH key file ${file}: ${why}`, {
-      hint: /passphrase|decrypt/i.test(why)
-        ? `give the key's passphrase as the storage setting ssh_passphrase (${envName('ssh_passphrase')})`
-        : 'ssh_key_file must name an OpenSSH or PEM private key',
+      hint: /passphrase|decrypt/i.test(why) ? `give the key's passphrase as the storage setting ssh_passphrase (${envName('ssh_passphrase')})` : 'ssh_key_file must name an OpenSSH or PEM private key',
     });
   }
   if (!key.isPrivateKey()) {

@@ -2,21 +2,12 @@
 // checked against .dbk/known_hosts, and every way of failing turned into a DbkError that says
 // whether trying again can help (a refused or dropped connection) or not (wrong credentials).
 
+import type { AgentAuthMethod, AuthMethod, Client, ConnectConfig, KeyboardInteractiveAuthMethod, PasswordAuthMethod, PublicKeyAuthMethod, ServerHostKeyAlgorithm } from 'ssh2';
 import ssh2 from 'ssh2';
-import type {
-  AgentAuthMethod,
-  AuthMethod,
-  Client,
-  ConnectConfig,
-  KeyboardInteractiveAuthMethod,
-  PasswordAuthMethod,
-  PublicKeyAuthMethod,
-  ServerHostKeyAlgorithm,
-} from 'ssh2';
 import { DbkError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { SftpConfig } from './config.js';
-import { fingerprint, hostId, keyType, type KnownHosts } from './known-hosts.js';
+import { fingerprint, hostId, type KnownHosts, keyType } from './known-hosts.js';
 
 /** How long a connection attempt may take, and how often an idle connection is checked. */
 const READY_TIMEOUT_MS = 20_000;

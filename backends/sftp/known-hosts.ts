@@ -55,8 +55,7 @@ export class KnownHosts {
       .join(', ');
     return new DbkError(
       'HOST_KEY',
-      `the host key of ${host} has changed: pinned ${was}, the server presented ${keyType(key)} ${fingerprint(key)}. ` +
-        'Someone may be intercepting the connection, or the server was reinstalled.',
+      `the host key of ${host} has changed: pinned ${was}, the server presented ${keyType(key)} ${fingerprint(key)}. Someone may be intercepting the connection, or the server was reinstalled.`,
       {
         hint: `if you know the server's key was changed deliberately, delete the line for ${host} from ${this.file} and connect again to trust the new key`,
         data: { host, file: this.file },

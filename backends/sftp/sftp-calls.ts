@@ -2,8 +2,8 @@
 // steps every server needs the same way: creating a folder with its parents, and moving a file to a
 // name only if that name is free.
 
-import ssh2 from 'ssh2';
 import type { SFTPWrapper, Stats } from 'ssh2';
+import ssh2 from 'ssh2';
 import { alreadyExists, DbkError, notFound } from '../../src/errors.js';
 
 export const { STATUS_CODE } = ssh2.utils.sftp;
@@ -18,8 +18,7 @@ const S_IFREG = 0o100000;
 
 export type Kind = 'file' | 'dir' | 'other';
 
-export const kindOf = (mode: number): Kind =>
-  (mode & S_IFMT) === S_IFDIR ? 'dir' : (mode & S_IFMT) === S_IFREG ? 'file' : 'other';
+export const kindOf = (mode: number): Kind => ((mode & S_IFMT) === S_IFDIR ? 'dir' : (mode & S_IFMT) === S_IFREG ? 'file' : 'other');
 
 /** The SFTP status code of a failed request, or undefined for errors of the connection itself. */
 export function statusOf(e: unknown): number | undefined {
@@ -34,8 +33,7 @@ function call<T>(start: (cb: Callback<T>) => void): Promise<T> {
 }
 
 export const stat = (sftp: SFTPWrapper, path: string) => call<Stats>((cb) => sftp.stat(path, cb));
-export const readdir = (sftp: SFTPWrapper, path: string) =>
-  call<{ filename: string; attrs: { mode: number; size: number } }[]>((cb) => sftp.readdir(path, cb));
+export const readdir = (sftp: SFTPWrapper, path: string) => call<{ filename: string; attrs: { mode: number; size: number } }[]>((cb) => sftp.readdir(path, cb));
 export const unlink = (sftp: SFTPWrapper, path: string) => call<void>((cb) => sftp.unlink(path, (err) => cb(err, undefined)));
 export const open = (sftp: SFTPWrapper, path: string, flags: 'r' | 'wx') => call<Buffer>((cb) => sftp.open(path, flags, cb));
 export const close = (sftp: SFTPWrapper, handle: Buffer) => call<void>((cb) => sftp.close(handle, (err) => cb(err, undefined)));

@@ -13,7 +13,7 @@ import { boolSetting } from '../../src/settings.js';
 import type { Backend, Entry } from '../backend.js';
 import { registerScheme } from '../registry.js';
 import { isTempName, tempName } from '../temp-names.js';
-import { sftpConfig, type SftpConfig } from './config.js';
+import { type SftpConfig, sftpConfig } from './config.js';
 import { connect } from './connect.js';
 import { KnownHosts } from './known-hosts.js';
 import { ChannelPool } from './pool.js';
@@ -62,7 +62,7 @@ export class SftpBackend implements Backend {
 
   async list(dir: string): Promise<Entry[]> {
     return this.run(dir, async (sftp) => {
-      let entries;
+      let entries: Awaited<ReturnType<typeof calls.readdir>>;
       try {
         entries = await calls.readdir(sftp, this.abs(dir));
       } catch (e) {

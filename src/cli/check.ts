@@ -1,7 +1,7 @@
 // dbk check: flags to CheckOptions, the result as text, a table (-tabular) or JSON.
 
 import { type Command, Option } from 'commander';
-import { type CheckFinding, type CheckResult, type SnapshotStats, check } from '../commands/check.js';
+import { type CheckFinding, type CheckResult, check, type SnapshotStats } from '../commands/check.js';
 import { ExitCode } from '../errors.js';
 import { collectRevisions, finishWith, printJson } from './context.js';
 import { type OpenFlags, openOptions, withOpenFlags } from './open-flags.js';
@@ -106,7 +106,19 @@ function statsTable(stats: SnapshotStats[]): string[] {
   const rows: string[][] = [];
   for (const s of stats) {
     for (const r of s.revisions) {
-      rows.push([s.snapshotId, String(r.revision), stamp(r.startTime), group(r.files), tableSize(r.fileBytes), group(r.chunks), tableSize(r.bytes), group(r.uniqueChunks), tableSize(r.uniqueBytes), group(r.newChunks), tableSize(r.newBytes)]);
+      rows.push([
+        s.snapshotId,
+        String(r.revision),
+        stamp(r.startTime),
+        group(r.files),
+        tableSize(r.fileBytes),
+        group(r.chunks),
+        tableSize(r.bytes),
+        group(r.uniqueChunks),
+        tableSize(r.uniqueBytes),
+        group(r.newChunks),
+        tableSize(r.newBytes),
+      ]);
     }
     rows.push([s.snapshotId, 'all', '', '', '', group(s.all.chunks), tableSize(s.all.bytes), group(s.all.uniqueChunks), tableSize(s.all.uniqueBytes), '', '']);
   }

@@ -3,9 +3,9 @@
 
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
+import { findRepository } from '../engine/preferences.js';
 import { DbkError, ExitCode, usage } from '../errors.js';
 import type { Logger } from '../log.js';
-import { findRepository } from '../engine/preferences.js';
 
 export interface GlobalFlags {
   verbose?: boolean;
@@ -127,15 +127,13 @@ export function formatBytes(n: number): string {
 /** A progress line on a terminal (files, bytes, speed, ETA); nothing in a pipe or with --json. */
 export function progressLine(enabled: boolean): { update(p: { files: number; totalFiles: number; bytes: number; totalBytes: number }): void; stop(): void } {
   if (!enabled || !process.stderr.isTTY) return { update() {}, stop() {} };
-  const bar = new SingleBar(
-    {
-      stream: process.stderr,
-      format: '{bar} {percentage}% | {files}/{totalFiles} files | {done}/{all} | {speed}/s | ETA {eta_formatted}',
-      hideCursor: true,
-      etaBuffer: 50,
-      fps: 5,
-    },
-  );
+  const bar = new SingleBar({
+    stream: process.stderr,
+    format: '{bar} {percentage}% | {files}/{totalFiles} files | {done}/{all} | {speed}/s | ETA {eta_formatted}',
+    hideCursor: true,
+    etaBuffer: 50,
+    fps: 5,
+  });
   const start = Date.now();
   let started = false;
   return {

@@ -1,7 +1,7 @@
 // dbk init / dbk add
 
 import type { Command } from 'commander';
-import { DEFAULT_COMPRESSION_LEVEL, type InitOptions, add, init } from '../commands/init.js';
+import { add, DEFAULT_COMPRESSION_LEVEL, type InitOptions, init } from '../commands/init.js';
 import { usage } from '../errors.js';
 import { globalFlags, parseSize, printJson, repoDir, stderrLogger, terminalPrompt } from './context.js';
 
@@ -41,7 +41,10 @@ function withStorageFlags(cmd: Command): Command {
 }
 
 function report(json: boolean | undefined, r: Awaited<ReturnType<typeof init>>): void {
-  if (json) return printJson(r);
+  if (json) {
+    printJson(r);
+    return;
+  }
   const verb = r.created ? 'created' : 'joined';
   process.stdout.write(`storage '${r.storage.name}' ${verb} at ${r.storage.url} for snapshot id '${r.storage.snapshotId}'${r.storage.encrypted ? ' (encrypted)' : ''}\n`);
 }
@@ -53,7 +56,15 @@ export function register(program: Command): void {
     .argument('<snapshot-id>', 'name of this backup set')
     .argument('<storage-url>', '/path, file:///path, sftp://user@host/path or odb://path')
     .action(async (snapshotId: string, storageUrl: string, f: Flags, cmd: Command) => {
-      const o: InitOptions = { repoDir: process.cwd(), snapshotId, storageUrl, storageName: f.storageName ?? 'default', ...(f.repository ? { rootDir: f.repository } : {}), ...sizeOptions(f), log: stderrLogger(globalFlags(cmd)) };
+      const o: InitOptions = {
+        repoDir: process.cwd(),
+        snapshotId,
+        storageUrl,
+        storageName: f.storageName ?? 'default',
+        ...(f.repository ? { rootDir: f.repository } : {}),
+        ...sizeOptions(f),
+        log: stderrLogger(globalFlags(cmd)),
+      };
       const ask = terminalPrompt();
       report(f.json, await init(ask ? { ...o, askPassword: ask } : o));
     });

@@ -25,13 +25,20 @@ interface ListFlags extends OpenFlags {
 export function register(program: Command): void {
   withOpenFlags(program.command('list').description('list revisions, optionally with files and chunks'))
     .option('-a, --all', 'all snapshot ids on the storage')
-    .option('--id <snapshot-id>', 'this snapshot id (default: the repository\'s)')
+    .option('--id <snapshot-id>', "this snapshot id (default: the repository's)")
     .option('-r <revision>', 'only this revision (repeatable, ranges like 5-9)', collectRevisions)
     .option('--files', 'list the files of each revision')
     .option('--chunks', 'list the chunk ids of each revision')
     .option('--json', 'print the result as JSON')
     .action(async (f: ListFlags & { all?: boolean }, cmd: Command) => {
-      const items = await list({ ...openOptions(f, cmd), all: f.all ?? false, ...(f.id ? { snapshotId: f.id } : {}), ...(f.r ? { revisions: f.r } : {}), files: f.files ?? false, chunks: f.chunks ?? false });
+      const items = await list({
+        ...openOptions(f, cmd),
+        all: f.all ?? false,
+        ...(f.id ? { snapshotId: f.id } : {}),
+        ...(f.r ? { revisions: f.r } : {}),
+        files: f.files ?? false,
+        chunks: f.chunks ?? false,
+      });
       if (f.json) return printJson(items);
       for (const { revision: r, files, chunkIds } of items) {
         process.stdout.write(`${r.snapshotId} revision ${r.revision} created at ${when(r.endTime)}${r.tag ? ` tag ${r.tag}` : ''}: ${r.fileCount} files, ${formatBytes(r.fileBytes)}\n`);
@@ -41,7 +48,7 @@ export function register(program: Command): void {
     });
 
   withOpenFlags(program.command('history').description('how one file changed across revisions'))
-    .option('--id <snapshot-id>', 'this snapshot id (default: the repository\'s)')
+    .option('--id <snapshot-id>', "this snapshot id (default: the repository's)")
     .option('--json', 'print the result as JSON')
     .argument('<path>', 'path relative to the repository')
     .action(async (p: string, f: OpenFlags & { id?: string; json?: boolean }, cmd: Command) => {
@@ -52,7 +59,7 @@ export function register(program: Command): void {
 
   withOpenFlags(program.command('cat').description("print a file's content from a revision"))
     .requiredOption('-r <revision>', 'revision number')
-    .option('--id <snapshot-id>', 'this snapshot id (default: the repository\'s)')
+    .option('--id <snapshot-id>', "this snapshot id (default: the repository's)")
     .argument('<path>', 'path relative to the repository')
     .action(async (p: string, f: OpenFlags & { r: string; id?: string }, cmd: Command) => {
       for await (const piece of cat({ ...openOptions(f, cmd), revision: parseInteger(f.r), path: p, ...(f.id ? { snapshotId: f.id } : {}) })) {
@@ -62,7 +69,7 @@ export function register(program: Command): void {
 
   withOpenFlags(program.command('diff').description('compare two revisions'))
     .requiredOption('-r <revision>', 'the two revisions (give -r twice)', collectRevisions)
-    .option('--id <snapshot-id>', 'this snapshot id (default: the repository\'s)')
+    .option('--id <snapshot-id>', "this snapshot id (default: the repository's)")
     .option('--json', 'print the result as JSON')
     .action(async (f: OpenFlags & { r: number[]; id?: string; json?: boolean }, cmd: Command) => {
       const [from, to] = f.r;

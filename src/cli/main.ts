@@ -10,9 +10,9 @@
 
 import { Command, CommanderError } from 'commander';
 import { DbkError, ExitCode } from '../errors.js';
-import { catchInterruptions } from './context.js';
 import * as backupCli from './backup.js';
 import * as checkCli from './check.js';
+import { catchInterruptions } from './context.js';
 import * as initCli from './init.js';
 import * as listCli from './list.js';
 import * as odbLoginCli from './odb-login.js';

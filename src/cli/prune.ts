@@ -1,7 +1,7 @@
 // dbk prune: flags to PruneOptions; prints the plan (all of it on a dry run) and what was done.
 
 import type { Command } from 'commander';
-import { type PruneResult, describePlan, prune } from '../commands/prune.js';
+import { describePlan, type PruneResult, prune } from '../commands/prune.js';
 import { parseKeepPolicy } from '../engine/retention.js';
 import { collect, collectRevisions, printJson } from './context.js';
 import { type OpenFlags, openOptions, withOpenFlags } from './open-flags.js';
@@ -65,9 +65,7 @@ function report(r: PruneResult): string {
   const lines = describePlan(r.plan, { dryRun: r.dryRun, eachChunk: r.dryRun });
   const x = r.execution;
   if (x) {
-    lines.push(
-      `done: ${x.deletedRevisions} revisions deleted, ${x.fossilized} chunks made fossils, ${x.deletedChunks} chunks or fossils deleted, ${x.resurrected} resurrected`,
-    );
+    lines.push(`done: ${x.deletedRevisions} revisions deleted, ${x.fossilized} chunks made fossils, ${x.deletedChunks} chunks or fossils deleted, ${x.resurrected} resurrected`);
   }
   lines.push(`log: ${r.logFile}`);
   return `${lines.join('\n')}\n`;

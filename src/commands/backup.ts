@@ -4,24 +4,24 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
+import { now } from '../clock.js';
+import { cacheWrittenRevision } from '../engine/backup-cache-hook.js';
+import { ChunkSequenceBuilder } from '../engine/chunk-sequence.js';
+import { ChunkUploader, type UploadStats } from '../engine/chunk-uploader.js';
+import { Filters } from '../engine/filters.js';
+import { findLostChunks } from '../engine/fossil-moves.js';
+import { IncompleteBackup } from '../engine/incomplete.js';
+import { readPreferences } from '../engine/preferences.js';
+import { type OpenOptions, Repository } from '../engine/repository.js';
+import { BackupAnnouncement, runningBackups, runningPath } from '../engine/running-backups.js';
+import { type ScannedEntry, type ScanProblem, type ScanResult, scan } from '../engine/scanner.js';
+import { readStream } from '../engine/stream-reader.js';
+import { isRestoreLeftover, restoreUnfinished } from '../engine/unfinished-file.js';
 import { DbkError, isDbkError } from '../errors.js';
 import type { FileEntry } from '../format/file-list.js';
 import { encodeFileList, entryProblem } from '../format/file-list.js';
 import type { ChunkHash, ChunkId } from '../format/ids.js';
 import { MAX_FILE_LIST_BYTES, MAX_REVISION_CHUNKS, type Revision } from '../format/revision.js';
-import { cacheWrittenRevision } from '../engine/backup-cache-hook.js';
-import { ChunkSequenceBuilder } from '../engine/chunk-sequence.js';
-import { ChunkUploader, type UploadStats } from '../engine/chunk-uploader.js';
-import { Filters } from '../engine/filters.js';
-import { IncompleteBackup } from '../engine/incomplete.js';
-import { readPreferences } from '../engine/preferences.js';
-import { type OpenOptions, Repository } from '../engine/repository.js';
-import { type ScanProblem, type ScanResult, type ScannedEntry, scan } from '../engine/scanner.js';
-import { readStream } from '../engine/stream-reader.js';
-import { isRestoreLeftover, restoreUnfinished } from '../engine/unfinished-file.js';
-import { findLostChunks } from '../engine/fossil-moves.js';
-import { BackupAnnouncement, runningBackups, runningPath } from '../engine/running-backups.js';
-import { now } from '../clock.js';
 
 export interface BackupProgress {
   files: number;
@@ -261,18 +261,18 @@ async function writeRevision(
 ): Promise<Revision> {
   const hashes = sequence.hashes;
   const lengths = Buffer.alloc(hashes.length * 4);
-  sequence.lengths.forEach((n, i) => lengths.writeUInt32LE(n, i * 4));
+  for (const [i, n] of sequence.lengths.entries()) lengths.writeUInt32LE(n, i * 4);
   const fileList = encodeFileList(entries);
   if (fileList.length > MAX_FILE_LIST_BYTES || hashes.length > MAX_REVISION_CHUNKS) {
-    throw new DbkError('USAGE', `too much for one revision (${entries.length} entries, ${hashes.length} chunks): readers refuse file lists over ${MAX_FILE_LIST_BYTES >> 20} MiB and more than ${MAX_REVISION_CHUNKS} chunks`, {
-      hint: 'back up the tree as several repositories, or exclude part of it in .dbk/filters',
-    });
+    throw new DbkError(
+      'USAGE',
+      `too much for one revision (${entries.length} entries, ${hashes.length} chunks): readers refuse file lists over ${MAX_FILE_LIST_BYTES >> 20} MiB and more than ${MAX_REVISION_CHUNKS} chunks`,
+      {
+        hint: 'back up the tree as several repositories, or exclude part of it in .dbk/filters',
+      },
+    );
   }
-  const [files, chunkHashes, chunkLengths] = await Promise.all([
-    repo.writeSequence(fileList),
-    repo.writeSequence(Buffer.from(hashes.join(''), 'hex')),
-    repo.writeSequence(lengths),
-  ]);
+  const [files, chunkHashes, chunkLengths] = await Promise.all([repo.writeSequence(fileList), repo.writeSequence(Buffer.from(hashes.join(''), 'hex')), repo.writeSequence(lengths)]);
   await beforeSaving([...files, ...chunkHashes, ...chunkLengths]);
   for (let revision = Math.max(latest, await repo.highestRevisionNumber(repo.snapshotId)) + 1; ; revision++) {
     const record: Revision = {

@@ -1,8 +1,8 @@
 // dbk cat -r N PATH: one file's content from a revision, verified, as a stream of pieces.
 
 import { createHash } from 'node:crypto';
-import { DbkError } from '../errors.js';
 import { type OpenOptions, Repository } from '../engine/repository.js';
+import { DbkError } from '../errors.js';
 
 export interface CatOptions extends OpenOptions {
   revision: number;
@@ -15,7 +15,7 @@ export async function* cat(o: CatOptions): AsyncGenerator<Buffer> {
   try {
     const r = await repo.loadRevision(o.snapshotId ?? repo.snapshotId, o.revision);
     const entry = (await repo.readFileList(r)).find((e) => e.path === o.path);
-    if (!entry || entry.type !== 'file') throw new DbkError('NOT_FOUND', `revision ${o.revision} has no file ${o.path}`);
+    if (entry?.type !== 'file') throw new DbkError('NOT_FOUND', `revision ${o.revision} has no file ${o.path}`);
     const range = entry.range;
     if (!range) return;
     const hashes = await repo.readChunkHashes(r);

@@ -7,8 +7,6 @@
 // decides what they mean for the exit code.
 
 import type { CachedRevision } from '../../cache/revision-cache.js';
-import { DbkError } from '../errors.js';
-import type { RevisionRef } from '../format/fossil-collection.js';
 import { type CacheSession, withStorageCache } from '../engine/cache-access.js';
 import { type ListingInfo, obtainChunkListing, spotCheckListing } from '../engine/chunk-listing.js';
 import { type ChunkFinding, describeFindings, findAbsentChunks } from '../engine/chunk-problems.js';
@@ -19,6 +17,8 @@ import { recordPath } from '../engine/fossil-records.js';
 import { RecordBook } from '../engine/record-book.js';
 import { type OpenOptions, Repository } from '../engine/repository.js';
 import { listStorageRevisions, syncRevisions } from '../engine/revision-sync.js';
+import { DbkError } from '../errors.js';
+import type { RevisionRef } from '../format/fossil-collection.js';
 import { boolSetting } from '../settings.js';
 
 export interface CheckOptions extends OpenOptions {
@@ -132,7 +132,13 @@ async function runCheck(repo: Repository, session: CacheSession, o: CheckOptions
   }
   const problems = absent.findings;
 
-  const result: CheckResult = { ok: true, findings: [...unreadable], revisions: chosen.map(({ snapshotId, revision }) => ({ snapshotId, revision })), referencedChunks: count(walk.referenced), listing: info };
+  const result: CheckResult = {
+    ok: true,
+    findings: [...unreadable],
+    revisions: chosen.map(({ snapshotId, revision }) => ({ snapshotId, revision })),
+    referencedChunks: count(walk.referenced),
+    listing: info,
+  };
   if (o.chunks) {
     const v = await verifyChunks(repo, session, chosen, walk.referenced, problems, { persist: o.persist ?? false, onProgress: progress('chunks'), ...(o.signal ? { signal: o.signal } : {}) });
     for (const [n, f] of v.chunkFindings) problems.set(n, f);

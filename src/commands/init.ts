@@ -1,17 +1,17 @@
 // init and add: name a storage in .dbk/preferences, and create its config, or join an existing
 // one after proving the password opens it.
 
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { openBackend } from '../../backends/registry.js';
 import { newKdfParams, newStorageKeys } from '../crypto/keys.js';
+import { type Preferences, preferencesPath, readPreferences, type StoragePreference, writePreferences } from '../engine/preferences.js';
+import { passwordFor } from '../engine/repository.js';
 import { DbkError, isDbkError, usage } from '../errors.js';
-import { type ChunkSizes, MAX_CHUNK_SIZE, type StorageConfig, configIsEncrypted, decodeConfig, encodeConfig } from '../format/config.js';
+import { type ChunkSizes, configIsEncrypted, decodeConfig, encodeConfig, MAX_CHUNK_SIZE, type StorageConfig } from '../format/config.js';
 import { checkSnapshotId } from '../format/revision.js';
 import { type Logger, silentLogger } from '../log.js';
 import { makeSettings } from '../settings.js';
-import { passwordFor } from '../engine/repository.js';
-import { type Preferences, type StoragePreference, preferencesPath, readPreferences, writePreferences } from '../engine/preferences.js';
-import { existsSync } from 'node:fs';
 
 /** zstd level 1 stores about 7% more than level 3 on /usr/lib and compresses 1.8× faster */
 export const DEFAULT_COMPRESSION_LEVEL = 1;

@@ -3,15 +3,15 @@
 // Plan first, then execute; a dry run is the plan. Every run leaves a log in .dbk/logs/.
 
 import { now as clock } from '../clock.js';
-import { DbkError, usage } from '../errors.js';
 import { type CacheSession, withStorageCache } from '../engine/cache-access.js';
-import { type PruneExecution, executePrune } from '../engine/prune-executor.js';
+import { executePrune, type PruneExecution } from '../engine/prune-executor.js';
 import { PruneLog } from '../engine/prune-log.js';
 import { type PrunePlan, planPrune } from '../engine/prune-planner.js';
 import { RecordBook } from '../engine/record-book.js';
 import { type OpenOptions, Repository } from '../engine/repository.js';
 import type { KeepPolicy } from '../engine/retention.js';
 import { describeRunning, runningBackups } from '../engine/running-backups.js';
+import { DbkError, usage } from '../errors.js';
 import { boolSetting } from '../settings.js';
 
 export type { CollectionPlan, PrunePlan, RevisionDeletion } from '../engine/prune-planner.js';

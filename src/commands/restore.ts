@@ -8,18 +8,18 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import picomatch from 'picomatch';
-import { isDbkError } from '../errors.js';
-import { type FileEntry, entryProblem } from '../format/file-list.js';
-import type { ChunkHash } from '../format/ids.js';
-import { Filters } from '../engine/filters.js';
-import { type OpenOptions, MissingChunkError, Repository } from '../engine/repository.js';
 import { FileWriter, WriterStopped } from '../engine/file-writer.js';
+import { Filters } from '../engine/filters.js';
 import { DBK_DIR } from '../engine/preferences.js';
-import { RestoreChunks, planChunkLoads } from '../engine/restore-chunks.js';
+import { MissingChunkError, type OpenOptions, Repository } from '../engine/repository.js';
+import { planChunkLoads, RestoreChunks } from '../engine/restore-chunks.js';
 import { RestoreWriter } from '../engine/restore-writer.js';
-import { SafeTree, checkRevisionPaths } from '../engine/safe-path.js';
+import { checkRevisionPaths, SafeTree } from '../engine/safe-path.js';
 import { scan } from '../engine/scanner.js';
 import { beginRestore, endRestore, isUnfinishedRestore } from '../engine/unfinished-file.js';
+import { isDbkError } from '../errors.js';
+import { entryProblem, type FileEntry } from '../format/file-list.js';
+import type { ChunkHash } from '../format/ids.js';
 
 export interface RestoreProgress {
   files: number;
@@ -101,8 +101,16 @@ async function runRestore(repo: Repository, o: RestoreOptions): Promise<RestoreR
 
   await beginRestore(repo.repoDir, repo.rootDir);
   const folders = chosen.filter((e) => e.type === 'dir');
-  await tree.prepareFolders(folders.map((e) => e.path), (rel, e) => result.failed.push({ path: rel, reason: reasonOf(e) }));
-  const files = await filesToWrite(tree, chosen.filter((e) => e.type === 'file'), o, result);
+  await tree.prepareFolders(
+    folders.map((e) => e.path),
+    (rel, e) => result.failed.push({ path: rel, reason: reasonOf(e) }),
+  );
+  const files = await filesToWrite(
+    tree,
+    chosen.filter((e) => e.type === 'file'),
+    o,
+    result,
+  );
   // a third of the ring holds the largest chunk (see FileWriter.spanLimit)
   const writer = new FileWriter(Math.max(16 << 20, 3 * repo.config.chunkSizes.maximum));
   const writeFailures = new WriteFailures(tree, chosen, result);
@@ -134,7 +142,12 @@ interface ToWrite {
 async function filesToWrite(tree: SafeTree, files: FileEntry[], o: RestoreOptions, result: RestoreResult): Promise<ToWrite[]> {
   const out: ToWrite[] = [];
   const placeable: FileEntry[] = [];
-  for (const e of files) await perFile(result, e.path, async () => (await tree.prepareParent(e.path), void placeable.push(e)));
+  for (const e of files) {
+    await perFile(result, e.path, async () => {
+      await tree.prepareParent(e.path);
+      placeable.push(e);
+    });
+  }
   files = placeable;
   // in a folder this restore made, nothing is there to compare with: no need to look
   const existing = files.filter((e) => !tree.inNewFolder(e.path));
@@ -185,7 +198,11 @@ async function writeFiles(
 ): Promise<void> {
   const start = (w: ToWrite) => w.entry.range!;
   const withData = files.filter((w) => w.entry.range).sort((a, b) => start(a).startChunk - start(b).startChunk || start(a).startOffset - start(b).startOffset);
-  const plan = planChunkLoads(withData.map((w) => w.entry), hashes, lengths);
+  const plan = planChunkLoads(
+    withData.map((w) => w.entry),
+    hashes,
+    lengths,
+  );
   // as many loads as reads at once, and two more decoded or being decoded
   const chunks = new RestoreChunks(repo, fileWriter, plan.loads, repo.threads + 2);
   const writer = new RestoreWriter(tree, fileWriter, chunks, plan.loadOf, lengths);

@@ -12,8 +12,8 @@ import { type ChunkId, chunkPath, fossilPath } from '../format/ids.js';
 import type { Logger } from '../log.js';
 import { ListedChunks } from './listed-chunks.js';
 import type { RecordBook } from './record-book.js';
-import { DAY_MS } from './retention.js';
 import type { Repository } from './repository.js';
+import { DAY_MS } from './retention.js';
 
 export interface ListingInfo {
   source: 'storage' | 'cache';
@@ -37,12 +37,7 @@ export interface ChunkListingOptions {
   log: Logger;
 }
 
-export async function obtainChunkListing(
-  repo: Repository,
-  cache: StorageCache,
-  book: RecordBook,
-  o: ChunkListingOptions,
-): Promise<{ listing: ChunkListing; info: ListingInfo }> {
+export async function obtainChunkListing(repo: Repository, cache: StorageCache, book: RecordBook, o: ChunkListingOptions): Promise<{ listing: ChunkListing; info: ListingInfo }> {
   if (o.fromCache) {
     const cached = cache.loadListing();
     const ageDays = cached ? (Date.now() - cached.listedAt) / DAY_MS : 0;

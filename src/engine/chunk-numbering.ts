@@ -3,8 +3,8 @@
 // Consecutive revisions share almost all chunks, so each hash's id (a keyed hash, ~2.5 µs) is
 // computed once per process and remembered in a flat table, not once per revision.
 
-import { IdTable, KEY_BYTES } from '../../cache/id-table.js';
 import type { ChunkDictionary } from '../../cache/chunk-dictionary.js';
+import { IdTable, KEY_BYTES } from '../../cache/id-table.js';
 import { type IntSet, toIntSet } from '../../cache/int-sets.js';
 import { type ChunkHash, HASH_BYTES } from '../format/ids.js';
 import type { Revision } from '../format/revision.js';

@@ -8,14 +8,14 @@
 import type { ChunkListing } from '../../cache/chunk-list-cache.js';
 import type { ChainLink } from '../../cache/revision-cache.js';
 import type { StorageCache } from '../../cache/storage-cache.js';
+import { now } from '../clock.js';
 import { isDbkError } from '../errors.js';
 import type { RevisionRef } from '../format/fossil-collection.js';
-import { now } from '../clock.js';
 import type { ChunkId } from '../format/ids.js';
-import { writeFossilRecords } from './fossil-records.js';
-import { resurrect } from './fossil-moves.js';
 import { confirmPresence } from './chunk-listing.js';
 import { revisionsReferencing } from './chunk-stats.js';
+import { resurrect } from './fossil-moves.js';
+import { writeFossilRecords } from './fossil-records.js';
 import type { Repository } from './repository.js';
 
 export type Severity = 'error' | 'warning';
@@ -66,8 +66,16 @@ export async function findAbsentChunks(
   for (const { n, id } of doubtful) {
     const p = presence.get(n)!;
     if (p.chunk !== undefined && p.chunk > 0) continue;
-    const finding = (problem: ChunkFinding['problem'], severity: Severity, detail: string): ChunkFinding =>
-      ({ kind: 'chunk', severity, chunkId: id, problem, detail, resurrected: false, revisions: [], files: [] });
+    const finding = (problem: ChunkFinding['problem'], severity: Severity, detail: string): ChunkFinding => ({
+      kind: 'chunk',
+      severity,
+      chunkId: id,
+      problem,
+      detail,
+      resurrected: false,
+      revisions: [],
+      files: [],
+    });
     if (p.chunk === 0) found.set(n, finding('zero-size', 'error', 'the chunk file is empty'));
     else if (p.fossil === undefined) found.set(n, finding('missing', 'error', 'the chunk does not exist'));
     else {
@@ -88,12 +96,7 @@ export async function findAbsentChunks(
 }
 
 /** Fills in the revisions that reference each finding and the files each breaks. */
-export async function describeFindings(
-  repo: Repository,
-  chains: ReadonlyMap<string, readonly ChainLink[]>,
-  findings: ReadonlyMap<number, ChunkFinding>,
-  persist: boolean,
-): Promise<void> {
+export async function describeFindings(repo: Repository, chains: ReadonlyMap<string, readonly ChainLink[]>, findings: ReadonlyMap<number, ChunkFinding>, persist: boolean): Promise<void> {
   if (findings.size === 0) return;
   const refs = revisionsReferencing(chains, new Set(findings.keys()));
   const toLoad = new Map<string, RevisionRef>();

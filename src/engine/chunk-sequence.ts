@@ -4,8 +4,8 @@
 // range is resolved against it once the stream has ended and every cut is known. A chunk may
 // appear in the sequence more than once; it is stored once all the same.
 
-import type { ChunkHash } from '../format/ids.js';
 import type { ChunkRange } from '../format/file-list.js';
+import type { ChunkHash } from '../format/ids.js';
 
 export class ChunkSequenceBuilder {
   private readonly reusedHashes: ChunkHash[] = [];

@@ -100,7 +100,7 @@ class WalkState {
   walkId(links: readonly ChainLink[], chosen: (revision: number) => boolean): { revisions: RevisionChunkStats[]; union: Int32Array } {
     const K = links.length;
     const chosenBefore = new Int32Array(K + 1); // chosen revisions among the first k
-    links.forEach((l, k) => (chosenBefore[k + 1] = chosenBefore[k]! + (chosen(l.revision) ? 1 : 0)));
+    for (const [k, l] of links.entries()) chosenBefore[k + 1] = chosenBefore[k]! + (chosen(l.revision) ? 1 : 0);
     const meetsChosen = (from: number, to: number) => chosenBefore[to]! > chosenBefore[from]!;
     const revisions: RevisionChunkStats[] = [];
     let unionSize = 0;

@@ -6,8 +6,8 @@
 // so a storage that is slow per write (a local disk syncing every chunk, a remote one with
 // latency) has enough writes under way to hide it.
 
+import { type ChunkHash, type ChunkId, chunkPath } from '../format/ids.js';
 import { encodedBound } from '../format/object.js';
-import { chunkPath, type ChunkHash, type ChunkId } from '../format/ids.js';
 import { ContentRing } from './content-ring.js';
 import type { IncompleteBackup } from './incomplete.js';
 import { ReleaseInOrder } from './release-in-order.js';

@@ -4,7 +4,7 @@
 
 import { parentPort } from 'node:worker_threads';
 import { chunkHashOf } from '../crypto/keys.js';
-import { DbkError, corrupt } from '../errors.js';
+import { corrupt, DbkError } from '../errors.js';
 import { decodeObject, decodeObjectInto, encodeObject, encodeObjectInto } from '../format/object.js';
 import type { CodecRequest, CodecResponse, HashCheck, SharedSpan } from './codec-pool.js';
 import { GarbageBudget } from './worker-garbage.js';

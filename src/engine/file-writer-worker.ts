@@ -131,8 +131,8 @@ function run(job: WriterJob): void {
       const o = open.get(job.id);
       if (!o) return;
       open.delete(job.id);
-      if (!job.commit) return discard(o);
-      guarded(o, () => complete(o));
+      if (job.commit) guarded(o, () => complete(o));
+      else discard(o);
       return;
     }
     case 'folder': {

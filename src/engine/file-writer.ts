@@ -143,7 +143,10 @@ export class FileWriter {
   }
 
   writeWhole(file: PlacedFile, content: RingSpan[]): void {
-    this.push({ op: 'whole', id: this.nextId++, file, content }, content.reduce((n, s) => n + s.length, 0));
+    this.push(
+      { op: 'whole', id: this.nextId++, file, content },
+      content.reduce((n, s) => n + s.length, 0),
+    );
   }
 
   /** Starts a file written piece by piece; returns its id for append() and finish(). */

@@ -5,8 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { subKey } from '../crypto/keys.js';
 import { isDbkError } from '../errors.js';
-import { type FossilRecord, decodeFossilRecord, encodeFossilRecord } from '../format/fossil-collection.js';
-import { ObjectKind, decodeObject, encodeObject } from '../format/object.js';
+import { decodeFossilRecord, encodeFossilRecord, type FossilRecord } from '../format/fossil-collection.js';
+import { decodeObject, encodeObject, ObjectKind } from '../format/object.js';
 import type { Repository } from './repository.js';
 
 export const FOSSIL_RECORDS_DIR = 'fossils';
@@ -21,7 +21,10 @@ export const recordPath = (name: string) => `${FOSSIL_RECORDS_DIR}/${name}`;
 /** Names of every prune record on the storage, oldest first. */
 export async function listFossilRecords(repo: Repository): Promise<string[]> {
   const entries = await repo.backend.list(FOSSIL_RECORDS_DIR);
-  return entries.filter((e) => !e.dir && NAME.test(e.name)).map((e) => e.name).sort();
+  return entries
+    .filter((e) => !e.dir && NAME.test(e.name))
+    .map((e) => e.name)
+    .sort();
 }
 
 export async function readFossilRecord(repo: Repository, name: string): Promise<FossilRecord> {

@@ -16,9 +16,9 @@
 // are ripe; no time of two hosts is ever compared.
 
 import type { CachedRevision } from '../../cache/revision-cache.js';
-import type { Logger } from '../log.js';
 import type { FossilCollection, RevisionRef } from '../format/fossil-collection.js';
 import type { ChunkId } from '../format/ids.js';
+import type { Logger } from '../log.js';
 import type { CacheSession } from './cache-access.js';
 import { type ListingInfo, obtainChunkListing } from './chunk-listing.js';
 import { walkChains } from './chunk-stats.js';
@@ -27,7 +27,7 @@ import type { RecordBook } from './record-book.js';
 import type { Repository } from './repository.js';
 import { DAY_MS, type KeepPolicy, planRetention } from './retention.js';
 import { listStorageRevisions, syncRevisions } from './revision-sync.js';
-import { type RunningBackup, describeRunning } from './running-backups.js';
+import { describeRunning, type RunningBackup } from './running-backups.js';
 
 /** Deletion records older than this are removed; caches with older chunk lists re-list (chunk-listing.ts). */
 export const DELETION_RECORD_DAYS = 45;
@@ -99,7 +99,18 @@ export async function planPrune(repo: Repository, session: CacheSession, book: R
     ...(onProgress ? { onProgress } : {}),
   });
   const byId = groupById(cached);
-  const plan: PrunePlan = { now: rules.now, exclusive: rules.exclusive, deleteRevisions: [], spared: [], collections: [], fossilize: [], adoptFossils: [], resurrectOrphans: [], latest: [], expiredRecords: [] };
+  const plan: PrunePlan = {
+    now: rules.now,
+    exclusive: rules.exclusive,
+    deleteRevisions: [],
+    spared: [],
+    collections: [],
+    fossilize: [],
+    adoptFossils: [],
+    resurrectOrphans: [],
+    latest: [],
+    expiredRecords: [],
+  };
   plan.latest = [...byId].map(([snapshotId, revs]) => ({ snapshotId, revision: revs[revs.length - 1]!.revision }));
   if (!rules.deleteOnly) chooseRevisions(plan, byId, rules, repo.log);
 

@@ -12,9 +12,9 @@ import type { ChunkListing } from '../../cache/chunk-list-cache.js';
 import { forgetRecordsExcept, markRecordsApplied } from '../../cache/journal.js';
 import type { StorageCache } from '../../cache/storage-cache.js';
 import { forgetVerified } from '../../cache/verified-chunks.js';
+import { isDbkError } from '../errors.js';
 import type { FossilRecord } from '../format/fossil-collection.js';
 import type { ChunkId } from '../format/ids.js';
-import { isDbkError } from '../errors.js';
 import { listFossilRecords, readFossilRecord, recordPath } from './fossil-records.js';
 import type { Repository } from './repository.js';
 
@@ -64,11 +64,17 @@ export class RecordBook {
     const read = await Promise.all(fresh.map(async (name) => ({ name, record: await this.get(name) })));
     const records = read.flatMap((r) => (r.record ? [r.record] : []));
     const deletedNumbers = records.flatMap((r) => (r.kind === 'deletion' ? numbersOf(cache, r.deleted) : []));
-    cache.db.transaction(() => {
-      for (const r of records) for (const d of r.deletedRevisions) cache.revisions.remove(d.snapshotId, [d.revision]);
-      forgetVerified(cache.db, deletedNumbers);
-      markRecordsApplied(cache.db, 'revisions', read.filter((r) => r.record).map((r) => r.name));
-    }).immediate();
+    cache.db
+      .transaction(() => {
+        for (const r of records) for (const d of r.deletedRevisions) cache.revisions.remove(d.snapshotId, [d.revision]);
+        forgetVerified(cache.db, deletedNumbers);
+        markRecordsApplied(
+          cache.db,
+          'revisions',
+          read.filter((r) => r.record).map((r) => r.name),
+        );
+      })
+      .immediate();
   }
 
   /** Brings a chunk listing up to date with the records it has not seen; returns their names. */

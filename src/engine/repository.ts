@@ -5,20 +5,20 @@
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
-import { openBackend } from '../../backends/registry.js';
 import type { Backend } from '../../backends/backend.js';
+import { openBackend } from '../../backends/registry.js';
+import { Chunker } from '../chunking/fastcdc.js';
 import { chunkHashOf, chunkIdOf, chunkKey as chunkKeyOf, subKey } from '../crypto/keys.js';
 import { DbkError, isDbkError } from '../errors.js';
-import { type StorageConfig, configIsEncrypted, decodeConfig } from '../format/config.js';
+import { configIsEncrypted, decodeConfig, type StorageConfig } from '../format/config.js';
 import { decodeFileList, type FileEntry } from '../format/file-list.js';
-import { type ChunkHash, type ChunkId, HASH_BYTES, chunkPath, fossilPath } from '../format/ids.js';
-import { ObjectKind, decodeObject, encodeObject } from '../format/object.js';
-import { MAX_FILE_LIST_BYTES, MAX_REVISION_BYTES, type Revision, decodeRevision, encodeRevision, revisionNumberOf, revisionPath } from '../format/revision.js';
+import { type ChunkHash, type ChunkId, chunkPath, fossilPath, HASH_BYTES } from '../format/ids.js';
+import { decodeObject, encodeObject, ObjectKind } from '../format/object.js';
+import { decodeRevision, encodeRevision, MAX_FILE_LIST_BYTES, MAX_REVISION_BYTES, type Revision, revisionNumberOf, revisionPath } from '../format/revision.js';
 import { type Logger, silentLogger } from '../log.js';
-import { type Settings, intSetting, makeSettings } from '../settings.js';
-import { Chunker } from '../chunking/fastcdc.js';
+import { intSetting, makeSettings, type Settings } from '../settings.js';
 import { CodecPool, type SharedSpan } from './codec-pool.js';
-import { DBK_DIR, type StoragePreference, readPreferences, storagePreference } from './preferences.js';
+import { DBK_DIR, readPreferences, type StoragePreference, storagePreference } from './preferences.js';
 
 export interface OpenOptions {
   /** the folder holding .dbk/ */
@@ -36,7 +36,10 @@ export interface OpenOptions {
 
 /** Hash of a missing chunk, for readers that report which files it breaks. */
 export class MissingChunkError extends DbkError {
-  constructor(readonly hash: ChunkHash, readonly id: ChunkId) {
+  constructor(
+    readonly hash: ChunkHash,
+    readonly id: ChunkId,
+  ) {
     super('MISSING_CHUNKS', `chunk ${id} is missing from the storage`, { data: { id } });
   }
 }
@@ -252,7 +255,10 @@ export class Repository {
 
   async listSnapshotIds(): Promise<string[]> {
     const entries = await this.backend.list('snapshots');
-    return entries.filter((e) => e.dir).map((e) => e.name).sort();
+    return entries
+      .filter((e) => e.dir)
+      .map((e) => e.name)
+      .sort();
   }
 
   async listRevisions(snapshotId: string): Promise<number[]> {

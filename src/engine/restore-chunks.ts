@@ -90,4 +90,3 @@ export class RestoreChunks {
     this.loading.set(this.started++, { span, done });
   }
 }
-

@@ -48,13 +48,7 @@ export interface RevisionSyncOptions {
  * Drops cached revisions that are not on the storage, loads missing ones of the ids in `o.load`,
  * and returns the cached revisions that are on the storage, by id then number.
  */
-export async function syncRevisions(
-  repo: Repository,
-  cache: RevisionCache,
-  numbering: () => ChunkNumbering,
-  onStorage: readonly StorageRevision[],
-  o: RevisionSyncOptions,
-): Promise<CachedRevision[]> {
+export async function syncRevisions(repo: Repository, cache: RevisionCache, numbering: () => ChunkNumbering, onStorage: readonly StorageRevision[], o: RevisionSyncOptions): Promise<CachedRevision[]> {
   const present = new Map(onStorage.map((r) => [key(r), r]));
   const stale = new Map<string, number[]>();
   for (const c of cache.list()) {
@@ -79,8 +73,13 @@ async function loadMissing(repo: Repository, cache: RevisionCache, numbering: Ch
   await Promise.all(
     [...byId.values()].map(async (revisions) => {
       // start every download of this id (the limit bounds how many run), store them in order
-      const loads = revisions.map((r) => limit(() => (o.signal?.throwIfAborted(), loadRevisionChunks(repo, numbering, r.snapshotId, r.revision))));
-      loads.forEach((p) => p.catch(() => {})); // awaited in order below
+      const loads = revisions.map((r) =>
+        limit(() => {
+          o.signal?.throwIfAborted();
+          return loadRevisionChunks(repo, numbering, r.snapshotId, r.revision);
+        }),
+      );
+      for (const p of loads) p.catch(() => {}); // awaited in order below
       for (const [i, r] of revisions.entries()) {
         const loaded = await loads[i]!.catch((e) => {
           if (!o.onUnreadable || !(isDbkError(e, 'MISSING_CHUNKS') || isDbkError(e, 'CORRUPT'))) throw e;

@@ -19,8 +19,8 @@ import * as path from 'node:path';
 import { now } from '../clock.js';
 import { subKey } from '../crypto/keys.js';
 import { isDbkError } from '../errors.js';
-import { type Announcement, MAX_ANNOUNCEMENT_BYTES, decodeAnnouncement, encodeAnnouncement } from '../format/announcement.js';
-import { ObjectKind, decodeObject, encodeObject } from '../format/object.js';
+import { type Announcement, decodeAnnouncement, encodeAnnouncement, MAX_ANNOUNCEMENT_BYTES } from '../format/announcement.js';
+import { decodeObject, encodeObject, ObjectKind } from '../format/object.js';
 import { DBK_DIR } from './preferences.js';
 import type { Repository } from './repository.js';
 
@@ -77,7 +77,10 @@ export interface RunningBackup {
 /** Every announcement on the storage. */
 export async function listRunningBackups(repo: Repository): Promise<string[]> {
   const entries = await repo.backend.list(RUNNING_DIR);
-  return entries.filter((e) => !e.dir && NAME.test(e.name)).map((e) => e.name).sort();
+  return entries
+    .filter((e) => !e.dir && NAME.test(e.name))
+    .map((e) => e.name)
+    .sort();
 }
 
 /**

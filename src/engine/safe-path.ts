@@ -7,9 +7,7 @@ import * as path from 'node:path';
 import { DbkError } from '../errors.js';
 
 function checkRelativePath(p: string): void {
-  const bad =
-    p === '' || p.startsWith('/') || p.includes('\0') || /^[A-Za-z]:/.test(p) ||
-    p.split('/').some((seg) => seg === '' || seg === '.' || seg === '..');
+  const bad = p === '' || p.startsWith('/') || p.includes('\0') || /^[A-Za-z]:/.test(p) || p.split('/').some((seg) => seg === '' || seg === '.' || seg === '..');
   if (bad) throw new DbkError('CORRUPT', `the revision holds an unsafe path: ${JSON.stringify(p)}; nothing was restored`);
 }
 

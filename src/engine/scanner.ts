@@ -9,7 +9,7 @@
 // read as plain names and paths made by concatenation: Dirent objects and path.join() took a
 // quarter of a scan of /usr/lib (60,000 entries, each an lstat anyway, which also gives the type).
 
-import { type Stats, lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { EntryType, FileEntry } from '../format/file-list.js';

@@ -5,7 +5,7 @@
 // file is cut many times before it ends). Bytes past the reported files belong to the file being
 // read when the chunk was cut: the reader reports every file it finished before posting a chunk.
 
-import { type Hash, createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 
 /** What the reader says of a file: the bytes it fed to the stream, and why it failed, if it did. */
 export interface FileFed {

@@ -44,7 +44,7 @@ function waitForRoom(bytes: number): number {
   for (;;) {
     if (Atomics.load(control, STOP)) throw new Stopped();
     const freed = Atomics.load(control, FREED);
-    const held = (((produced % U32) - (freed >>> 0)) + U32) % U32;
+    const held = ((produced % U32) - (freed >>> 0) + U32) % U32;
     if (held + bytes <= size) return size - held;
     Atomics.wait(control, FREED, freed);
   }
@@ -60,7 +60,7 @@ function emit(end: number): void {
 function wrap(): void {
   const pending = produced - chunkStart;
   waitForRoom(pending);
-  ring.copyWithin(0, chunkStart % size, chunkStart % size + pending);
+  ring.copyWithin(0, chunkStart % size, (chunkStart % size) + pending);
   chunkStart = produced;
   produced += pending;
 }

@@ -8,8 +8,8 @@
 // once when the storage has the chunk), in any order; the ring is given back oldest first.
 
 import { Worker } from 'node:worker_threads';
-import type { ChunkSizes } from '../format/config.js';
 import { chunkHashOf } from '../crypto/keys.js';
+import type { ChunkSizes } from '../format/config.js';
 import type { ChunkHash } from '../format/ids.js';
 import { ReleaseInOrder } from './release-in-order.js';
 import { type FileFed, type FileRead, StreamHasher } from './stream-hasher.js';
@@ -89,7 +89,7 @@ export async function* readStream(o: StreamOptions): AsyncGenerator<StreamEvent>
   const hasher = new StreamHasher();
   // chunks released in any order give the ring back up to the oldest one still held
   const giveBack = new ReleaseInOrder<number>((end) => {
-    Atomics.store(shared, FREED, end % 2 ** 32 | 0);
+    Atomics.store(shared, FREED, (end % 2 ** 32) | 0);
     Atomics.notify(shared, FREED);
   });
   try {

@@ -11,8 +11,8 @@
 // without running it), and chunk sizes before any buffer is sized by them.
 
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { DbkError, corrupt } from '../errors.js';
-import { type KdfParams, type StorageKeys, deriveKeyFromPassword } from '../crypto/keys.js';
+import { deriveKeyFromPassword, type KdfParams, type StorageKeys } from '../crypto/keys.js';
+import { corrupt, DbkError } from '../errors.js';
 
 const MAGIC = Buffer.from('DBKC');
 export const CONFIG_VERSION = 1;
@@ -150,9 +150,13 @@ function checkKdfCost(logN: number, r: number, p: number): void {
   const memory = 128 * r * 2 ** logN;
   const work = 2 ** logN * r * p;
   if (memory > MAX_KDF_MEMORY || work > MAX_KDF_WORK) {
-    throw new DbkError('CONFIG', `the storage's config asks for a key derivation (scrypt logN ${logN}, r ${r}, p ${p}: ${Math.round(memory / 2 ** 20)} MiB, ${work / 2 ** 19}× the default work) beyond what dbk allows (${MAX_KDF_MEMORY / 2 ** 20} MiB, ${MAX_KDF_WORK / 2 ** 19}×)`, {
-      hint: 'a damaged or hostile config; restore it from a copy of the storage',
-    });
+    throw new DbkError(
+      'CONFIG',
+      `the storage's config asks for a key derivation (scrypt logN ${logN}, r ${r}, p ${p}: ${Math.round(memory / 2 ** 20)} MiB, ${work / 2 ** 19}× the default work) beyond what dbk allows (${MAX_KDF_MEMORY / 2 ** 20} MiB, ${MAX_KDF_WORK / 2 ** 19}×)`,
+      {
+        hint: 'a damaged or hostile config; restore it from a copy of the storage',
+      },
+    );
   }
 }
 

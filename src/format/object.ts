@@ -11,8 +11,7 @@
 // A compressed payload is exactly one zstd frame that declares its size: the reader allocates
 // that size (checked against a limit for the kind first) and nothing more, whatever the input.
 
-import { type Cipher, type Decipher, createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
-import { createHash } from 'node:crypto';
+import { type Cipher, createCipheriv, createDecipheriv, createHash, type Decipher, randomFillSync } from 'node:crypto';
 import zstdBinding from 'zstd-napi/binding.js'; // CommonJS: no named exports
 import { corrupt } from '../errors.js';
 
@@ -221,7 +220,9 @@ function openSealed(buf: Buffer, key: Uint8Array, what: string, inPlace: boolean
   decipher.setAuthTag(buf.subarray(buf.length - TAG));
   const sealed = buf.subarray(HEADER + NONCE, buf.length - TAG);
   try {
-    const body = inPlace ? (cipherInPlace(decipher, sealed), sealed) : decipher.update(sealed);
+    let body = sealed;
+    if (inPlace) cipherInPlace(decipher, sealed);
+    else body = decipher.update(sealed);
     decipher.final();
     return body;
   } catch {

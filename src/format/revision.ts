@@ -7,7 +7,7 @@
 // exactly how much the file-list sequence may hold before reading it; version 1 is still read.
 
 import { corrupt, usage } from '../errors.js';
-import { type ChunkHash, asChunkHash } from './ids.js';
+import { asChunkHash, type ChunkHash } from './ids.js';
 
 export const REVISION_VERSION = 2;
 

@@ -22,7 +22,14 @@ describe('listTree over list()', () => {
   it('hands on each folder as it is listed: its path relative to the listed folder, the names within it', async () => {
     const b = await memoryWith(['c/00/a', 'c/00/b', 'c/01/d/e', 'c/top', 'elsewhere/x']);
     const pages: string[] = [];
-    await listTree(b, 'c', { threads: 2 }, (folder, files) => pages.push(`${folder}: ${files.map((f) => f.name).sort().join(' ')}`));
+    await listTree(b, 'c', { threads: 2 }, (folder, files) =>
+      pages.push(
+        `${folder}: ${files
+          .map((f) => f.name)
+          .sort()
+          .join(' ')}`,
+      ),
+    );
     expect(pages.sort()).toEqual(['00: a b', '01/d: e', ': top']);
     expect((await collectTree(b, 'c', { threads: 2 })).map((e) => e.name).sort()).toEqual(['00/a', '00/b', '01/d/e', 'top']);
   });

@@ -9,7 +9,7 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Entry } from '../../backends/backend.js';
 import { collectTree } from '../../backends/list-tree.js';
 import { odbConfig, odbRoot } from '../../backends/onedrive/config.js';
-import { type UserCodePrompt, odbLogin } from '../../backends/onedrive/login.js';
+import { odbLogin, type UserCodePrompt } from '../../backends/onedrive/login.js';
 import { OneDriveBackend } from '../../backends/onedrive/onedrive.js';
 import { parseRetryAfter } from '../../backends/onedrive/throttle.js';
 import { openBackend } from '../../backends/registry.js';
@@ -18,7 +18,7 @@ import { DbkError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { makeSettings } from '../../src/settings.js';
 import { describeBackendConformance } from '../conformance/backend-suite.js';
-import { populateChunks, chunkPath } from '../support/graph-emulator/populate.js';
+import { chunkPath, populateChunks } from '../support/graph-emulator/populate.js';
 import { GraphEmulator } from '../support/graph-emulator/server.js';
 import { odbSettings, openOdb } from '../support/odb-storage.js';
 import { tempDir } from '../support/tmp.js';
@@ -110,7 +110,7 @@ describe('onedrive specifics', () => {
     const listed = await collectTree(b, 'chunks', { threads: 16 });
     expect(sortByName(listed)).toEqual(sortByName(files.map((f) => ({ name: f.path.slice(7), size: f.data.length, dir: false }))));
     const read = await Promise.all(files.map((f) => limit(() => b.read(f.path))));
-    read.forEach((data, i) => expect(data.equals(files[i]!.data)).toBe(true));
+    for (const [i, data] of read.entries()) expect(data.equals(files[i]!.data)).toBe(true);
     await b.close();
     const c = emu.counters;
     expect(c.throttled).toBeGreaterThan(30);
@@ -214,7 +214,14 @@ describe('onedrive specifics', () => {
     await b.write('chunks/00/small', randomBytes(10));
     emu.knobs.quotaBytes = emu.drive.usedBytes + 1000;
     let attempts = 0;
-    const retried = withRetry({ ...b, write: (p, d) => (attempts++, b.write(p, d)) }, { baseDelayMs: 1 });
+    const counting = {
+      ...b,
+      write: (p: string, d: Uint8Array) => {
+        attempts++;
+        return b.write(p, d);
+      },
+    };
+    const retried = withRetry(counting, { baseDelayMs: 1 });
     for (const size of [5000, 500_000]) {
       const e = await retried.write(`chunks/00/f${size}`, randomBytes(size)).catch((err: unknown) => err);
       expect(e).toBeInstanceOf(DbkError);

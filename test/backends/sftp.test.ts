@@ -20,6 +20,7 @@ vi.mock('../../backends/sftp/sftp-calls.js', async (original) => {
     },
   };
 });
+
 import type { Backend, BackendContext } from '../../backends/backend.js';
 import { openBackend } from '../../backends/registry.js';
 import { parseSftpUrl, sftpConfig } from '../../backends/sftp/config.js';
@@ -28,7 +29,7 @@ import { DbkError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { makeSettings } from '../../src/settings.js';
 import { describeBackendConformance } from '../conformance/backend-suite.js';
-import { startSshd, sshdUnavailable, type Sshd } from '../support/sshd.js';
+import { type Sshd, sshdUnavailable, startSshd } from '../support/sshd.js';
 import { tempDir } from '../support/tmp.js';
 
 describe('sftp URLs', () => {
@@ -76,8 +77,7 @@ describe.skipIf(unavailable)('sftp against OpenSSH', () => {
     return { root, repoDir, url: (port = sshd.port) => `sftp://${sshd.user}@${sshd.host}:${port}/${root}` };
   };
   const keySettings = (extra: Record<string, string> = {}) => makeSettings('offsite', { ssh_key_file: sshd.userKey.privateKeyFile, ...extra }, {});
-  const open = (url: string, repoDir: string, settings = keySettings(), threads = 8) =>
-    SftpBackend.open(sftpConfig(url, settings, {}), { threads, repoDir, log: silentLogger });
+  const open = (url: string, repoDir: string, settings = keySettings(), threads = 8) => SftpBackend.open(sftpConfig(url, settings, {}), { threads, repoDir, log: silentLogger });
 
   describeBackendConformance(
     'sftp',
@@ -136,7 +136,12 @@ describe.skipIf(unavailable)('sftp against OpenSSH', () => {
     const socket = path.join(work, `agent-${n}.sock`);
     const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
     try {
-      await waitFor(() => fs.stat(socket).then(() => true, () => false));
+      await waitFor(() =>
+        fs.stat(socket).then(
+          () => true,
+          () => false,
+        ),
+      );
       execFileSync('ssh-add', ['-q', sshd.userKey.privateKeyFile], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: 'pipe' });
       const config = sftpConfig(url(), makeSettings('offsite', {}, {}), { SSH_AUTH_SOCK: socket });
       const b = await SftpBackend.open(config, { threads: 1, repoDir, log: silentLogger });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { openCacheDb } from '../../cache/cache-db.js';
-import { ChunkDictionary, PAGE_IDS, dictionaryPages, readChunkIdsAt } from '../../cache/chunk-dictionary.js';
-import { expectCorrupt } from '../support/engine.js';
+import { ChunkDictionary, dictionaryPages, PAGE_IDS, readChunkIdsAt } from '../../cache/chunk-dictionary.js';
 import { silentLogger } from '../../src/log.js';
+import { expectCorrupt } from '../support/engine.js';
 import { seededRandom } from '../support/seeded-random.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -21,11 +21,7 @@ describe('ChunkDictionary', () => {
     expect(reloaded.size).toBe(PAGE_IDS + 100);
     expect(reloaded.find(ids, 32 * (PAGE_IDS + 7))).toBe(PAGE_IDS + 7);
     expect(reloaded.hexAt(3)).toBe(ids.toString('hex', 96, 128));
-    expect(readChunkIdsAt(db, [PAGE_IDS + 99, 3, PAGE_IDS + 100])).toEqual([
-      ids.toString('hex', 32 * (PAGE_IDS + 99), 32 * (PAGE_IDS + 100)),
-      ids.toString('hex', 96, 128),
-      undefined,
-    ]);
+    expect(readChunkIdsAt(db, [PAGE_IDS + 99, 3, PAGE_IDS + 100])).toEqual([ids.toString('hex', 32 * (PAGE_IDS + 99), 32 * (PAGE_IDS + 100)), ids.toString('hex', 96, 128), undefined]);
     expect(dictionaryPages(db)).toBe(2);
     db.close();
   });

@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  applyChange,
-  composeChanges,
-  decodeIntSet,
-  diffIntSets,
-  encodeIntSet,
-  invertChange,
-  toIntSet,
-} from '../../cache/int-sets.js';
+import { applyChange, composeChanges, decodeIntSet, diffIntSets, encodeIntSet, invertChange, toIntSet } from '../../cache/int-sets.js';
 import { expectCorrupt } from '../support/engine.js';
 import { seededRandom } from '../support/seeded-random.js';
 

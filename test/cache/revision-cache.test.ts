@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { openCacheDb } from '../../cache/cache-db.js';
-import { type IntSet, applyChange, toIntSet } from '../../cache/int-sets.js';
+import { applyChange, type IntSet, toIntSet } from '../../cache/int-sets.js';
 import { RevisionCache, type RevisionSummary } from '../../cache/revision-cache.js';
-import { expectCorrupt } from '../support/engine.js';
 import { silentLogger } from '../../src/log.js';
+import { expectCorrupt } from '../support/engine.js';
 import { type Random, seededRandom } from '../support/seeded-random.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -73,7 +73,7 @@ describe('RevisionCache', () => {
     const db = openCacheDb(tempDir(), silentLogger);
     const cache = new RevisionCache(db);
     const sets = driftingSets(seededRandom(9), 30);
-    sets.forEach((s, i) => cache.add('a', i + 1, s, summary(i + 1), null));
+    for (const [i, s] of sets.entries()) cache.add('a', i + 1, s, summary(i + 1), null);
     const sizes = db.prepare('SELECT revision, base, length(added) + length(removed) AS bytes FROM revisions ORDER BY revision').all() as {
       revision: number;
       base: number;

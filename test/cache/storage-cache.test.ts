@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
@@ -9,8 +9,8 @@ import { ABSENT, ChunkListing } from '../../cache/chunk-list-cache.js';
 import { applyChange, type IntSet } from '../../cache/int-sets.js';
 import { StorageCache } from '../../cache/storage-cache.js';
 import type { Logger } from '../../src/log.js';
-import { chunkIdsOf } from './fixtures/cache-writer.js';
 import { tempDir } from '../support/tmp.js';
+import { chunkIdsOf } from './fixtures/cache-writer.js';
 
 function recordingLogger(): Logger & { warnings: string[] } {
   const warnings: string[] = [];

@@ -64,7 +64,11 @@ describe('chunker', () => {
     const zeros = Buffer.alloc(100_000);
     const chunks = cut(zeros, [999]);
     expectWithinBounds(chunks, sizes, zeros.length);
-    expect(lengths(chunks).slice(0, -1).every((n) => n === sizes.maximum)).toBe(true);
+    expect(
+      lengths(chunks)
+        .slice(0, -1)
+        .every((n) => n === sizes.maximum),
+    ).toBe(true);
   });
 
   it('with minimum = average = maximum, cuts fixed-size chunks however the stream is split', () => {

@@ -20,7 +20,10 @@ describe('check', () => {
     const fresh = await check({ repoDir: repo.dir });
     expect(fresh.ok).toBe(true);
     expect(fresh.listing.source).toBe('storage');
-    expect(fresh.revisions).toEqual([{ snapshotId: 'docs', revision: 1 }, { snapshotId: 'docs', revision: 2 }]);
+    expect(fresh.revisions).toEqual([
+      { snapshotId: 'docs', revision: 1 },
+      { snapshotId: 'docs', revision: 2 },
+    ]);
     expect(fresh.referencedChunks).toBeGreaterThan(10);
     const warm = await check({ repoDir: repo.dir, fromCache: true });
     expect(warm.listing.source).toBe('cache');
@@ -42,7 +45,14 @@ describe('check', () => {
     const r = await check({ repoDir: repo.dir, fromCache: true }); // the cached list still has it
     expect(r.ok).toBe(false);
     expect(r.findings).toEqual([
-      expect.objectContaining({ kind: 'chunk', severity: 'error', problem: 'missing', chunkId: victim, revisions: [{ snapshotId: 'docs', revision: 1 }], files: [{ snapshotId: 'docs', revision: 1, paths: ['b.bin'], metadata: false }] }),
+      expect.objectContaining({
+        kind: 'chunk',
+        severity: 'error',
+        problem: 'missing',
+        chunkId: victim,
+        revisions: [{ snapshotId: 'docs', revision: 1 }],
+        files: [{ snapshotId: 'docs', revision: 1, paths: ['b.bin'], metadata: false }],
+      }),
     ]);
   });
 });

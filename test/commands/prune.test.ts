@@ -12,10 +12,17 @@ import { seededRandom } from '../support/seeded-random.js';
 import { tempDir } from '../support/tmp.js';
 
 /** Chunk files and fossils on a local storage, relative to it. */
-const onStorage = (storage: string) => chunkFiles(storage).map((f) => path.relative(storage, f)).sort();
+const onStorage = (storage: string) =>
+  chunkFiles(storage)
+    .map((f) => path.relative(storage, f))
+    .sort();
 const fossilsOn = (storage: string) => onStorage(storage).filter((f) => f.endsWith('.fsl'));
 const recordsOn = (storage: string) => (fs.existsSync(path.join(storage, 'fossils')) ? fs.readdirSync(path.join(storage, 'fossils')) : []);
-const revisionsOn = (storage: string, id: string) => fs.readdirSync(path.join(storage, 'snapshots', id)).map(Number).sort((a, b) => a - b);
+const revisionsOn = (storage: string, id: string) =>
+  fs
+    .readdirSync(path.join(storage, 'snapshots', id))
+    .map(Number)
+    .sort((a, b) => a - b);
 
 /** Two snapshot ids on one storage; docs has two revisions, the second without b.bin. */
 async function twoIds() {

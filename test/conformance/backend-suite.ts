@@ -43,16 +43,11 @@ export interface ConformanceOptions {
 
 const MiB = 1024 * 1024;
 
-export function describeBackendConformance(
-  name: string,
-  setup: () => Promise<ConformanceStorage>,
-  options: ConformanceOptions = {},
-): void {
+export function describeBackendConformance(name: string, setup: () => Promise<ConformanceStorage>, options: ConformanceOptions = {}): void {
   describe(`backend conformance: ${name}`, () => {
     let storage: ConformanceStorage;
     let b: Backend;
-    const test = (title: string, fn: (ctx: { skip: (note?: string) => never }) => Promise<void>) =>
-      it(title, fn, options.timeout ?? 30_000);
+    const test = (title: string, fn: (ctx: { skip: (note?: string) => never }) => Promise<void>) => it(title, fn, options.timeout ?? 30_000);
 
     beforeEach(async () => {
       storage = await setup();
@@ -212,12 +207,8 @@ export function describeBackendConformance(
       const files = Array.from({ length: 32 }, (_, i) => ({ path: `c/${i % 4}/f${i}`, data: randomBytes(1000 * i + 1) }));
       await Promise.all(files.map((f) => b.write(f.path, f.data)));
       const read = await Promise.all(files.map((f) => b.read(f.path)));
-      read.forEach((data, i) => expect(data.equals(files[i]!.data)).toBe(true));
-      await Promise.all(
-        files.map((f, i) =>
-          i % 4 === 0 ? b.rename(f.path, `${f.path}.moved`) : i % 4 === 1 ? b.delete(f.path) : i % 4 === 2 ? b.stat(f.path) : b.list('c/3'),
-        ),
-      );
+      for (const [i, data] of read.entries()) expect(data.equals(files[i]!.data)).toBe(true);
+      await Promise.all(files.map((f, i) => (i % 4 === 0 ? b.rename(f.path, `${f.path}.moved`) : i % 4 === 1 ? b.delete(f.path) : i % 4 === 2 ? b.stat(f.path) : b.list('c/3'))));
       const left = await collectTree(b, 'c', { threads: 8 });
       expect(sorted(left).map((e) => e.name)).toEqual(
         files
@@ -299,7 +290,16 @@ export function describeBackendConformance(
       const ro = await openReadOnly();
       try {
         let attempts = 0;
-        const counted = withRetry({ ...ro, write: (p, d) => (attempts++, ro.write(p, d)) }, { baseDelayMs: 1 });
+        const counted = withRetry(
+          {
+            ...ro,
+            write: (p, d) => {
+              attempts++;
+              return ro.write(p, d);
+            },
+          },
+          { baseDelayMs: 1 },
+        );
         const e = await counted.write('d/new', randomBytes(10)).catch((err: unknown) => err);
         expectErrorCode(e, 'PERMANENT');
         expect(attempts).toBe(1); // not retried

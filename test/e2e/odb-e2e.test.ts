@@ -7,11 +7,11 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { backup } from '../../src/commands/backup.js';
 import { check } from '../../src/commands/check.js';
+import { init } from '../../src/commands/init.js';
 import { list } from '../../src/commands/list.js';
 import { prune } from '../../src/commands/prune.js';
-import { init } from '../../src/commands/init.js';
 import { restore } from '../../src/commands/restore.js';
-import { KiB, PASSWORD, asking, describeTree, put, seededBytes, stampMtimes } from '../support/engine.js';
+import { asking, describeTree, KiB, PASSWORD, put, seededBytes, stampMtimes } from '../support/engine.js';
 import { GraphEmulator } from '../support/graph-emulator/server.js';
 import { odbSettings } from '../support/odb-storage.js';
 import { tempDir } from '../support/tmp.js';
@@ -118,4 +118,3 @@ describe('dbk over OneDrive (Graph emulator)', () => {
     expect(describeTree(restored.repoDir)).toEqual(describeTree(source));
   }, 120_000);
 });
-

@@ -7,13 +7,13 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backup } from '../../src/commands/backup.js';
 import { check } from '../../src/commands/check.js';
+import { init } from '../../src/commands/init.js';
 import { list } from '../../src/commands/list.js';
 import { prune } from '../../src/commands/prune.js';
-import { init } from '../../src/commands/init.js';
 import { restore } from '../../src/commands/restore.js';
 import { DbkError } from '../../src/errors.js';
-import { KiB, PASSWORD, asking, describeTree, put, seededBytes, stampMtimes } from '../support/engine.js';
-import { startSshd, sshdUnavailable, type Sshd } from '../support/sshd.js';
+import { asking, describeTree, KiB, PASSWORD, put, seededBytes, stampMtimes } from '../support/engine.js';
+import { type Sshd, sshdUnavailable, startSshd } from '../support/sshd.js';
 import { tempDir } from '../support/tmp.js';
 
 const MiB = 1024 * KiB;

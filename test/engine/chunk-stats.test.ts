@@ -29,7 +29,7 @@ function naive(ids: Map<string, { revision: number; set: IntSet }[]>, sizes: Uin
       const others = new Set(revs.filter((_, j) => j !== k).flatMap((o) => [...o.set]));
       const uniq = [...mine].filter((x) => !others.has(x));
       const fresh = [...mine].filter((x) => !seen.has(x));
-      fresh.forEach((x) => seen.add(x));
+      for (const x of fresh) seen.add(x);
       return { revision: r.revision, chunks: mine.size, bytes: sum(mine), uniqueChunks: uniq.length, uniqueBytes: sum(uniq), newChunks: fresh.length, newBytes: sum(fresh) };
     });
     const union = unionOf(id);
@@ -71,13 +71,33 @@ describe('walkChains', () => {
 
   it('names the revisions that reference given chunks', () => {
     const chains = new Map([
-      ['a', chainOf([{ revision: 1, set: toIntSet([1, 2]) }, { revision: 2, set: toIntSet([2, 3]) }, { revision: 5, set: toIntSet([1, 3]) }])],
+      [
+        'a',
+        chainOf([
+          { revision: 1, set: toIntSet([1, 2]) },
+          { revision: 2, set: toIntSet([2, 3]) },
+          { revision: 5, set: toIntSet([1, 3]) },
+        ]),
+      ],
       ['b', chainOf([{ revision: 1, set: toIntSet([3]) }])],
     ]);
     expect(revisionsReferencing(chains, new Set([1, 3, 9]))).toEqual(
       new Map([
-        [1, [{ snapshotId: 'a', revision: 1 }, { snapshotId: 'a', revision: 5 }]],
-        [3, [{ snapshotId: 'a', revision: 2 }, { snapshotId: 'a', revision: 5 }, { snapshotId: 'b', revision: 1 }]],
+        [
+          1,
+          [
+            { snapshotId: 'a', revision: 1 },
+            { snapshotId: 'a', revision: 5 },
+          ],
+        ],
+        [
+          3,
+          [
+            { snapshotId: 'a', revision: 2 },
+            { snapshotId: 'a', revision: 5 },
+            { snapshotId: 'b', revision: 1 },
+          ],
+        ],
         [9, []],
       ]),
     );

@@ -2,7 +2,7 @@
 // often the ring wraps; attributes are set; a file is created only where nothing is, replaced only
 // through a temporary name, never written through a symlink; a failure reaches drain().
 
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileWriter, type PlacedFile, type Reserved, type RingSpan } from '../../src/engine/file-writer.js';

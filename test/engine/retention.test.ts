@@ -4,8 +4,7 @@ import { isDbkError } from '../../src/errors.js';
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0);
 /** One revision per entry of `ages` (days before NOW, oldest first), numbered from 1. */
-const revisionsAged = (ages: number[], tag = ''): RetentionRevision[] =>
-  ages.map((age, i) => ({ revision: i + 1, startTime: NOW - age * DAY_MS, tag }));
+const revisionsAged = (ages: number[], tag = ''): RetentionRevision[] => ages.map((age, i) => ({ revision: i + 1, startTime: NOW - age * DAY_MS, tag }));
 const daily = (days: number) => revisionsAged(Array.from({ length: days }, (_, i) => days - 1 - i));
 const keep = (...texts: string[]): KeepPolicy[] => texts.map(parseKeepPolicy);
 const deletedAges = (revs: RetentionRevision[], policies: KeepPolicy[], exclusive = false) => {
@@ -22,17 +21,42 @@ describe('retention', () => {
   it('the reference schedule over 400 daily revisions', () => {
     const kept = keptAges(daily(400), keep('0:360', '30:90', '7:30', '1:7'));
     expect(kept).toEqual([
-      359, 329, 299, 269, 239, 209, 179, 149, 119, // one per 30 days beyond 90
-      89, 82, 75, 68, 61, 54, 47, 40, 33, // one per 7 days beyond 30
+      359,
+      329,
+      299,
+      269,
+      239,
+      209,
+      179,
+      149,
+      119, // one per 30 days beyond 90
+      89,
+      82,
+      75,
+      68,
+      61,
+      54,
+      47,
+      40,
+      33, // one per 7 days beyond 30
       ...Array.from({ length: 23 }, (_, i) => 29 - i), // one per day beyond 7
-      6, 5, 4, 3, 2, 1, 0, // younger than every policy
+      6,
+      5,
+      4,
+      3,
+      2,
+      1,
+      0, // younger than every policy
     ]);
   });
 
   it('takes policies in any order', () => {
     const revs = daily(400);
     const inOrder = deletedAges(revs, keep('0:360', '30:90', '7:30', '1:7'));
-    for (const order of [['1:7', '7:30', '30:90', '0:360'], ['7:30', '0:360', '1:7', '30:90']]) {
+    for (const order of [
+      ['1:7', '7:30', '30:90', '0:360'],
+      ['7:30', '0:360', '1:7', '30:90'],
+    ]) {
       expect(deletedAges(revs, keep(...order))).toEqual(inOrder);
     }
   });

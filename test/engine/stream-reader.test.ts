@@ -63,7 +63,11 @@ describe('readStream', () => {
     const bytes = files.map((f) => content(f.name, f.size));
     // a ring smaller than the stream (with room for the chunks readAll holds): the worker wraps,
     // and waits for the consumer
-    const { chunks, reads } = await readAll(root, files.map((f) => ({ path: f.name, size: f.size })), 10 * chunkSizes.maximum + 4099);
+    const { chunks, reads } = await readAll(
+      root,
+      files.map((f) => ({ path: f.name, size: f.size })),
+      10 * chunkSizes.maximum + 4099,
+    );
 
     const whole = new Chunker(chunkSizes, chunkSeed);
     const expected = [...whole.push(Buffer.concat(bytes)), whole.finish()!];
@@ -75,7 +79,10 @@ describe('readStream', () => {
   it('hashes files reported before their bytes arrive: more than a message of small files in one chunk, empty ones among them', async () => {
     const sizes = Array.from({ length: 1500 }, (_, i) => (i % 7 === 0 ? 0 : (i * 7919) % 300));
     const bytes = sizes.map((size, i) => content(`small-${i}`, size));
-    const { chunks, reads } = await readAll(root, sizes.map((size, i) => ({ path: `small-${i}`, size })));
+    const { chunks, reads } = await readAll(
+      root,
+      sizes.map((size, i) => ({ path: `small-${i}`, size })),
+    );
     expect(chunks.length).toBeGreaterThan(1);
     expect(reads.map((r) => [r.fed, Buffer.from(r.hash!).toString('hex')])).toEqual(bytes.map((b) => [b.length, sha256(b)]));
   });

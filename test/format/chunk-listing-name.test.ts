@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { type ChunkId, chunkListingInto, chunkPath, fossilPath } from '../../src/format/ids.js';
 
-const id = 'ab' + '0123456789abcdef'.repeat(4).slice(2) as ChunkId;
+const id = `ab${'0123456789abcdef'.repeat(4).slice(2)}` as ChunkId;
 
 /** Splits a storage path chunks/<folder>/<name> as a listing hands it on. */
 function listed(storagePath: string): [string, string] {

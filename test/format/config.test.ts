@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { newKdfParams, newStorageKeys } from '../../src/crypto/keys.js';
 import { DbkError } from '../../src/errors.js';
-import { type StorageConfig, configIsEncrypted, decodeConfig, encodeConfig } from '../../src/format/config.js';
+import { configIsEncrypted, decodeConfig, encodeConfig, type StorageConfig } from '../../src/format/config.js';
 
 const config = (encrypted: boolean): StorageConfig => ({
   chunkSizes: { average: 1 << 16, minimum: 1 << 14, maximum: 1 << 18 },
@@ -27,8 +27,7 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 }
 
 /** A plain config of the first format (no checksum): header followed by `body` (a string as it is, anything else as JSON). */
-const plainConfig = (body: unknown) =>
-  Buffer.concat([Buffer.from('DBKC'), Buffer.from([1, 0]), Buffer.from(typeof body === 'string' ? body : JSON.stringify(body))]);
+const plainConfig = (body: unknown) => Buffer.concat([Buffer.from('DBKC'), Buffer.from([1, 0]), Buffer.from(typeof body === 'string' ? body : JSON.stringify(body))]);
 
 describe('config round trip', () => {
   it('plain: every field survives, no password needed', async () => {
@@ -81,7 +80,14 @@ describe('config decoder rejects malformed input', () => {
 
   it('wrong magic, a newer version, unknown flags: CORRUPT', async () => {
     const enc = await encodeConfig(config(false));
-    for (const [at, value] of [[0, 0x58], [3, 0x58], [4, 2], [4, 0], [5, 3], [5, 0xff]] as const) {
+    for (const [at, value] of [
+      [0, 0x58],
+      [3, 0x58],
+      [4, 2],
+      [4, 0],
+      [5, 3],
+      [5, 0xff],
+    ] as const) {
       const bad = Buffer.from(enc);
       bad[at] = value;
       expect(await codeOf(decodeConfig(bad, 'x')), `byte ${at} = ${value}`).toBe('CORRUPT');
@@ -90,7 +96,12 @@ describe('config decoder rejects malformed input', () => {
 
   it('sealed with key-derivation parameters out of range: CORRUPT', async () => {
     const enc = await encodeConfig(config(true), seal);
-    for (const [at, value] of [[6, 0], [6, 9], [7, 0], [8, 0]] as const) {
+    for (const [at, value] of [
+      [6, 0],
+      [6, 9],
+      [7, 0],
+      [8, 0],
+    ] as const) {
       const bad = Buffer.from(enc);
       bad[at] = value;
       expect(await codeOf(decodeConfig(bad, seal.password)), `byte ${at} = ${value}`).toBe('CORRUPT');
@@ -99,7 +110,13 @@ describe('config decoder rejects malformed input', () => {
 
   it('sealed with a key derivation costlier than dbk allows: refused at once, before it runs, saying so', async () => {
     const enc = await encodeConfig(config(true), seal);
-    for (const [logN, r, p] of [[22, 8, 255], [24, 255, 1], [40, 1, 1], [16, 8, 16], [19, 8, 1]] as const) {
+    for (const [logN, r, p] of [
+      [22, 8, 255],
+      [24, 255, 1],
+      [40, 1, 1],
+      [16, 8, 16],
+      [19, 8, 1],
+    ] as const) {
       const bad = Buffer.from(enc);
       bad.set([logN, r, p], 6);
       const started = Date.now();

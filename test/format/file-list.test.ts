@@ -3,15 +3,35 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { BinaryWriter } from '../../src/format/binary.js';
-import { type FileEntry, decodeFileList, encodeFileList, entryProblem } from '../../src/format/file-list.js';
+import { decodeFileList, encodeFileList, entryProblem, type FileEntry } from '../../src/format/file-list.js';
 import { expectCorrupt } from '../support/engine.js';
 
 const entries: FileEntry[] = [
   { path: 'docs', type: 'dir', mode: 0o755, mtimeMs: 1_700_000_000_123.456, size: 0, uid: 1000, gid: 1000 },
-  { path: 'docs/a.txt', type: 'file', mode: 0o644, mtimeMs: 1_700_000_000_000, size: 5, uid: 1000, gid: 1000, range: { startChunk: 0, startOffset: 0, endChunk: 0, endOffset: 5 }, hash: randomBytes(32) },
+  {
+    path: 'docs/a.txt',
+    type: 'file',
+    mode: 0o644,
+    mtimeMs: 1_700_000_000_000,
+    size: 5,
+    uid: 1000,
+    gid: 1000,
+    range: { startChunk: 0, startOffset: 0, endChunk: 0, endOffset: 5 },
+    hash: randomBytes(32),
+  },
   { path: 'docs/empty', type: 'file', mode: 0o600, mtimeMs: 0, size: 0, uid: 0, gid: 0 },
   { path: 'docs/link', type: 'symlink', mode: 0o777, mtimeMs: 1, size: 0, uid: 1, gid: 2, target: '../über/ziel ✓' },
-  { path: 'big', type: 'file', mode: 0o4755, mtimeMs: 2 ** 41 + 0.5, size: 2 ** 40 + 3, uid: 2 ** 31, gid: 65534, range: { startChunk: 0, startOffset: 5, endChunk: 299_999, endOffset: 1 << 24 }, hash: randomBytes(32) },
+  {
+    path: 'big',
+    type: 'file',
+    mode: 0o4755,
+    mtimeMs: 2 ** 41 + 0.5,
+    size: 2 ** 40 + 3,
+    uid: 2 ** 31,
+    gid: 65534,
+    range: { startChunk: 0, startOffset: 5, endChunk: 299_999, endOffset: 1 << 24 },
+    hash: randomBytes(32),
+  },
   { path: `${'日'.repeat(85)}/${'x'.repeat(255)}`, type: 'dir', mode: 0o700, mtimeMs: 3, size: 0, uid: 0, gid: 0 },
 ];
 const CHUNKS = 300_000;
@@ -62,17 +82,55 @@ describe('file list', () => {
 
   it('a chunk range outside the sequence, or backwards: CORRUPT', () => {
     expectCorrupt(() => decodeFileList(encodeFileList(entries), CHUNKS - 1), 'end beyond count');
-    expectCorrupt(() => decodeFileList(rawList((w) => fileHead(w).varint(3).varint(0).varint(2).varint(1).bytes(randomBytes(32))), 10), 'backwards');
+    expectCorrupt(
+      () =>
+        decodeFileList(
+          rawList((w) => fileHead(w).varint(3).varint(0).varint(2).varint(1).bytes(randomBytes(32))),
+          10,
+        ),
+      'backwards',
+    );
   });
 
   it('an overlong number or string: CORRUPT', () => {
-    expectCorrupt(() => decodeFileList(rawList((w) => w.byte(1).bytes(Buffer.alloc(9, 0xff)).byte(0)), 1), '9-byte varint');
-    expectCorrupt(() => decodeFileList(rawList((w) => w.byte(2).varint(1 << 20).bytes(Buffer.alloc(100))), 1), 'path longer than allowed');
-    expectCorrupt(() => decodeFileList(rawList((w) => w.byte(2).varint(50).bytes(Buffer.alloc(10))), 1), 'path longer than the data');
+    expectCorrupt(
+      () =>
+        decodeFileList(
+          rawList((w) => w.byte(1).bytes(Buffer.alloc(9, 0xff)).byte(0)),
+          1,
+        ),
+      '9-byte varint',
+    );
+    expectCorrupt(
+      () =>
+        decodeFileList(
+          rawList((w) =>
+            w
+              .byte(2)
+              .varint(1 << 20)
+              .bytes(Buffer.alloc(100)),
+          ),
+          1,
+        ),
+      'path longer than allowed',
+    );
+    expectCorrupt(
+      () =>
+        decodeFileList(
+          rawList((w) => w.byte(2).varint(50).bytes(Buffer.alloc(10))),
+          1,
+        ),
+      'path longer than the data',
+    );
   });
 
   it('a file with content but no hash: CORRUPT', () => {
-    expectCorrupt(() => decodeFileList(rawList((w) => fileHead(w).varint(0).varint(0).varint(0).varint(10).bytes(randomBytes(31))), 1));
+    expectCorrupt(() =>
+      decodeFileList(
+        rawList((w) => fileHead(w).varint(0).varint(0).varint(0).varint(10).bytes(randomBytes(31))),
+        1,
+      ),
+    );
   });
 });
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { isDbkError } from '../../src/errors.js';
-import { type FossilRecord, decodeFossilRecord, encodeFossilRecord } from '../../src/format/fossil-collection.js';
-import type { ChunkId } from '../../src/format/ids.js';
 import { splitRecord } from '../../src/engine/fossil-records.js';
+import { isDbkError } from '../../src/errors.js';
+import { decodeFossilRecord, encodeFossilRecord, type FossilRecord } from '../../src/format/fossil-collection.js';
+import type { ChunkId } from '../../src/format/ids.js';
 import { expectCorrupt } from '../support/engine.js';
 import { seededRandom } from '../support/seeded-random.js';
 
@@ -12,7 +12,10 @@ const ids = (n: number) => Array.from({ length: n }, () => rnd.bytes(32).toStrin
 const collection: FossilRecord = {
   kind: 'collection',
   time: Date.UTC(2026, 10, 22, 5, 0, 0, 123),
-  latest: [{ snapshotId: 'docs', revision: 12 }, { snapshotId: 'host-2.example@mail', revision: 3 }],
+  latest: [
+    { snapshotId: 'docs', revision: 12 },
+    { snapshotId: 'host-2.example@mail', revision: 3 },
+  ],
   deletedRevisions: [{ snapshotId: 'docs', revision: 4 }],
   fossils: ids(40),
   running: ['0123456789abcdef', 'fedcba9876543210'],
@@ -21,7 +24,10 @@ const deletion: FossilRecord = {
   kind: 'deletion',
   time: Date.UTC(2026, 10, 29),
   latest: [],
-  deletedRevisions: [{ snapshotId: 'docs', revision: 1 }, { snapshotId: 'docs', revision: 2 }],
+  deletedRevisions: [
+    { snapshotId: 'docs', revision: 1 },
+    { snapshotId: 'docs', revision: 2 },
+  ],
   completes: '1700000000000-ab12cd34',
   deleted: ids(5),
   resurrected: ids(2),

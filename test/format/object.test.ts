@@ -2,10 +2,10 @@
 // is skipped where it does not pay, and malformed input of every kind is rejected as CORRUPT.
 
 import { createHash, randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
 import { CompressStream } from 'zstd-napi';
 import zstdBinding from 'zstd-napi/binding.js';
-import { describe, expect, it } from 'vitest';
-import { ObjectKind, decodeObject, decodeObjectInto, encodeObject } from '../../src/format/object.js';
+import { decodeObject, decodeObjectInto, encodeObject, ObjectKind } from '../../src/format/object.js';
 import { expectCorrupt } from '../support/engine.js';
 
 const key = randomBytes(32);

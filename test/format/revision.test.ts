@@ -5,8 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DbkError } from '../../src/errors.js';
 import { asChunkHash } from '../../src/format/ids.js';
-import { ObjectKind, decodeObject, encodeObject } from '../../src/format/object.js';
-import { type Revision, checkSnapshotId, decodeRevision, encodeRevision, revisionPath } from '../../src/format/revision.js';
+import { decodeObject, encodeObject, ObjectKind } from '../../src/format/object.js';
+import { checkSnapshotId, decodeRevision, encodeRevision, type Revision, revisionPath } from '../../src/format/revision.js';
 import { expectCorrupt } from '../support/engine.js';
 
 const h = () => asChunkHash(randomBytes(32).toString('hex'));

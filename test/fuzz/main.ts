@@ -11,9 +11,14 @@ if (!Number.isInteger(cases) || cases < 1 || !Number.isInteger(seed)) throw new 
 const r = await runFuzz({
   cases,
   seed,
-  onTarget: (t) => process.stdout.write(`${t.name.padEnd(20)} ${t.cases.toLocaleString('en-US')} cases, ${t.decoded.toLocaleString('en-US')} decoded, ${t.escapes.length} escaped, slowest ${t.slowestMs.toFixed(1)} ms, ${t.seconds.toFixed(1)} s\n`),
+  onTarget: (t) =>
+    process.stdout.write(
+      `${t.name.padEnd(20)} ${t.cases.toLocaleString('en-US')} cases, ${t.decoded.toLocaleString('en-US')} decoded, ${t.escapes.length} escaped, slowest ${t.slowestMs.toFixed(1)} ms, ${t.seconds.toFixed(1)} s\n`,
+    ),
 });
 const escaped = r.targets.reduce((n, t) => n + t.escapes.length, 0);
 for (const t of r.targets) for (const e of t.escapes) process.stderr.write(`${t.name}: ${e.error}\n  input ${e.input}\n`);
-process.stdout.write(`fuzz (seed ${seed}): ${r.targets.length} decoders × ${cases.toLocaleString('en-US')} cases, ${escaped} escaped, peak RSS ${r.peakRssMb.toFixed(0)} MB, ${(r.seconds / 60).toFixed(1)} min\n`);
+process.stdout.write(
+  `fuzz (seed ${seed}): ${r.targets.length} decoders × ${cases.toLocaleString('en-US')} cases, ${escaped} escaped, peak RSS ${r.peakRssMb.toFixed(0)} MB, ${(r.seconds / 60).toFixed(1)} min\n`,
+);
 process.exitCode = escaped > 0 ? 1 : 0;

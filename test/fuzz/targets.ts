@@ -5,21 +5,21 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type ChunkListing, loadChunkListing } from '../../cache/chunk-list-cache.js';
 import { openMemoryCacheDb } from '../../cache/cache-db.js';
-import { decodeIntSet, encodeIntSet, toIntSet } from '../../cache/int-sets.js';
 import { ChunkDictionary } from '../../cache/chunk-dictionary.js';
+import { type ChunkListing, loadChunkListing } from '../../cache/chunk-list-cache.js';
+import { decodeIntSet, encodeIntSet, toIntSet } from '../../cache/int-sets.js';
 import { init } from '../../src/commands/init.js';
 import { newKdfParams, newStorageKeys } from '../../src/crypto/keys.js';
 import { readPreferences, writePreferences } from '../../src/engine/preferences.js';
 import { Repository } from '../../src/engine/repository.js';
 import { decodeAnnouncement, encodeAnnouncement } from '../../src/format/announcement.js';
-import { type StorageConfig, decodeConfig, encodeConfig } from '../../src/format/config.js';
-import { type FileEntry, decodeFileList, encodeFileList, entryProblem } from '../../src/format/file-list.js';
+import { decodeConfig, encodeConfig, type StorageConfig } from '../../src/format/config.js';
+import { decodeFileList, encodeFileList, entryProblem, type FileEntry } from '../../src/format/file-list.js';
 import { decodeFossilRecord, encodeFossilRecord } from '../../src/format/fossil-collection.js';
-import { type ChunkHash, type ChunkId } from '../../src/format/ids.js';
-import { ObjectKind, decodeObject, encodeObject } from '../../src/format/object.js';
-import { type Revision, decodeRevision, encodeRevision } from '../../src/format/revision.js';
+import type { ChunkHash, ChunkId } from '../../src/format/ids.js';
+import { decodeObject, encodeObject, ObjectKind } from '../../src/format/object.js';
+import { decodeRevision, encodeRevision, type Revision } from '../../src/format/revision.js';
 import { silentLogger } from '../../src/log.js';
 import type { Random } from '../../src/seeded-random.js';
 import { mutate } from './mutate.js';
@@ -103,7 +103,17 @@ function revisionTarget(): Target {
 
 const sampleEntries = (): FileEntry[] => [
   { path: 'docs', type: 'dir', mode: 0o755, mtimeMs: 1_700_000_000_123.5, size: 0, uid: 1000, gid: 1000 },
-  { path: 'docs/a.txt', type: 'file', mode: 0o644, mtimeMs: 1_700_000_000_000, size: 150, uid: 1000, gid: 1000, range: { startChunk: 0, startOffset: 0, endChunk: 1, endOffset: 50 }, hash: randomBytes(32) },
+  {
+    path: 'docs/a.txt',
+    type: 'file',
+    mode: 0o644,
+    mtimeMs: 1_700_000_000_000,
+    size: 150,
+    uid: 1000,
+    gid: 1000,
+    range: { startChunk: 0, startOffset: 0, endChunk: 1, endOffset: 50 },
+    hash: randomBytes(32),
+  },
   { path: 'docs/empty', type: 'file', mode: 0o600, mtimeMs: 0, size: 0, uid: 0, gid: 0 },
   { path: 'docs/link', type: 'symlink', mode: 0o777, mtimeMs: 1, size: 0, uid: 1, gid: 2, target: '../elsewhere' },
   { path: 'big', type: 'file', mode: 0o4755, mtimeMs: 2, size: 250, uid: 0, gid: 0, range: { startChunk: 1, startOffset: 50, endChunk: 3, endOffset: 100 }, hash: randomBytes(32) },

@@ -2,7 +2,7 @@
 // service would send, and what the reference (onedrive-graph.md) says comes back.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { request, Agent } from 'node:https';
+import { Agent, request } from 'node:https';
 import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { seedFromDir } from '../support/graph-emulator/populate.js';
@@ -13,6 +13,7 @@ interface Reply {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
+  // biome-ignore lint/suspicious/noExplicitAny: the Graph answers are checked field by field by the tests
   json: any;
 }
 
@@ -38,8 +39,7 @@ function call(method: string, url: string, headers: Record<string, string> = {},
   });
 }
 
-const graph = (method: string, url: string, body?: Buffer | string | object, headers: Record<string, string> = {}) =>
-  call(method, url, { ...auth, ...headers }, body);
+const graph = (method: string, url: string, body?: Buffer | string | object, headers: Record<string, string> = {}) => call(method, url, { ...auth, ...headers }, body);
 
 beforeAll(async () => {
   emu = await GraphEmulator.start();
@@ -328,8 +328,7 @@ describe('faults and counters', () => {
 
 describe('authentication', () => {
   const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
-  const post = (path: string, fields: Record<string, string>) =>
-    call('POST', `${emu.url}${path}`, { 'Content-Type': 'application/x-www-form-urlencoded' }, form(fields));
+  const post = (path: string, fields: Record<string, string>) => call('POST', `${emu.url}${path}`, { 'Content-Type': 'application/x-www-form-urlencoded' }, form(fields));
 
   it('runs the device-code flow: pending, then tokens', async () => {
     emu.knobs.auth = 'issued';

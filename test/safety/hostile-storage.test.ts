@@ -12,7 +12,7 @@ import { CompressStream, compress } from 'zstd-napi';
 import { backup } from '../../src/commands/backup.js';
 import { ObjectKind } from '../../src/format/object.js';
 import { revisionPath } from '../../src/format/revision.js';
-import { type TestRepo, PASSWORD, makeRepo, put, withRepository } from '../support/engine.js';
+import { makeRepo, PASSWORD, put, type TestRepo, withRepository } from '../support/engine.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 const linux = process.platform === 'linux';
@@ -87,7 +87,10 @@ describe.skipIf(!linux)('hostile files on a storage', () => {
     await withRepository(repo, async (r) => {
       const good = await r.loadRevision('test', 1);
       const files = new Array(200_000).fill(good.sequences.files[0]!);
-      for (const [n, declared] of [[2, good.fileListBytes], [3, undefined]] as const) {
+      for (const [n, declared] of [
+        [2, good.fileListBytes],
+        [3, undefined],
+      ] as const) {
         const forged = { ...good, revision: n, sequences: { ...good.sequences, files }, ...(declared === undefined ? { fileListBytes: undefined } : {}) };
         await r.saveRevision(forged);
       }
@@ -101,7 +104,10 @@ describe.skipIf(!linux)('hostile files on a storage', () => {
     const repo = await makeRepo({ encrypt: true });
     const config = path.join(repo.storageDir, 'config');
     const good = fs.readFileSync(config);
-    for (const [logN, r, p] of [[22, 8, 255], [24, 255, 1]]) {
+    for (const [logN, r, p] of [
+      [22, 8, 255],
+      [24, 255, 1],
+    ]) {
       const bad = Buffer.from(good);
       bad.set([logN!, r!, p!], 6);
       fs.chmodSync(config, 0o644);

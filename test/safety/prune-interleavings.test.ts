@@ -46,7 +46,12 @@ function edit(w: World, c: Client): void {
 
 function revisionsOf(w: World, id: string): number[] {
   const dir = path.join(w.storage, 'snapshots', id);
-  return fs.existsSync(dir) ? fs.readdirSync(dir).map(Number).sort((a, b) => a - b) : [];
+  return fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .map(Number)
+        .sort((a, b) => a - b)
+    : [];
 }
 
 async function step(w: World): Promise<void> {
@@ -146,6 +151,9 @@ describe('prune safety under random interleavings', () => {
     it(`seed ${seed}`, () => run(seed), 300_000);
   }
   it('made fossils, deleted and brought back chunks, and deleted revisions along the way', () => {
-    expect(Object.values(totals).every((n) => n > 0), JSON.stringify(totals)).toBe(true);
+    expect(
+      Object.values(totals).every((n) => n > 0),
+      JSON.stringify(totals),
+    ).toBe(true);
   });
 });

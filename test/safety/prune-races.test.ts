@@ -8,7 +8,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { LocalBackend } from '../../backends/local/local.js';
-import { backup } from '../../src/commands/backup.js';
 import { check } from '../../src/commands/check.js';
 import { prune } from '../../src/commands/prune.js';
 import { DAY_MS } from '../../src/engine/retention.js';

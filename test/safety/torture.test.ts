@@ -18,10 +18,14 @@ describe('torture, a short seeded slice', () => {
     expect(r.restored).toBeGreaterThan(0);
   }, 600_000);
 
-  it.skipIf(sshdUnavailable())('SFTP storage: no chunk lost, and nothing else wrong', async () => {
-    const r = await runTorture({ trials: 3, seed: 101, steps: 6, storage: 'sftp' });
-    expect(r.failures).toEqual([]);
-    expect([...r.lost]).toEqual([]);
-    expect(r.kills).toBeGreaterThan(0);
-  }, 600_000);
+  it.skipIf(sshdUnavailable())(
+    'SFTP storage: no chunk lost, and nothing else wrong',
+    async () => {
+      const r = await runTorture({ trials: 3, seed: 101, steps: 6, storage: 'sftp' });
+      expect(r.failures).toEqual([]);
+      expect([...r.lost]).toEqual([]);
+      expect(r.kills).toBeGreaterThan(0);
+    },
+    600_000,
+  );
 });

@@ -8,10 +8,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'vitest';
 import { init } from '../../src/commands/init.js';
+import { DBK_DIR, readPreferences, writePreferences } from '../../src/engine/preferences.js';
+import { Repository } from '../../src/engine/repository.js';
 import { DbkError } from '../../src/errors.js';
 import type { FileEntry } from '../../src/format/file-list.js';
-import { Repository } from '../../src/engine/repository.js';
-import { DBK_DIR, readPreferences, writePreferences } from '../../src/engine/preferences.js';
 import { tempDir } from './tmp.js';
 
 // Tests are hermetic: settings in the environment (a password, threads, a cache folder) must not
@@ -99,7 +99,10 @@ export const chunkFile = (storageDir: string, id: string) => path.join(storageDi
 export function chunkFiles(storageDir: string): string[] {
   const root = path.join(storageDir, 'chunks');
   if (!fs.existsSync(root)) return [];
-  return fs.readdirSync(root, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => path.join(d.parentPath, d.name));
+  return fs
+    .readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => path.join(d.parentPath, d.name));
 }
 
 /** Deterministic pseudo-random bytes (incompressible), so a failing test fails the same way again. */

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type BackupResult, backup } from '../../src/commands/backup.js';
 import { BackupAnnouncement, runningPath } from '../../src/engine/running-backups.js';
-import { type TestRepo, joinRepo, put, withRepository } from './engine.js';
+import { joinRepo, put, type TestRepo, withRepository } from './engine.js';
 import type { Random } from './seeded-random.js';
 
 export interface Client extends TestRepo {

@@ -5,7 +5,7 @@
 // ends the server and every session at once, as a crash would; restart() brings it back on the
 // same ports. Nothing here depends on vitest.
 
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
@@ -177,7 +177,9 @@ interface Running {
 
 /** Starts sshd and resolves once it listens on every configured address. */
 function run(config: string): Promise<Running> {
-  const expected = readFileSync(config, 'utf8').split('\n').filter((l) => l.startsWith('ListenAddress')).length;
+  const expected = readFileSync(config, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('ListenAddress')).length;
   const child = spawn(SSHD_PATH, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   return new Promise((resolve, reject) => {

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { type Sshd, startSshd } from '../support/sshd.js';
-import { Schedule, type StorageSpec, type Tally, emptyTally } from './schedule.js';
+import { emptyTally, Schedule, type StorageSpec, type Tally } from './schedule.js';
 
 export interface TortureOptions {
   trials: number;

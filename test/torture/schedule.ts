@@ -194,7 +194,11 @@ export class Schedule {
 
   private pruneArgs(): string[] {
     // while a backup is held, prunes that make fossils of its chunks and delete them come first
-    if (this.clients.some((c) => c.attempt?.proc.held) && this.rnd.int(2) === 0) return this.rnd.pick([['prune', '-exhaustive'], ['prune', '-exhaustive', '-a', '-keep', '1:0']]);
+    if (this.clients.some((c) => c.attempt?.proc.held) && this.rnd.int(2) === 0)
+      return this.rnd.pick([
+        ['prune', '-exhaustive'],
+        ['prune', '-exhaustive', '-a', '-keep', '1:0'],
+      ]);
     const nothingElseRuns = this.clients.every((c) => !c.attempt?.proc.running) && this.background.size === 0;
     const ids = this.verifier.revisionNumbers();
     const older = [...ids].flatMap(([id, ns]) => ns.slice(0, -1).map((n) => ['-id', id, '-r', String(n)]));
@@ -271,7 +275,10 @@ export class Schedule {
   private judge(proc: DbkProcess, exit: Exit, kind: string): void {
     if (proc.killed) return;
     const stderr = exit.stderr.trim();
-    if (/\n\s+at /.test(stderr)) return this.fail(`${proc.what} printed a stack trace:\n${stderr}`);
+    if (/\n\s+at /.test(stderr)) {
+      this.fail(`${proc.what} printed a stack trace:\n${stderr}`);
+      return;
+    }
     if (exit.code === 0) return;
     // what a sound dbk may answer here: retries exhausted by injected faults, -exclusive refused
     // while another client's dead backup is still announced

@@ -82,7 +82,10 @@ export class Verifier {
     const out = new Map<string, number[]>();
     for (const key of this.expected.keys()) {
       const [id, n] = key.split('/') as [string, string];
-      out.set(id, [...(out.get(id) ?? []), Number(n)].sort((a, b) => a - b));
+      out.set(
+        id,
+        [...(out.get(id) ?? []), Number(n)].sort((a, b) => a - b),
+      );
     }
     return out;
   }

@@ -24,9 +24,7 @@ export function handleBatch(outer: ApiRequest, run: (req: ApiRequest) => ApiResp
   const responses: Buffer[][] = [];
   for (const r of requests) {
     const failedDependency = (r.dependsOn ?? []).some((d) => (statusById.get(d) ?? 424) >= 400);
-    const res = failedDependency
-      ? graphError(424, 'failedDependency', 'A request this one depends on failed.')
-      : run(innerRequest(outer, r));
+    const res = failedDependency ? graphError(424, 'failedDependency', 'A request this one depends on failed.') : run(innerRequest(outer, r));
     statusById.set(r.id, res.status);
     responses.push(innerResponse(r.id, res));
   }

@@ -207,7 +207,10 @@ export class Drive {
 
   /** Test inspection: a file's bytes by '/'-separated path. */
   fileAt(path: string): Buffer | undefined {
-    return this.resolve(this.root, path.split('/').filter((s) => s !== ''))?.content;
+    return this.resolve(
+      this.root,
+      path.split('/').filter((s) => s !== ''),
+    )?.content;
   }
 
   private register(parent: DriveItem | undefined, name: string, content: Buffer | undefined): DriveItem {

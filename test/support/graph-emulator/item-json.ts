@@ -13,8 +13,7 @@ const PROPERTIES: Record<string, Property> = {
   cTag: (_d, i) => `"c:{${i.id}},${i.version}"`,
   createdDateTime: (_d, i) => new Date(i.created).toISOString(),
   lastModifiedDateTime: (_d, i) => new Date(i.modified).toISOString(),
-  parentReference: (d, i, parentPath) =>
-    i.parent && { driveId: d.driveId, driveType: 'personal', id: i.parent.id, path: parentPath ?? d.pathOf(i.parent) },
+  parentReference: (d, i, parentPath) => i.parent && { driveId: d.driveId, driveType: 'personal', id: i.parent.id, path: parentPath ?? d.pathOf(i.parent) },
   root: (_d, i) => (i.parent ? undefined : {}),
   folder: (_d, i) => (i.isFolder ? { childCount: i.children!.size } : undefined),
   file: (_d, i) => (i.isFolder ? undefined : { mimeType: 'application/octet-stream' }),
@@ -35,5 +34,10 @@ export function itemJson(drive: Drive, item: DriveItem, select?: ReadonlySet<str
 export function parseSelect(query: URLSearchParams): Set<string> | undefined {
   const raw = query.get('$select');
   if (!raw) return undefined;
-  return new Set(raw.split(',').map((s) => s.trim()).filter((s) => s !== ''));
+  return new Set(
+    raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+  );
 }

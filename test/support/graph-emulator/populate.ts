@@ -3,7 +3,7 @@
 // with a copy of a local folder tree (a storage made on disk, e.g. the scale fixture's).
 
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Drive, DriveItem } from './drive.js';
 

@@ -4,8 +4,8 @@
 
 import { type ConflictBehavior, type Drive, type DriveItem, isValidName } from './drive.js';
 import { itemJson, parseSelect } from './item-json.js';
-import { type Transfers, quotaExceeded } from './transfers.js';
-import { type ApiRequest, type ApiResponse, type RequestKind, graphError, json } from './wire.js';
+import { quotaExceeded, type Transfers } from './transfers.js';
+import { type ApiRequest, type ApiResponse, graphError, json, type RequestKind } from './wire.js';
 
 export interface ApiKnobs {
   /** the most items a children page holds whatever $top asks (the service's own cap is 1,000) */
@@ -48,7 +48,10 @@ export function parseTarget(path: string): Target | undefined {
   let segments: string[] = [];
   const byPath = /^:(\/[^:]*)?:?/.exec(rest);
   if (byPath) {
-    const decoded = (byPath[1] ?? '').split('/').filter((s) => s !== '').map(decode);
+    const decoded = (byPath[1] ?? '')
+      .split('/')
+      .filter((s) => s !== '')
+      .map(decode);
     if (decoded.some((s) => s === undefined)) return undefined;
     segments = decoded as string[];
     rest = rest.slice(byPath[0].length);
@@ -237,7 +240,10 @@ export class Routes {
     if (typeof ref.path !== 'string') return undefined;
     const m = /^\/drive(?:s\/[^/]+)?\/root:(.*)$/.exec(ref.path);
     if (!m) return undefined;
-    const segments = (m[1] ?? '').split('/').filter((s) => s !== '').map(decode);
+    const segments = (m[1] ?? '')
+      .split('/')
+      .filter((s) => s !== '')
+      .map(decode);
     if (segments.some((s) => s === undefined)) return undefined;
     return this.drive.resolve(this.drive.root, segments as string[]);
   }

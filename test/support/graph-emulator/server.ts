@@ -8,17 +8,17 @@
 //   /[tenant/]oauth2/v2.0/   devicecode and token endpoints
 //   /_emulator/…             control for separate processes: counters, knobs, gc (never faulted)
 
-import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { type AuthKnobs, AuthServer } from './auth.js';
 import { handleBatch } from './batch.js';
 import { type KeyPair, makeSelfSignedCertificate } from './cert.js';
 import { Drive } from './drive.js';
 import { type Counters, DEFAULT_FAULT_KNOBS, type FaultKnobs, Faults } from './faults.js';
-import { type ApiKnobs, Routes, kindOf, parseTarget } from './routes.js';
+import { type ApiKnobs, kindOf, parseTarget, Routes } from './routes.js';
 import { Transfers } from './transfers.js';
-import { type ApiRequest, type ApiResponse, type RequestKind, graphError, json, jsonPartsOf } from './wire.js';
+import { type ApiRequest, type ApiResponse, graphError, json, jsonPartsOf, type RequestKind } from './wire.js';
 
 export type EmulatorKnobs = FaultKnobs & AuthKnobs & ApiKnobs;
 
@@ -71,7 +71,11 @@ export class GraphEmulator {
     this.drive = new Drive(driveId ?? 'e0d1e2f3a4b5c6d7');
     this.faults = new Faults(this.knobs);
     this.auth = new AuthServer(this.knobs, () => this.url);
-    this.transfers = new Transfers(this.drive, () => this.url, () => this.knobs.quotaBytes);
+    this.transfers = new Transfers(
+      this.drive,
+      () => this.url,
+      () => this.knobs.quotaBytes,
+    );
     this.routes = new Routes(this.drive, this.transfers, this.knobs, () => this.url);
   }
 
@@ -128,8 +132,7 @@ export class GraphEmulator {
     if (fault && 'drop' in fault && fault.drop === 'before') return void req.socket.destroy();
     if (!body) return send(res, tooLarge());
     const apiReq: ApiRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: lowerHeaders(req), body };
-    const response =
-      fault && !('drop' in fault) ? faultResponse(fault) : (this.refuse(route, apiReq.headers.authorization) ?? route.serve(apiReq));
+    const response = fault && !('drop' in fault) ? faultResponse(fault) : (this.refuse(route, apiReq.headers.authorization) ?? route.serve(apiReq));
     if (fault && 'drop' in fault) return void req.socket.destroy(); // carried out, but the answer is lost
     send(res, response);
   }
@@ -154,9 +157,7 @@ export class GraphEmulator {
     const oauth = /^(?:\/[^/]+)?\/oauth2\/v2\.0\/(token|devicecode)$/.exec(pathname);
     if (oauth && method === 'POST') {
       const form = (r: ApiRequest) => new URLSearchParams(r.body.toString('utf8'));
-      return oauth[1] === 'token'
-        ? plain('token', false, (r) => this.auth.token(form(r)))
-        : plain('deviceCode', false, (r) => this.auth.deviceCode(form(r)));
+      return oauth[1] === 'token' ? plain('token', false, (r) => this.auth.token(form(r))) : plain('deviceCode', false, (r) => this.auth.deviceCode(form(r)));
     }
     return plain('other', false, () => graphError(404, 'notFound', `No such endpoint: ${method} ${pathname}`));
   }

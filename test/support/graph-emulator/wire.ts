@@ -58,8 +58,7 @@ export function graphError(status: number, code: string, message: string, header
   return { status, headers, json: { error: { code, message, innerError } } };
 }
 
-export const jsonPartsOf = (r: ApiResponse): readonly Buffer[] | undefined =>
-  r.jsonParts ?? (r.json === undefined ? undefined : [Buffer.from(JSON.stringify(r.json))]);
+export const jsonPartsOf = (r: ApiResponse): readonly Buffer[] | undefined => r.jsonParts ?? (r.json === undefined ? undefined : [Buffer.from(JSON.stringify(r.json))]);
 
 export const json = (status: number, body: unknown, headers?: Record<string, string>): ApiResponse => ({
   status,
