@@ -98,6 +98,22 @@ describe('restore goes on past a broken file', () => {
     expectRestoredExcept(repo, target.repoDir, []);
   });
 
+  it('a chunk length beyond the storage’s largest chunk refuses the revision before anything is sized by it', async () => {
+    const repo = await source();
+    const revision = await withRepository(repo, async (r) => {
+      const base = await r.loadRevision(r.snapshotId, 1);
+      const lengths = Buffer.alloc(base.chunkCount * 4);
+      (await r.readChunkLengths(base)).forEach((n, i) => {
+        lengths.writeUInt32LE(i === 0 ? 0xffffffff : n, i * 4);
+      });
+      const n = (await r.highestRevisionNumber(r.snapshotId)) + 1;
+      await r.saveRevision({ ...base, revision: n, sequences: { ...base.sequences, chunkLengths: await r.writeSequence(lengths) } });
+      return n;
+    });
+    const target = await joinRepo(repo, {}, tempDir('dbk-target-'));
+    await expect(restore({ ...target.open, revision })).rejects.toMatchObject({ code: 'CORRUPT', message: expect.stringMatching(/chunk 0 of 4294967295 bytes, outside 1–4096/) });
+  });
+
   it('the CLI prints each file not restored on a line of its own and exits 3', async () => {
     const repo = await source();
     const revision = await craft(repo, (entries) => withPath(entries, 'a.bin', (e) => ({ ...e, size: 1 })));

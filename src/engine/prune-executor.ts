@@ -19,7 +19,7 @@ import { deleteFossilRecord, writeFossilRecords } from './fossil-records.js';
 import type { PruneLog } from './prune-log.js';
 import type { CollectionPlan, PrunePlan } from './prune-planner.js';
 import type { Repository } from './repository.js';
-import { describeRunning, listRunningBackups } from './running-backups.js';
+import { listRunningBackups, runningPath } from './running-backups.js';
 
 export interface PruneExecution {
   /** records written, fossils/<name> */
@@ -97,7 +97,7 @@ async function collect(run: Run, revisions: RevisionRef[]): Promise<void> {
   if (fossils.size > 0) {
     // after the last fossil is made: a backup that could have seen one of them as a chunk is among these, or has finished
     const running = await listRunningBackups(run.repo);
-    for (const name of running) run.log.write(`collection waits for running backup ${describeRunning({ name })}`);
+    for (const name of running) run.log.write(`collection waits for running backup ${runningPath(name)}`);
     await record(run, { kind: 'collection', time: now(), latest: run.plan.latest, deletedRevisions: revisions, fossils: [...fossils], running });
   }
   await deleteRevisions(run, revisions);

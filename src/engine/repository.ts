@@ -319,7 +319,12 @@ export class Repository {
   async readChunkLengths(r: Revision): Promise<number[]> {
     const data = await this.readSequence(r.sequences.chunkLengths, { exact: r.chunkCount * 4 }, `chunk lengths of ${revisionPath(r.snapshotId, r.revision)}`);
     const out = new Array<number>(r.chunkCount);
-    for (let i = 0; i < r.chunkCount; i++) out[i] = data.readUInt32LE(i * 4);
+    const largest = this.config.chunkSizes.maximum;
+    for (let i = 0; i < r.chunkCount; i++) {
+      out[i] = data.readUInt32LE(i * 4);
+      // restore sizes its ring by the largest chunk: a length beyond it is damage, found before anything is sized by it
+      if (out[i]! < 1 || out[i]! > largest) throw new DbkError('CORRUPT', `chunk lengths of ${revisionPath(r.snapshotId, r.revision)}: chunk ${i} of ${out[i]} bytes, outside 1–${largest}`);
+    }
     return out;
   }
 

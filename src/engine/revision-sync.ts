@@ -8,6 +8,7 @@ import pLimit from 'p-limit';
 import type { CachedRevision, RevisionCache } from '../../cache/revision-cache.js';
 import { type DbkError, isDbkError } from '../errors.js';
 import type { RevisionRef } from '../format/fossil-collection.js';
+import { revisionNumberOf } from '../format/revision.js';
 import { type ChunkNumbering, loadRevisionChunks } from './chunk-numbering.js';
 import type { Repository } from './repository.js';
 
@@ -15,8 +16,6 @@ export interface StorageRevision extends RevisionRef {
   /** size of the revision file */
   fileSize: number;
 }
-
-const REVISION_NAME = /^[1-9][0-9]*$/;
 
 /** Every revision file on the storage (of the snapshot ids given, else of all), by id then number. */
 export async function listStorageRevisions(repo: Repository, snapshotIds?: readonly string[]): Promise<StorageRevision[]> {
@@ -26,7 +25,7 @@ export async function listStorageRevisions(repo: Repository, snapshotIds?: reado
     ids.map((snapshotId) =>
       limit(async () =>
         (await repo.backend.list(`snapshots/${snapshotId}`))
-          .filter((e) => !e.dir && REVISION_NAME.test(e.name))
+          .filter((e) => !e.dir && revisionNumberOf(e.name)?.deleted === false)
           .map((e) => ({ snapshotId, revision: Number(e.name), fileSize: e.size }))
           .sort((a, b) => a.revision - b.revision),
       ),

@@ -110,8 +110,8 @@ export async function encodeConfig(c: StorageConfig, seal?: { password: string; 
   }
   if (!seal) throw new DbkError('CONFIG', 'an encrypted config needs a password');
   const { kdf } = seal;
-  const key = await deriveKeyFromPassword(seal.password, kdf);
   checkKdfCost(kdf.logN, kdf.r, kdf.p);
+  const key = await deriveKeyFromPassword(seal.password, kdf);
   const head = Buffer.concat([MAGIC, Buffer.from([CONFIG_VERSION, SEALED, kdf.logN, kdf.r, kdf.p]), Buffer.from(kdf.salt)]);
   const nonce = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, nonce);

@@ -74,7 +74,7 @@ export function decodeRevision(data: Buffer): Revision {
   if ((j.revision as number) < 1) throw corrupt('revision', 'bad revision number');
   if ((j.chunkCount as number) > MAX_REVISION_CHUNKS) throw corrupt('revision', `${j.chunkCount as number} chunks, more than the ${MAX_REVISION_CHUNKS} a revision may have`);
   const fileListBytes = j.version === 1 ? undefined : j.fileListBytes;
-  if (fileListBytes !== undefined && (!isCount(fileListBytes) || (fileListBytes as number) < 1 || (fileListBytes as number) > MAX_FILE_LIST_BYTES)) {
+  if (j.version !== 1 && (!isCount(fileListBytes) || (fileListBytes as number) < 1 || (fileListBytes as number) > MAX_FILE_LIST_BYTES)) {
     throw corrupt('revision', 'bad fileListBytes');
   }
   const options = j.options;

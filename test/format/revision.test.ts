@@ -71,6 +71,7 @@ describe('revision', () => {
       ['more chunks than a revision may have', { ...j, chunkCount: 2 ** 25 + 1 }],
       ['a file list of 2 GiB', { ...j, fileListBytes: 2 ** 31 }],
       ['an empty file list', { ...j, fileListBytes: 0 }],
+      ['version 2 without the length of its file list', { ...j, fileListBytes: undefined }],
       ['no version', { ...j, version: undefined }],
       ['an array', [j]],
       ['null', null],
