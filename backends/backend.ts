@@ -71,6 +71,9 @@ export interface ListTreeOptions {
  */
 export type FoundFiles = (folder: string, files: readonly Entry[]) => void;
 
+/** Opens a storage of one scheme: what each backend module exports as `openStorage` for the registry. */
+export type OpenStorage = (url: string, ctx: BackendContext) => Promise<Backend>;
+
 /** What a backend needs to know when it is opened. */
 export interface BackendContext {
   /** per-storage settings and secrets (DBK_<STORAGE>_<KEY>, then preferences) */

@@ -1,4 +1,6 @@
-// Storage URL → backend. The one place that knows which backends exist.
+// Storage URL → backend. The one place that knows which backends exist: it maps each scheme to
+// the module that opens it, imported when a URL of that scheme is first opened, and nothing
+// imports the registry back (each backend module only exports its `openStorage`).
 //   /abs/path, file:///abs/path   local disk
 //   sftp://user@host[:port]/path  SFTP (//path for an absolute path)
 //   odb://path                    OneDrive through Microsoft Graph
@@ -8,15 +10,13 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DbkError, usage } from '../src/errors.js';
 import { boolSetting } from '../src/settings.js';
-import type { Backend, BackendContext } from './backend.js';
+import type { Backend, BackendContext, OpenStorage } from './backend.js';
 import { faultsFromEnvironment, withFaults } from './faults.js';
 import { LocalBackend } from './local/local.js';
 import { MemoryBackend } from './memory/memory.js';
 import { withRetry } from './retry.js';
 
-type Opener = (url: string, ctx: BackendContext) => Promise<Backend>;
-
-const openers: Record<string, Opener> = {
+const openers: Record<string, OpenStorage> = {
   file: async (url, ctx) => new LocalBackend(localPath(url), { fsync: boolSetting(ctx.settings, 'fsync', true) }),
   memory: async () => new MemoryBackend(),
 };
@@ -25,13 +25,13 @@ const openers: Record<string, Opener> = {
  * The remote backends, each imported when a URL of its scheme is opened: their libraries (ssh2,
  * the Graph client) took 0.2 s to load, which every command on a local storage paid.
  */
-const remoteModules: Record<string, () => Promise<unknown>> = {
-  sftp: () => import('./sftp/sftp.js'),
-  odb: () => import('./onedrive/register.js'),
+const remoteModules: Record<string, () => Promise<{ openStorage: OpenStorage }>> = {
+  sftp: () => import('./sftp/open.js'),
+  odb: () => import('./onedrive/open.js'),
 };
 
-/** Lets a backend module add its scheme (sftp, odb) without the registry importing its dependencies eagerly. */
-export function registerScheme(scheme: string, opener: Opener): void {
+/** Puts another opener in place of a scheme's, as tests do to slow a storage down. */
+export function registerScheme(scheme: string, opener: OpenStorage): void {
   openers[scheme] = opener;
 }
 
@@ -49,8 +49,7 @@ function localPath(url: string): string {
 
 export async function openBackend(url: string, ctx: BackendContext): Promise<Backend> {
   const scheme = schemeOf(url);
-  if (!openers[scheme]) await remoteModules[scheme]?.(); // the module registers its scheme
-  const open = openers[scheme];
+  const open = openers[scheme] ?? (await remoteModules[scheme]?.())?.openStorage;
   if (!open) throw new DbkError('USAGE', `unsupported storage type '${scheme}:' in ${url}`);
   const backend = await open(url, ctx);
   const faults = faultsFromEnvironment(process.env.DBK_TEST_FAULTS);

@@ -9,11 +9,9 @@ import { randomBytes } from 'node:crypto';
 import type { SFTPWrapper } from 'ssh2';
 import { DbkError, isDbkError, notFound } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
-import { boolSetting } from '../../src/settings.js';
 import type { Backend, Entry } from '../backend.js';
-import { registerScheme } from '../registry.js';
 import { isTempName, tempName } from '../temp-names.js';
-import { type SftpConfig, sftpConfig } from './config.js';
+import type { SftpConfig } from './config.js';
 import { connect } from './connect.js';
 import { KnownHosts } from './known-hosts.js';
 import { ChannelPool } from './pool.js';
@@ -214,12 +212,3 @@ function mapError(e: unknown, where: string, p: string): DbkError {
       return new DbkError('PERMANENT', message, { cause: e, hint: 'the SFTP server refused the request' });
   }
 }
-
-registerScheme('sftp', (url, ctx) =>
-  SftpBackend.open(sftpConfig(url, ctx.settings), {
-    threads: ctx.threads,
-    repoDir: ctx.repoDir,
-    log: ctx.log,
-    fsync: boolSetting(ctx.settings, 'fsync', true),
-  }),
-);
