@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# dbk beside restic and borg (../shared/bench/peers.sh) on the same data in one run: wall, CPU and
+# dbk beside restic and borg (bench/peers.sh) on the same data in one run: wall, CPU and
 # peak RSS of an initial backup, an unchanged backup and a restore, and the stored bytes, on the
 # machine's /usr/lib and on the `small` corpus; one markdown table per corpus, with dbk's ratios
 # to the peers and the targets of issue 2. Compression and encryption on for every tool.
@@ -23,7 +23,6 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-shared=$root/../shared/bench
 work=${DBK_BENCH_WORK:-/tmp/dbk-bench-core}
 scale=1
 only=''
@@ -61,7 +60,7 @@ small_corpus() {
   if [ ! -f "$dir.done" ]; then
     echo "making the small corpus (scale $scale) in $dir" >&2
     rm -rf "$dir"
-    node "$shared/make-corpus.mjs" small "$dir" --scale "$scale" >&2
+    node "$root/dist/bench/make-corpus.js" small "$dir" --scale "$scale" >&2
     touch "$dir.done"
   fi
   echo "$dir"
@@ -147,9 +146,9 @@ bench_corpus() {
   : >"$out"
   local load # the machines are shared: say how busy this one was
   load=$(cut -d' ' -f1 /proc/loadavg)
-  bash "$shared/peers.sh" backup "$src" "$work/fs/repos" | tee -a "$out" >&2
+  bash "$root/bench/peers.sh" backup "$src" "$work/fs/repos" | tee -a "$out" >&2
   sync
-  bash "$shared/peers.sh" restore "$work/fs/repos" "$work/fs/restored" | tee -a "$out" >&2
+  bash "$root/bench/peers.sh" restore "$work/fs/repos" "$work/fs/restored" | tee -a "$out" >&2
   warm "$src" # the peers' restores wrote twice the corpus since it was read
   run_dbk "$name" "$src" | tee -a "$out" >&2
   node "$root/dist/bench/core-table.js" "$out" "$name — $src, $files files, $((bytes / 1000000)) MB ($(nproc) cores, load $load → $(cut -d' ' -f1 /proc/loadavg), dbk -threads $threads)" | tee "$results/$name.md"

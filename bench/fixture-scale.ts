@@ -14,12 +14,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { init } from '../src/commands/init.js';
-import { Repository } from '../src/engine/repository.js';
-import { DAY_MS } from '../src/engine/retention.js';
 import type { FileEntry } from '../src/format/file-list.js';
 import { encodeFileList } from '../src/format/file-list.js';
 import { type ChunkHash, chunkPath, HASH_BYTES } from '../src/format/ids.js';
 import { encodeObject, ObjectKind } from '../src/format/object.js';
+import { DAY_MS } from '../src/prune/retention.js';
+import { Repository } from '../src/storage/repository.js';
 
 export interface ScaleShape {
   chunks: number;
@@ -136,7 +136,8 @@ async function writeRevision(repo: Repository, snapshotId: string, revision: num
     lengths.writeUInt32LE(CONTENT_BYTES, i * 4);
   });
   const files = fileList(seq, startTime);
-  const [fileSeq, hashSeq, lengthSeq] = await Promise.all([repo.writeSequence(encodeFileList(files)), repo.writeSequence(hashes), repo.writeSequence(lengths)]);
+  const list = encodeFileList(files);
+  const [fileSeq, hashSeq, lengthSeq] = await Promise.all([repo.writeSequence(list), repo.writeSequence(hashes), repo.writeSequence(lengths)]);
   await repo.saveRevision({
     snapshotId,
     revision,
@@ -146,6 +147,7 @@ async function writeRevision(repo: Repository, snapshotId: string, revision: num
     fileCount: files.length,
     fileBytes: seq.length * CONTENT_BYTES,
     chunkCount: seq.length,
+    fileListBytes: list.length,
     options: { host: 'scale-fixture' },
     sequences: { files: fileSeq, chunkHashes: hashSeq as ChunkHash[], chunkLengths: lengthSeq },
   });

@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { readPreferences, writePreferences } from '../src/engine/preferences.js';
+import { readPreferences, writePreferences } from '../src/storage/preferences.js';
 import { loadAverage, startEmulatorProcess } from './emulator-process.js';
 import { makeScaleFixture, SHAPES } from './fixture-scale.js';
 import { type Measurement, tableOf, timed } from './timed-cli.js';

@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { odbConfig } from '../backends/onedrive/config.js';
 import { OneDriveBackend } from '../backends/onedrive/onedrive.js';
-import { ListedChunks } from '../src/engine/listed-chunks.js';
+import { ListedChunks } from '../src/catalog/listed-chunks.js';
 import { silentLogger } from '../src/log.js';
 import { makeSettings } from '../src/settings.js';
 import { loadAverage, startEmulatorProcess } from './emulator-process.js';

@@ -7,7 +7,7 @@
 
 import { listTree } from '../backends/list-tree.js';
 import { openBackend } from '../backends/registry.js';
-import { ListedChunks } from '../src/engine/listed-chunks.js';
+import { ListedChunks } from '../src/catalog/listed-chunks.js';
 import { silentLogger } from '../src/log.js';
 import { makeSettings } from '../src/settings.js';
 

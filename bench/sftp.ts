@@ -1,5 +1,5 @@
-// Issue 4's benchmark: dbk over SFTP on loopback beside a local storage, on the `small` corpus of
-// ../shared/bench. Starts a throwaway OpenSSH server (test/support/sshd.ts) and measures under
+// Issue 4's benchmark: dbk over SFTP on loopback beside a local storage, on the `small` corpus
+// (bench/make-corpus.ts). Starts a throwaway OpenSSH server (test/support/sshd.ts) and measures under
 // /usr/bin/time: a backup of the corpus to a local folder and to sftp://, a restore from each
 // (compared with the corpus by diff -r) beside `cp -a` of the corpus (the floor under a restore),
 // and the listing of 100,000 chunk files, written straight to the server's disk, by listTree() at
@@ -32,7 +32,7 @@ const USAGE = 'usage: npm run bench:sftp -- [--work DIR] [--scale F] [--threads 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const CLI = path.join(here, '../src/cli/main.js');
 const LISTER = path.join(here, 'sftp-list.js');
-const MAKE_CORPUS = path.resolve(here, '../../../shared/bench/make-corpus.mjs');
+const MAKE_CORPUS = path.resolve(here, 'make-corpus.js');
 const TIMEFMT = '{"wall_s":%e,"user_s":%U,"sys_s":%S,"max_rss_kb":%M}';
 const LIST_THREADS = [1, 8];
 const MB = 1e6;

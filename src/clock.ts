@@ -6,5 +6,7 @@
 const offsetSeconds = Number(process.env.DBK_TEST_CLOCK_OFFSET_S ?? 0);
 const offsetMs = Number.isFinite(offsetSeconds) ? offsetSeconds * 1000 : 0;
 
+export const DAY_MS = 86_400_000;
+
 /** Milliseconds since the epoch, as this process's clock has it. */
 export const now = (): number => Date.now() + offsetMs;

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backup } from '../src/commands/backup.js';
 import { restore } from '../src/commands/restore.js';
-import { Filters } from '../src/engine/filters.js';
+import { Filters } from '../src/tree/filters.js';
 import { joinRepo, makeRepo, put, revisionContents, type TestRepo } from './support/engine.js';
 
 const isRoot = process.getuid?.() === 0;

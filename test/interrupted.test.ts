@@ -13,9 +13,9 @@ import { isTempName } from '../backends/temp-names.js';
 import { backup } from '../src/commands/backup.js';
 import { restore } from '../src/commands/restore.js';
 import { chunkHashOf, chunkIdOf } from '../src/crypto/keys.js';
-import { UNFINISHED_MODE } from '../src/engine/unfinished-file.js';
 import { decodeConfig } from '../src/format/config.js';
 import { decodeObject, ObjectKind } from '../src/format/object.js';
+import { UNFINISHED_MODE } from '../src/tree/unfinished-file.js';
 import { chunkFiles, describeTree, joinRepo, makeRepo, put } from './support/engine.js';
 import { tempDir } from './support/tmp.js';
 

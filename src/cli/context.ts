@@ -3,9 +3,9 @@
 
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { findRepository } from '../engine/preferences.js';
 import { DbkError, ExitCode, usage } from '../errors.js';
 import type { Logger } from '../log.js';
+import { findRepository } from '../storage/preferences.js';
 
 export interface GlobalFlags {
   verbose?: boolean;

@@ -3,8 +3,8 @@
 
 import type { Command } from 'commander';
 import { odbLogin } from '../../backends/onedrive/login.js';
-import { findRepository, readPreferences } from '../engine/preferences.js';
 import { makeSettings } from '../settings.js';
+import { findRepository, readPreferences } from '../storage/preferences.js';
 import { printJson } from './context.js';
 
 interface Flags {

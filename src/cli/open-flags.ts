@@ -2,7 +2,7 @@
 // prompt on a terminal.
 
 import type { Command } from 'commander';
-import type { OpenOptions } from '../engine/repository.js';
+import type { OpenOptions } from '../storage/repository.js';
 import { globalFlags, interruption, parseInteger, repoDir, stderrLogger, terminalPrompt } from './context.js';
 
 export interface OpenFlags {

@@ -2,7 +2,7 @@
 
 import type { Command } from 'commander';
 import { describePlan, type PruneResult, prune } from '../commands/prune.js';
-import { parseKeepPolicy } from '../engine/retention.js';
+import { parseKeepPolicy } from '../prune/retention.js';
 import { collect, collectRevisions, printJson } from './context.js';
 import { type OpenFlags, openOptions, withOpenFlags } from './open-flags.js';
 import { phaseProgress } from './phase-progress.js';

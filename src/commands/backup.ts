@@ -4,24 +4,24 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
+import { cacheWrittenRevision } from '../backup/backup-cache-hook.js';
+import { ChunkSequenceBuilder } from '../backup/chunk-sequence.js';
+import { ChunkUploader, type UploadStats } from '../backup/chunk-uploader.js';
+import { IncompleteBackup } from '../backup/incomplete.js';
+import { readStream } from '../backup/stream-reader.js';
+import { findLostChunks } from '../catalog/fossil-moves.js';
+import { BackupAnnouncement, runningBackups, runningPath } from '../catalog/running-backups.js';
 import { now } from '../clock.js';
-import { cacheWrittenRevision } from '../engine/backup-cache-hook.js';
-import { ChunkSequenceBuilder } from '../engine/chunk-sequence.js';
-import { ChunkUploader, type UploadStats } from '../engine/chunk-uploader.js';
-import { Filters } from '../engine/filters.js';
-import { findLostChunks } from '../engine/fossil-moves.js';
-import { IncompleteBackup } from '../engine/incomplete.js';
-import { readPreferences } from '../engine/preferences.js';
-import { type OpenOptions, Repository } from '../engine/repository.js';
-import { BackupAnnouncement, runningBackups, runningPath } from '../engine/running-backups.js';
-import { type ScannedEntry, type ScanProblem, type ScanResult, scan } from '../engine/scanner.js';
-import { readStream } from '../engine/stream-reader.js';
-import { isRestoreLeftover, restoreUnfinished } from '../engine/unfinished-file.js';
 import { DbkError, isDbkError } from '../errors.js';
 import type { FileEntry } from '../format/file-list.js';
 import { encodeFileList, entryProblem } from '../format/file-list.js';
 import type { ChunkHash, ChunkId } from '../format/ids.js';
 import { MAX_FILE_LIST_BYTES, MAX_REVISION_CHUNKS, type Revision } from '../format/revision.js';
+import { readPreferences } from '../storage/preferences.js';
+import { type OpenOptions, Repository } from '../storage/repository.js';
+import { Filters } from '../tree/filters.js';
+import { type ScannedEntry, type ScanProblem, type ScanResult, scan } from '../tree/scanner.js';
+import { isRestoreLeftover, restoreUnfinished } from '../tree/unfinished-file.js';
 
 export interface BackupProgress {
   files: number;
@@ -275,7 +275,7 @@ async function writeRevision(
   const [files, chunkHashes, chunkLengths] = await Promise.all([repo.writeSequence(fileList), repo.writeSequence(Buffer.from(hashes.join(''), 'hex')), repo.writeSequence(lengths)]);
   await beforeSaving([...files, ...chunkHashes, ...chunkLengths]);
   for (let revision = Math.max(latest, await repo.highestRevisionNumber(repo.snapshotId)) + 1; ; revision++) {
-    const record: Revision = {
+    const record: Revision & { fileListBytes: number } = {
       snapshotId: repo.snapshotId,
       revision,
       startTime: r.startTime,

@@ -1,8 +1,8 @@
 // dbk cat -r N PATH: one file's content from a revision, verified, as a stream of pieces.
 
 import { createHash } from 'node:crypto';
-import { type OpenOptions, Repository } from '../engine/repository.js';
 import { DbkError } from '../errors.js';
+import { type OpenOptions, Repository } from '../storage/repository.js';
 
 export interface CatOptions extends OpenOptions {
   revision: number;

@@ -7,19 +7,19 @@
 // decides what they mean for the exit code.
 
 import type { CachedRevision } from '../../cache/revision-cache.js';
-import { type CacheSession, withStorageCache } from '../engine/cache-access.js';
-import { type ListingInfo, obtainChunkListing, spotCheckListing } from '../engine/chunk-listing.js';
-import { type ChunkFinding, describeFindings, findAbsentChunks } from '../engine/chunk-problems.js';
-import { type ChainWalk, type ChunkCounts, type RevisionChunkStats, walkChains } from '../engine/chunk-stats.js';
-import { type RevisionFinding, verifyChunks } from '../engine/chunk-verifier.js';
-import { type FileFinding, verifyFiles } from '../engine/file-verifier.js';
-import { recordPath } from '../engine/fossil-records.js';
-import { RecordBook } from '../engine/record-book.js';
-import { type OpenOptions, Repository } from '../engine/repository.js';
-import { listStorageRevisions, syncRevisions } from '../engine/revision-sync.js';
+import { type CacheSession, withStorageCache } from '../catalog/cache-access.js';
+import { type ListingInfo, obtainChunkListing, spotCheckListing } from '../catalog/chunk-listing.js';
+import { type ChainWalk, type ChunkCounts, type RevisionChunkStats, walkChains } from '../catalog/chunk-stats.js';
+import { recordPath } from '../catalog/fossil-records.js';
+import { RecordBook } from '../catalog/record-book.js';
+import { listStorageRevisions, syncRevisions } from '../catalog/revision-sync.js';
+import { type ChunkFinding, describeFindings, findAbsentChunks } from '../check/chunk-problems.js';
+import { type RevisionFinding, verifyChunks } from '../check/chunk-verifier.js';
+import { type FileFinding, verifyFiles } from '../check/file-verifier.js';
 import { DbkError } from '../errors.js';
 import type { RevisionRef } from '../format/fossil-collection.js';
 import { boolSetting } from '../settings.js';
+import { type OpenOptions, Repository } from '../storage/repository.js';
 
 export interface CheckOptions extends OpenOptions {
   /** every snapshot id (default: the repository's own) */

@@ -1,7 +1,7 @@
 // dbk diff -r A -r B: what was added, removed or changed between two revisions.
 
-import { type OpenOptions, Repository } from '../engine/repository.js';
 import type { FileEntry } from '../format/file-list.js';
+import { type OpenOptions, Repository } from '../storage/repository.js';
 
 export interface DiffOptions extends OpenOptions {
   from: number;

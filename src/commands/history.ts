@@ -1,7 +1,7 @@
 // dbk history PATH: how one file looked in each revision of the repository's snapshot id.
 
-import { type OpenOptions, Repository } from '../engine/repository.js';
 import type { FileEntry } from '../format/file-list.js';
+import { type OpenOptions, Repository } from '../storage/repository.js';
 
 export interface HistoryOptions extends OpenOptions {
   path: string;

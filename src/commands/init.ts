@@ -5,13 +5,13 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { openBackend } from '../../backends/registry.js';
 import { newKdfParams, newStorageKeys } from '../crypto/keys.js';
-import { type Preferences, preferencesPath, readPreferences, type StoragePreference, writePreferences } from '../engine/preferences.js';
-import { passwordFor } from '../engine/repository.js';
 import { DbkError, isDbkError, usage } from '../errors.js';
 import { type ChunkSizes, configIsEncrypted, decodeConfig, encodeConfig, MAX_CHUNK_SIZE, type StorageConfig } from '../format/config.js';
 import { checkSnapshotId } from '../format/revision.js';
 import { type Logger, silentLogger } from '../log.js';
 import { makeSettings } from '../settings.js';
+import { type Preferences, preferencesPath, readPreferences, type StoragePreference, writePreferences } from '../storage/preferences.js';
+import { passwordFor } from '../storage/repository.js';
 
 /** zstd level 1 stores about 7% more than level 3 on /usr/lib and compresses 1.8× faster */
 export const DEFAULT_COMPRESSION_LEVEL = 1;

@@ -1,8 +1,8 @@
 // dbk list: the revisions of one snapshot id (or all), optionally with their files and chunks.
 
-import { type OpenOptions, Repository } from '../engine/repository.js';
 import type { FileEntry } from '../format/file-list.js';
 import type { Revision } from '../format/revision.js';
+import { type OpenOptions, Repository } from '../storage/repository.js';
 
 export interface ListOptions extends OpenOptions {
   /** every snapshot id on the storage */

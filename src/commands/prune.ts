@@ -2,19 +2,19 @@
 // used, in two steps that are safe while other clients back up (see engine/prune-executor.ts).
 // Plan first, then execute; a dry run is the plan. Every run leaves a log in .dbk/logs/.
 
+import { type CacheSession, withStorageCache } from '../catalog/cache-access.js';
+import { RecordBook } from '../catalog/record-book.js';
+import { describeRunning, runningBackups } from '../catalog/running-backups.js';
 import { now as clock } from '../clock.js';
-import { type CacheSession, withStorageCache } from '../engine/cache-access.js';
-import { executePrune, type PruneExecution } from '../engine/prune-executor.js';
-import { PruneLog } from '../engine/prune-log.js';
-import { type PrunePlan, planPrune } from '../engine/prune-planner.js';
-import { RecordBook } from '../engine/record-book.js';
-import { type OpenOptions, Repository } from '../engine/repository.js';
-import type { KeepPolicy } from '../engine/retention.js';
-import { describeRunning, runningBackups } from '../engine/running-backups.js';
 import { DbkError, usage } from '../errors.js';
+import { executePrune, type PruneExecution } from '../prune/prune-executor.js';
+import { PruneLog } from '../prune/prune-log.js';
+import { type PrunePlan, planPrune } from '../prune/prune-planner.js';
+import type { KeepPolicy } from '../prune/retention.js';
 import { boolSetting } from '../settings.js';
+import { type OpenOptions, Repository } from '../storage/repository.js';
 
-export type { CollectionPlan, PrunePlan, RevisionDeletion } from '../engine/prune-planner.js';
+export type { CollectionPlan, PrunePlan, RevisionDeletion } from '../prune/prune-planner.js';
 
 export interface PruneOptions extends OpenOptions {
   /** every snapshot id (default: the repository's own) */

@@ -8,18 +8,18 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import picomatch from 'picomatch';
-import { FileWriter, WriterStopped } from '../engine/file-writer.js';
-import { Filters } from '../engine/filters.js';
-import { DBK_DIR } from '../engine/preferences.js';
-import { MissingChunkError, type OpenOptions, Repository } from '../engine/repository.js';
-import { planChunkLoads, RestoreChunks } from '../engine/restore-chunks.js';
-import { RestoreWriter } from '../engine/restore-writer.js';
-import { checkRevisionPaths, SafeTree } from '../engine/safe-path.js';
-import { scan } from '../engine/scanner.js';
-import { beginRestore, endRestore, isUnfinishedRestore } from '../engine/unfinished-file.js';
 import { isDbkError } from '../errors.js';
 import { entryProblem, type FileEntry } from '../format/file-list.js';
 import type { ChunkHash } from '../format/ids.js';
+import { FileWriter, WriterStopped } from '../restore/file-writer.js';
+import { planChunkLoads, RestoreChunks } from '../restore/restore-chunks.js';
+import { RestoreWriter } from '../restore/restore-writer.js';
+import { DBK_DIR } from '../storage/preferences.js';
+import { MissingChunkError, type OpenOptions, Repository } from '../storage/repository.js';
+import { Filters } from '../tree/filters.js';
+import { checkRevisionPaths, SafeTree } from '../tree/safe-path.js';
+import { scan } from '../tree/scanner.js';
+import { beginRestore, endRestore, isUnfinishedRestore } from '../tree/unfinished-file.js';
 
 export interface RestoreProgress {
   files: number;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { splitRecord } from '../../src/engine/fossil-records.js';
+import { splitRecord } from '../../src/catalog/fossil-records.js';
 import { isDbkError } from '../../src/errors.js';
 import { decodeFossilRecord, encodeFossilRecord, type FossilRecord } from '../../src/format/fossil-collection.js';
 import type { ChunkId } from '../../src/format/ids.js';

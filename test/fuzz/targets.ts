@@ -11,8 +11,6 @@ import { type ChunkListing, loadChunkListing } from '../../cache/chunk-list-cach
 import { decodeIntSet, encodeIntSet, toIntSet } from '../../cache/int-sets.js';
 import { init } from '../../src/commands/init.js';
 import { newKdfParams, newStorageKeys } from '../../src/crypto/keys.js';
-import { readPreferences, writePreferences } from '../../src/engine/preferences.js';
-import { Repository } from '../../src/engine/repository.js';
 import { decodeAnnouncement, encodeAnnouncement } from '../../src/format/announcement.js';
 import { decodeConfig, encodeConfig, type StorageConfig } from '../../src/format/config.js';
 import { decodeFileList, encodeFileList, entryProblem, type FileEntry } from '../../src/format/file-list.js';
@@ -22,6 +20,8 @@ import { decodeObject, encodeObject, ObjectKind } from '../../src/format/object.
 import { decodeRevision, encodeRevision, type Revision } from '../../src/format/revision.js';
 import { silentLogger } from '../../src/log.js';
 import type { Random } from '../../src/seeded-random.js';
+import { readPreferences, writePreferences } from '../../src/storage/preferences.js';
+import { Repository } from '../../src/storage/repository.js';
 import { mutate } from './mutate.js';
 
 export interface Target {
@@ -195,7 +195,8 @@ async function sequenceTarget(dir: string): Promise<Target> {
   const entries = Array.from({ length: 3000 }, (_, i) => ({ ...sampleEntries()[1]!, path: `folder/file-${i}.txt`, range: { startChunk: i, startOffset: 0, endChunk: i, endOffset: 150 } }));
   const list = encodeFileList(entries);
   const chunkCount = 3000;
-  const lengths = Buffer.alloc(chunkCount * 4, 150 & 0xff);
+  const lengths = Buffer.alloc(chunkCount * 4);
+  for (let i = 0; i < chunkCount; i++) lengths.writeUInt32LE(150, i * 4);
   const base: Revision = {
     ...revisionSample(),
     snapshotId: 'fuzz',

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type CheckResult, check } from '../../src/commands/check.js';
 import { type PruneOptions, prune } from '../../src/commands/prune.js';
-import { DAY_MS } from '../../src/engine/retention.js';
+import { DAY_MS } from '../../src/prune/retention.js';
 import { type Client, makeClient } from '../support/repos.js';
 import { type Random, seededRandom } from '../support/seeded-random.js';
 import { tempDir } from '../support/tmp.js';

@@ -8,10 +8,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'vitest';
 import { init } from '../../src/commands/init.js';
-import { DBK_DIR, readPreferences, writePreferences } from '../../src/engine/preferences.js';
-import { Repository } from '../../src/engine/repository.js';
 import { DbkError } from '../../src/errors.js';
 import type { FileEntry } from '../../src/format/file-list.js';
+import { DBK_DIR, readPreferences, writePreferences } from '../../src/storage/preferences.js';
+import { Repository } from '../../src/storage/repository.js';
 import { tempDir } from './tmp.js';
 
 // Tests are hermetic: settings in the environment (a password, threads, a cache folder) must not

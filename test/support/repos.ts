@@ -4,8 +4,8 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { BackupAnnouncement, runningPath } from '../../src/catalog/running-backups.js';
 import { type BackupResult, backup } from '../../src/commands/backup.js';
-import { BackupAnnouncement, runningPath } from '../../src/engine/running-backups.js';
 import { joinRepo, put, type TestRepo, withRepository } from './engine.js';
 import type { Random } from './seeded-random.js';
 

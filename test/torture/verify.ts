@@ -7,12 +7,12 @@
 // rebuilds every file).
 
 import { createHash } from 'node:crypto';
+import { listStorageRevisions } from '../../src/catalog/revision-sync.js';
+import { listRunningBackups } from '../../src/catalog/running-backups.js';
 import { check } from '../../src/commands/check.js';
 import { restore } from '../../src/commands/restore.js';
-import { Repository } from '../../src/engine/repository.js';
-import { listStorageRevisions } from '../../src/engine/revision-sync.js';
-import { listRunningBackups } from '../../src/engine/running-backups.js';
 import type { Random } from '../../src/seeded-random.js';
+import { Repository } from '../../src/storage/repository.js';
 import { manifestOf, treeDifferences } from './trees.js';
 
 export interface Verdict {

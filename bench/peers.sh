@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# restic and borg on the same data as dbk, as their users run them (default compression,
+# encryption on), timed by /usr/bin/time: one JSON line per tool and step on stdout,
+#   {"tool":"restic","step":"initial","metrics":{"wall_s":…,"user_s":…,"sys_s":…,"max_rss_kb":…},"repo_bytes":…}
+#
+# usage: bash bench/peers.sh backup SRC WORK    fresh repositories in WORK/restic and WORK/borg, an
+#                                              initial backup of SRC, then an unchanged one
+#        bash bench/peers.sh restore WORK DEST  the latest snapshot of each into DEST/restic, DEST/borg
+#
+# Installs Debian's restic, borgbackup and time packages when one is missing (as root, saying so).
+set -euo pipefail
+
+install_missing() {
+  local missing=()
+  command -v restic >/dev/null || missing+=(restic)
+  command -v borg >/dev/null || missing+=(borgbackup)
+  [ -x /usr/bin/time ] || missing+=(time)
+  [ ${#missing[@]} -eq 0 ] && return
+  echo "peers.sh: installing ${missing[*]} from Debian's packages" >&2
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+export RESTIC_PASSWORD=bench BORG_PASSPHRASE=bench BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
+
+# prints the metrics of one command (its own output discarded); a failed command fails the run
+measure() {
+  local out
+  out=$(mktemp)
+  if ! /usr/bin/time -o "$out" -f '{"wall_s":%e,"user_s":%U,"sys_s":%S,"max_rss_kb":%M}' "$@" >/dev/null 2>"$out.err"; then
+    echo "peers.sh: $* failed:" >&2
+    cat "$out.err" >&2
+    exit 1
+  fi
+  tail -n 1 "$out"
+  rm -f "$out" "$out.err"
+}
+
+report() { # tool step metrics repository
+  printf '{"tool":"%s","step":"%s","metrics":%s,"repo_bytes":%s}\n' "$1" "$2" "$3" "$(du -sb "$4" | cut -f1)"
+}
+
+case "${1:-}" in
+backup)
+  [ $# -eq 3 ] || { sed -n '7,9p' "$0" >&2; exit 2; }
+  install_missing
+  src=$(realpath "$2")
+  work=$3
+  mkdir -p "$work"
+  rm -rf "$work/restic" "$work/borg"
+  restic init --quiet --repo "$work/restic" >/dev/null
+  borg init --encryption repokey-blake2 "$work/borg" 2>/dev/null
+  for step in initial unchanged; do
+    sync
+    report restic "$step" "$(measure restic --quiet --repo "$work/restic" backup "$src" --host bench)" "$work/restic"
+    sync
+    report borg "$step" "$(measure borg create "$work/borg::$step" "$src")" "$work/borg"
+  done
+  ;;
+restore)
+  [ $# -eq 3 ] || { sed -n '7,9p' "$0" >&2; exit 2; }
+  install_missing
+  work=$(realpath "$2")
+  dest=$3
+  rm -rf "$dest/restic" "$dest/borg"
+  mkdir -p "$dest/restic" "$dest/borg"
+  dest=$(realpath "$dest")
+  sync
+  report restic restore "$(measure restic --quiet --repo "$work/restic" restore latest --target "$dest/restic")" "$work/restic"
+  sync
+  last=$(borg list --short --last 1 "$work/borg")
+  report borg restore "$(cd "$dest/borg" && measure borg extract "$work/borg::$last")" "$work/borg"
+  ;;
+*)
+  sed -n '7,9p' "$0" >&2
+  exit 2
+  ;;
+esac

@@ -1,0 +1,21 @@
+// The log every prune leaves in .dbk/logs/prune-<time>.log: one line per thing it changed (or, on
+// a dry run, would change), appended as it happens so a prune that dies midway still says what
+// it did.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DBK_DIR } from '../storage/preferences.js';
+
+export class PruneLog {
+  readonly file: string;
+
+  constructor(repoDir: string, now: number, dryRun: boolean) {
+    const stamp = new Date(now).toISOString().replace(/[:.]/g, '-');
+    this.file = path.join(repoDir, DBK_DIR, 'logs', `prune-${stamp}${dryRun ? '-dry-run' : ''}.log`);
+    fs.mkdirSync(path.dirname(this.file), { recursive: true });
+  }
+
+  write(...lines: string[]): void {
+    if (lines.length > 0) fs.appendFileSync(this.file, `${lines.join('\n')}\n`);
+  }
+}

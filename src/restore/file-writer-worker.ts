@@ -1,0 +1,190 @@
+// Worker thread body of the file writer (see file-writer.ts): carries out each message's jobs in
+// order with synchronous calls, reading content from the shared ring, and reports what failed.
+
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lstatSync, lutimesSync, openSync, renameSync, rmSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
+import * as path from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import { RESTORE_TEMP_PREFIX, UNFINISHED_MODE } from '../tree/unfinished-file.js';
+import type { FileAttributes, PlacedFile, RingSpan, WriterJob, WriterReport, WriterSetup } from './file-writer.js';
+
+/** O_EXCL: never over what is there, nor a symlink in its place (parent folders are SafeTree's) */
+const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+/** a folder's attributes are set through a descriptor of the folder itself, never of a symlink's target */
+const FOLDER = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+const asRoot = process.getuid?.() === 0;
+const ring = new Uint8Array((workerData as WriterSetup).ring);
+
+interface Open {
+  /** -1 once closed */
+  fd: number;
+  /** the name written to: the target, or a temporary name beside it */
+  written: string;
+  file: PlacedFile;
+}
+
+const open = new Map<number, Open>();
+
+/**
+ * A short random name beside the target: appending to the name would overflow a 255-byte name,
+ * and O_EXCL never opens a symlink planted under a predictable one.
+ */
+const tempBeside = (target: string) => path.join(path.dirname(target), `${RESTORE_TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+
+const view = (s: RingSpan) => ring.subarray(s.offset, s.offset + s.length);
+
+function create(file: PlacedFile): Open {
+  const written = file.viaTemp ? tempBeside(file.target) : file.target;
+  return { fd: openSync(written, CREATE, UNFINISHED_MODE), written, file };
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+}
+
+/** Owner before mode (chown clears setuid bits), times last; then the name it belongs under. */
+function complete(o: Open): void {
+  const { file } = o;
+  try {
+    setAttributes(o.fd, file);
+  } finally {
+    closeOnce(o);
+  }
+  if (o.written === file.target) return;
+  if (file.replaceFolder && isFolder(file.target)) rmSync(file.target, { recursive: true });
+  renameSync(o.written, file.target);
+}
+
+/** For an owner this system cannot have: the file stays root's. */
+function ignoreFailure(f: () => void): void {
+  try {
+    f();
+  } catch {
+    // as said
+  }
+}
+
+function isFolder(p: string): boolean {
+  try {
+    return lstatSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function setAttributes(fd: number, a: FileAttributes): void {
+  if (asRoot) ignoreFailure(() => fchownSync(fd, a.uid, a.gid));
+  fchmodSync(fd, a.mode);
+  futimesSync(fd, a.mtimeMs / 1000, a.mtimeMs / 1000);
+}
+
+/** A descriptor is closed once only: its number may be another thread's file a moment later. */
+function closeOnce(o: Open): void {
+  const fd = o.fd;
+  o.fd = -1;
+  if (fd !== -1) closeSync(fd);
+}
+
+function discard(o: Open): void {
+  try {
+    closeOnce(o);
+  } catch {
+    // the file is removed all the same
+  }
+  try {
+    unlinkSync(o.written);
+  } catch {
+    // gone already
+  }
+}
+
+/** Runs `step` on an open file; a failure removes what was written of it. */
+function guarded(o: Open, step: () => void): void {
+  try {
+    step();
+  } catch (e) {
+    discard(o);
+    throw e;
+  }
+}
+
+function run(job: WriterJob): void {
+  switch (job.op) {
+    case 'whole': {
+      const o = create(job.file);
+      guarded(o, () => {
+        for (const s of job.content) writeAll(o.fd, view(s));
+        complete(o);
+      });
+      return;
+    }
+    case 'open':
+      open.set(job.id, create(job.file));
+      return;
+    case 'append': {
+      const o = open.get(job.id);
+      if (!o) return; // failed earlier, and reported then
+      guarded(o, () => writeAll(o.fd, view(job.content)));
+      return;
+    }
+    case 'close': {
+      const o = open.get(job.id);
+      if (!o) return;
+      open.delete(job.id);
+      if (job.commit) guarded(o, () => complete(o));
+      else discard(o);
+      return;
+    }
+    case 'folder': {
+      const fd = openSync(job.target, FOLDER);
+      try {
+        setAttributes(fd, job.attributes);
+      } finally {
+        closeSync(fd);
+      }
+      return;
+    }
+    case 'abandon':
+      for (const o of open.values()) discard(o);
+      open.clear();
+      return;
+    case 'symlink':
+      symlinkSync(job.linkText, job.path);
+      try {
+        lutimesSync(job.path, job.mtimeMs / 1000, job.mtimeMs / 1000);
+      } catch {
+        // not every file system keeps a symlink's own times
+      }
+      return;
+  }
+}
+
+/** The file, link or folder a job writes, for its failure report. */
+function pathOf(job: WriterJob): string {
+  switch (job.op) {
+    case 'whole':
+    case 'open':
+      return job.file.target;
+    case 'symlink':
+      return job.path;
+    case 'folder':
+      return job.target;
+    default:
+      return open.get(job.id)?.file.target ?? '';
+  }
+}
+
+parentPort!.on('message', (jobs: WriterJob[]) => {
+  const report: WriterReport = { failures: [] };
+  for (const job of jobs) {
+    const target = pathOf(job);
+    try {
+      run(job);
+    } catch (e) {
+      if (job.op === 'append') open.delete(job.id); // discarded: the rest of it is dropped
+      const err = e as NodeJS.ErrnoException;
+      report.failures.push({ id: job.id, path: target, message: err.message, ...(err.code ? { code: err.code } : {}) });
+    }
+  }
+  parentPort!.postMessage(report);
+});

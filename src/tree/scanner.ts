@@ -1,0 +1,119 @@
+// Walks the repository in backup order: depth first, names sorted by code unit, a folder just
+// before its contents. Applies the filters, never enters .dbk/, skips sockets, fifos and devices
+// with a notice, and reports what it cannot read instead of failing.
+//
+// The walk uses synchronous calls: an lstat through the thread pool costs about 40 µs of
+// main-thread CPU in callbacks and promises, eight times the system call itself, and a scan is
+// tens of thousands of them with nothing else to overlap. It yields to the event loop every few
+// milliseconds so a storage connection opened before the scan keeps being served. Folders are
+// read as plain names and paths made by concatenation: Dirent objects and path.join() took a
+// quarter of a scan of /usr/lib (60,000 entries, each an lstat anyway, which also gives the type).
+
+import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import * as path from 'node:path';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { EntryType, FileEntry } from '../format/file-list.js';
+import { DBK_DIR } from '../storage/preferences.js';
+import type { Filters } from './filters.js';
+
+/** What the scan learns of an entry: a file-list entry before its content is read. */
+export type ScannedEntry = Omit<FileEntry, 'range' | 'hash'>;
+
+export interface ScanProblem {
+  path: string;
+  reason: string;
+}
+
+export interface ScanResult {
+  entries: ScannedEntry[];
+  /** not backed up: unreadable, vanished */
+  problems: ScanProblem[];
+  /** not backed up by design: sockets, fifos, devices */
+  skipped: ScanProblem[];
+}
+
+const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+const YIELD_EVERY_MS = 20;
+
+export async function scan(root: string, filters: Filters): Promise<ScanResult> {
+  const out: ScanResult = { entries: [], problems: [], skipped: [] };
+  const walk: Walk = { base: withSlash(path.resolve(root)), filters, out };
+  // the folders being walked, innermost last, each with the names still to visit
+  const stack: Folder[] = [openFolder(walk, '')];
+  let since = performance.now();
+  while (stack.length > 0) {
+    const folder = stack.at(-1)!;
+    const name = folder.names[folder.next++];
+    if (name === undefined) {
+      stack.pop();
+      continue;
+    }
+    const entry = scanEntry(walk, name);
+    if (entry === undefined) continue;
+    out.entries.push(entry);
+    if (entry.type === 'dir') stack.push(openFolder(walk, name));
+    if (performance.now() - since > YIELD_EVERY_MS) {
+      await yieldToEventLoop();
+      since = performance.now();
+    }
+  }
+  return out;
+}
+
+interface Walk {
+  /** the absolute root, ending in '/': an entry's path is this and its relative path */
+  base: string;
+  filters: Filters;
+  out: ScanResult;
+}
+
+const withSlash = (p: string) => (p.endsWith('/') ? p : `${p}/`);
+
+interface Folder {
+  /** relative paths of the entries to visit, in order */
+  names: string[];
+  next: number;
+}
+
+function openFolder(walk: Walk, rel: string): Folder {
+  let names: string[];
+  try {
+    names = readdirSync(walk.base + rel);
+  } catch (e) {
+    walk.out.problems.push({ path: rel || '.', reason: (e as Error).message });
+    return { names: [], next: 0 };
+  }
+  names.sort(byCodeUnit);
+  const paths: string[] = [];
+  for (const name of names) if (!(rel === '' && name === DBK_DIR)) paths.push(rel === '' ? name : `${rel}/${name}`);
+  return { names: paths, next: 0 };
+}
+
+/** The entry at `rel`, unless the filters leave it out (a folder is matched as `rel/`). */
+function scanEntry(walk: Walk, rel: string): ScannedEntry | undefined {
+  const { filters, out } = walk;
+  const full = walk.base + rel;
+  try {
+    const st = lstatSync(full);
+    const type = entryType(st);
+    if (!filters.includes(type === 'dir' ? `${rel}/` : rel)) return undefined;
+    if (!type) {
+      out.skipped.push({ path: rel, reason: 'not a regular file, folder or symlink' });
+      return undefined;
+    }
+    const entry: ScannedEntry = { path: rel, type, mode: st.mode & 0o7777, mtimeMs: st.mtimeMs, size: type === 'file' ? st.size : 0, uid: st.uid, gid: st.gid };
+    if (type === 'symlink') entry.target = readlinkSync(full);
+    return entry;
+  } catch (e) {
+    // what the filters leave out is not a problem, whatever its type was
+    if (filters.includes(rel) || filters.includes(`${rel}/`)) out.problems.push({ path: rel, reason: (e as Error).message });
+    return undefined;
+  }
+}
+
+function entryType(st: Stats): EntryType | undefined {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'symlink';
+  return undefined;
+}
