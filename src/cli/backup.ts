@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { type BackupResult, backup } from '../commands/backup.js';
 import { ExitCode } from '../errors.js';
+import { displayName } from '../format/names.js';
 import { finishWith, formatBytes, printJson, progressLine } from './context.js';
 import { type OpenFlags, openOptions, withOpenFlags } from './open-flags.js';
 
@@ -23,8 +24,8 @@ function summary(r: BackupResult, stats: boolean): string {
     lines.push(`chunks: ${r.chunks} cut, ${r.newChunks} new (${formatBytes(r.newBytes)}), ${formatBytes(r.uploadedBytes)} uploaded`);
     lines.push(`time: ${((r.endTime - r.startTime) / 1000).toFixed(1)} s`);
   }
-  for (const p of r.skipped) lines.push(`skipped ${p.path}: ${p.reason}`);
-  for (const p of r.problems) lines.push(`not backed up: ${p.path}: ${p.reason}`);
+  for (const p of r.skipped) lines.push(`skipped ${displayName(p.path)}: ${p.reason}`);
+  for (const p of r.problems) lines.push(`not backed up: ${displayName(p.path)}: ${p.reason}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -4,6 +4,7 @@
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { DbkError, ExitCode, usage } from '../errors.js';
+import { bytesOfName, displayName } from '../format/names.js';
 import type { Logger } from '../log.js';
 import { findRepository } from '../storage/preferences.js';
 
@@ -108,8 +109,27 @@ export function collectRevisions(text: string, prev: number[] = []): number[] {
 
 export const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+/**
+ * JSON output. Buffers (hashes) as hex. A name that is not UTF-8 cannot be a JSON string: it is
+ * given in its displayed form (`\xff`, see displayName()), and beside a `path` or `target` field
+ * a `pathBase64` or `targetBase64` field carries its exact bytes.
+ */
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, (_k, v) => (Buffer.isBuffer(v) ? v.toString('hex') : v), 2)}\n`);
+  process.stdout.write(`${JSON.stringify(value, jsonValue, 2)}\n`);
+}
+
+function jsonValue(this: Record<string, unknown>, key: string, v: unknown): unknown {
+  const raw = this[key]; // before toJSON(): a Buffer is still one
+  if (Buffer.isBuffer(raw)) return raw.toString('hex');
+  if (typeof v === 'string') return v.isWellFormed() ? v : displayName(v);
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+  const o = v as Record<string, unknown>;
+  const exact: Record<string, string> = {};
+  for (const field of ['path', 'target']) {
+    const name = o[field];
+    if (typeof name === 'string' && !name.isWellFormed()) exact[`${field}Base64`] = bytesOfName(name).toString('base64');
+  }
+  return Object.keys(exact).length > 0 ? { ...o, ...exact } : v;
 }
 
 export function formatBytes(n: number): string {

@@ -5,13 +5,16 @@ import { cat } from '../commands/cat.js';
 import { diff } from '../commands/diff.js';
 import { history } from '../commands/history.js';
 import { list } from '../commands/list.js';
-import type { FileEntry } from '../format/file-list.js';
+import { type EntryType, type FileEntry, mtimeMsOf } from '../format/file-list.js';
+import { displayName } from '../format/names.js';
 import { collectRevisions, formatBytes, parseInteger, printJson } from './context.js';
 import { type OpenFlags, openOptions, withOpenFlags } from './open-flags.js';
 
 const when = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
+/** as `ls -l` marks them */
+const TYPE_MARK: Record<EntryType, string> = { file: '-', dir: 'd', symlink: 'l', fifo: 'p', chardev: 'c', blockdev: 'b' };
 const describe = (e: FileEntry) =>
-  `${e.type === 'dir' ? 'd' : e.type === 'symlink' ? 'l' : '-'}${(e.mode & 0o777).toString(8).padStart(3, '0')} ${String(e.size).padStart(12)} ${when(e.mtimeMs)} ${e.path}${e.target !== undefined ? ` -> ${e.target}` : ''}`;
+  `${TYPE_MARK[e.type]}${(e.mode & 0o777).toString(8).padStart(3, '0')} ${String(e.size).padStart(12)} ${when(mtimeMsOf(e))} ${displayName(e.path)}${e.target !== undefined ? ` -> ${displayName(e.target)}` : ''}`;
 
 interface ListFlags extends OpenFlags {
   a?: boolean;
@@ -77,6 +80,6 @@ export function register(program: Command): void {
       const items = await diff({ ...openOptions(f, cmd), from, to, ...(f.id ? { snapshotId: f.id } : {}) });
       if (f.json) return printJson(items);
       const mark = { added: '+', removed: '-', changed: '*' } as const;
-      for (const d of items) process.stdout.write(`${mark[d.change]} ${d.path}\n`);
+      for (const d of items) process.stdout.write(`${mark[d.change]} ${displayName(d.path)}\n`);
     });
 }

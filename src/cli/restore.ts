@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { type RestoreResult, restore } from '../commands/restore.js';
 import { ExitCode } from '../errors.js';
+import { displayName } from '../format/names.js';
 import { finishWith, formatBytes, parseInteger, printJson, progressLine } from './context.js';
 import { type OpenFlags, openOptions, withOpenFlags } from './open-flags.js';
 
@@ -17,10 +18,10 @@ interface Flags extends OpenFlags {
 
 function summary(r: RestoreResult): string {
   const lines = [`restored ${r.restoredFiles} files (${formatBytes(r.restoredBytes)}) from revision ${r.revision} of '${r.snapshotId}'; ${r.unchangedFiles} already up to date`];
-  for (const p of r.keptFiles) lines.push(`kept ${p}: it exists and differs (use -overwrite to replace it)`);
-  for (const p of r.deletedFiles) lines.push(`deleted ${p}`);
-  for (const b of r.broken) lines.push(`chunk ${b.chunkId} ${b.reason}; not restored: ${b.files.join(', ')}`);
-  for (const f of r.failed) lines.push(`not restored: ${f.path}: ${f.reason}`);
+  for (const p of r.keptFiles) lines.push(`kept ${displayName(p)}: it exists and differs (use -overwrite to replace it)`);
+  for (const p of r.deletedFiles) lines.push(`deleted ${displayName(p)}`);
+  for (const b of r.broken) lines.push(`chunk ${b.chunkId} ${b.reason}; not restored: ${b.files.map(displayName).join(', ')}`);
+  for (const f of r.failed) lines.push(`not restored: ${displayName(f.path)}: ${f.reason}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -90,15 +90,17 @@ async function loadPrevious(repo: Repository): Promise<Previous> {
 }
 
 /**
- * Node sets file times with microsecond resolution through a double of seconds (libuv truncates),
- * so a restored file's mtime can differ from the recorded one by a little over a microsecond:
- * without this slack every restored file would be read again by the next backup.
+ * Node sets file times through a double of seconds, so a file dbk restored has an mtime within a
+ * microsecond of the one recorded, not equal to it: without this slack every restored file would
+ * be read again by the next backup.
  */
-const MTIME_SLACK_MS = 0.002;
+const MTIME_SLACK_NS = 2000;
+
+const sameTime = (a: ScannedEntry, b: FileEntry) => Math.abs((a.mtimeS - b.mtimeS) * 1e9 + (a.mtimeNs - b.mtimeNs)) < MTIME_SLACK_NS;
 
 /** Unchanged by size and mtime, and its previous entry sound: a damaged one is not carried into the new revision, the file is read again. */
 const unchanged = (s: ScannedEntry, p: FileEntry | undefined, lengths: readonly number[]): p is FileEntry =>
-  p !== undefined && p.type === 'file' && p.size === s.size && Math.abs(p.mtimeMs - s.mtimeMs) < MTIME_SLACK_MS && p.range !== undefined && entryProblem(p, lengths) === undefined;
+  p !== undefined && p.type === 'file' && p.size === s.size && sameTime(s, p) && p.range !== undefined && entryProblem(p, lengths) === undefined;
 
 async function runBackup(repo: Repository, o: BackupOptions, scanning: Promise<ScanResult>): Promise<BackupResult> {
   if (o.dryRun) return backUp(repo, o, scanning, undefined);

@@ -9,8 +9,9 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import picomatch from 'picomatch';
 import { isDbkError } from '../errors.js';
-import { entryProblem, type FileEntry } from '../format/file-list.js';
+import { entryProblem, type FileEntry, mtimeMsOf } from '../format/file-list.js';
 import type { ChunkHash } from '../format/ids.js';
+import { globFromDisplay, nameFromBytes, osPath } from '../format/names.js';
 import { FileWriter, WriterStopped } from '../restore/file-writer.js';
 import { planChunkLoads, RestoreChunks } from '../restore/restore-chunks.js';
 import { RestoreWriter } from '../restore/restore-writer.js';
@@ -79,8 +80,10 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
   }
 }
 
-function selector(patterns: string[] | undefined): (e: FileEntry) => boolean {
-  if (!patterns || patterns.length === 0) return () => true;
+/** Patterns are typed as `list` shows names (names.ts), so `\xff` stands for that byte. */
+function selector(typed: string[] | undefined): (e: FileEntry) => boolean {
+  if (!typed || typed.length === 0) return () => true;
+  const patterns = typed.map(globFromDisplay);
   const match = picomatch(patterns, { dot: true });
   return (e) => match(e.path) || (e.type === 'dir' && patterns.some((p) => p.startsWith(`${e.path}/`)));
 }
@@ -152,12 +155,12 @@ async function filesToWrite(tree: SafeTree, files: FileEntry[], o: RestoreOption
   // in a folder this restore made, nothing is there to compare with: no need to look
   const existing = files.filter((e) => !tree.inNewFolder(e.path));
   const stats = new Map(existing.map((e, i) => [e, i]));
-  const found = await mapInBatches(existing, (e) => fs.lstat(tree.abs(e.path)).catch(() => undefined));
+  const found = await mapInBatches(existing, (e) => fs.lstat(osPath(tree.abs(e.path))).catch(() => undefined));
   for (const e of files) {
     const i = stats.get(e);
     const st = i === undefined ? undefined : found[i];
     const unfinished = st !== undefined && isUnfinishedRestore(st, e);
-    if (st?.isFile() && !unfinished && st.size === e.size && (o.hash ? await sameContent(tree.abs(e.path), e) : Math.abs(st.mtimeMs - e.mtimeMs) < 1)) {
+    if (st?.isFile() && !unfinished && st.size === e.size && (o.hash ? await sameContent(tree.abs(e.path), e) : Math.abs(st.mtimeMs - mtimeMsOf(e)) < 1)) {
       result.unchangedFiles++;
     } else if (st && !o.overwrite && !unfinished) {
       result.keptFiles.push(e.path);
@@ -178,7 +181,7 @@ async function mapInBatches<T, R>(items: T[], fn: (item: T) => Promise<R>, batch
 async function sameContent(abs: string, e: FileEntry): Promise<boolean> {
   const sha = createHash('sha256');
   try {
-    for await (const piece of (await fs.open(abs)).createReadStream()) sha.update(piece as Buffer);
+    for await (const piece of (await fs.open(osPath(abs))).createReadStream()) sha.update(piece as Buffer);
   } catch {
     return false;
   }
@@ -303,12 +306,12 @@ async function restoreSymlink(tree: SafeTree, writer: FileWriter, e: FileEntry, 
   await tree.prepareParent(e.path);
   const abs = tree.abs(e.path);
   if (tree.inNewFolder(e.path)) {
-    writer.symlink(abs, e.target ?? '', e.mtimeMs);
+    writer.symlink(abs, e.target ?? '', e);
     result.restoredFiles++;
     return;
   }
-  const st = await fs.lstat(abs).catch(() => undefined);
-  if (st?.isSymbolicLink() && (await fs.readlink(abs)) === e.target) {
+  const st = await fs.lstat(osPath(abs)).catch(() => undefined);
+  if (st?.isSymbolicLink() && nameFromBytes(await fs.readlink(osPath(abs), { encoding: 'buffer' })) === e.target) {
     result.unchangedFiles++;
     return;
   }
@@ -316,19 +319,19 @@ async function restoreSymlink(tree: SafeTree, writer: FileWriter, e: FileEntry, 
     result.keptFiles.push(e.path);
     return;
   }
-  if (st) await fs.rm(abs, { recursive: st.isDirectory() });
-  await fs.symlink(e.target ?? '', abs);
-  await fs.lutimes(abs, e.mtimeMs / 1000, e.mtimeMs / 1000).catch(() => {});
+  if (st) await fs.rm(osPath(abs), { recursive: st.isDirectory() });
+  await fs.symlink(osPath(e.target ?? ''), osPath(abs));
+  await fs.lutimes(osPath(abs), mtimeMsOf(e) / 1000, mtimeMsOf(e) / 1000).catch(() => {});
   result.restoredFiles++;
 }
 
 async function deleteExtra(rootDir: string, filters: Filters, chosen: FileEntry[], o: RestoreOptions, result: RestoreResult): Promise<void> {
   const keep = new Set(chosen.map((e) => e.path));
-  const inScope = o.patterns?.length ? picomatch(o.patterns, { dot: true }) : () => true;
+  const inScope = o.patterns?.length ? picomatch(o.patterns.map(globFromDisplay), { dot: true }) : () => true;
   const local = await scan(rootDir, filters);
   for (const e of local.entries.reverse()) {
     if (keep.has(e.path) || !inScope(e.path)) continue;
-    await fs.rm(path.join(rootDir, e.path), { recursive: true, force: true });
+    await fs.rm(osPath(path.join(rootDir, e.path)), { recursive: true, force: true });
     result.deletedFiles.push(e.path);
   }
 }

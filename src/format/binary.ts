@@ -50,6 +50,16 @@ export class BinaryWriter {
     return this.varint(b.length).bytes(b);
   }
 
+  /** A signed integer: zigzag, then a varint (small magnitudes stay short either side of zero). */
+  signed(n: number): this {
+    return this.varint(n < 0 ? -2 * n - 1 : 2 * n);
+  }
+
+  /** Bytes with their length before them. */
+  counted(b: Uint8Array): this {
+    return this.varint(b.length).bytes(b);
+  }
+
   get length(): number {
     return this.pos;
   }
@@ -112,6 +122,18 @@ export class BinaryReader {
     const b = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
     return b;
+  }
+
+  signed(): number {
+    const z = this.varint();
+    return z % 2 === 1 ? -(z + 1) / 2 : z / 2;
+  }
+
+  /** Bytes with their length before them, at most `maxLength`. */
+  counted(maxLength: number): Buffer {
+    const n = this.varint();
+    if (n > maxLength) throw corrupt(this.what, `${n} bytes at byte ${this.pos}, more than ${maxLength}`);
+    return this.bytes(n);
   }
 
   string(maxLength = 1 << 16): string {

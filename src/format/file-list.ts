@@ -1,19 +1,39 @@
-// The file list of a revision: one binary record per file, folder or symlink, in backup order.
-// Stored as a metadata sequence (cut into deduplicated metadata chunks), so an unchanged run of
-// entries costs nothing in the next revision. A leading version byte lets the format evolve.
+// The file list of a revision: one binary record per file, folder, symlink or special file, in
+// backup order. Stored as a metadata sequence (cut into deduplicated metadata chunks), so an
+// unchanged run of entries costs nothing in the next revision. A leading version byte lets the
+// format evolve; version 1 (paths as UTF-8, times in float milliseconds) is still read.
 //
-// entry := type | path | mode | mtimeMs (f64) | size | uid | gid | type-specific
+// version 2:
+// entry := type | path (counted bytes) | mode | mtime seconds (signed) | mtime nanoseconds | size | uid | gid
+//          | type-specific | extras
 //   file with size > 0: startChunk startOffset endChunk endOffset (end exclusive) | sha256 (32)
-//   symlink: target
+//   symlink: target (counted bytes)
+//   character or block device: rdev
+//   extras := count, then each: tag | counted bytes; a tag this reader does not know is passed over
+//     1 hard link: the index in this list of the first entry of its link group
+//     2 owner's user name, 3 owner's group name
+//     4 extended attribute: name (counted bytes) | value (the rest)
+// version 1: type | path (UTF-8) | mode | mtime ms (f64) | size | uid | gid | file range and sha256 | symlink target
 
 import { corrupt } from '../errors.js';
 import { BinaryReader, BinaryWriter } from './binary.js';
+import { bytesOfName, nameFromBytes } from './names.js';
 
-export const FILE_LIST_VERSION = 1;
+export const FILE_LIST_VERSION = 2;
 
-export type EntryType = 'file' | 'dir' | 'symlink';
-const TYPE_CODE: Record<EntryType, number> = { file: 1, dir: 2, symlink: 3 };
-const CODE_TYPE: Record<number, EntryType> = { 1: 'file', 2: 'dir', 3: 'symlink' };
+export type EntryType = 'file' | 'dir' | 'symlink' | 'fifo' | 'chardev' | 'blockdev';
+const TYPE_CODE: Record<EntryType, number> = { file: 1, dir: 2, symlink: 3, fifo: 4, chardev: 5, blockdev: 6 };
+const CODE_TYPE: Record<number, EntryType> = { 1: 'file', 2: 'dir', 3: 'symlink', 4: 'fifo', 5: 'chardev', 6: 'blockdev' };
+
+const TAG_HARD_LINK = 1;
+const TAG_USER = 2;
+const TAG_GROUP = 3;
+const TAG_XATTR = 4;
+
+/** Linux's limits: a path passed to a system call, an attribute's name and value. */
+const MAX_PATH_BYTES = 1 << 16;
+const MAX_XATTR_NAME = 255;
+const MAX_EXTRA_BYTES = 1 << 16;
 
 /** Where a file's bytes sit in the revision's chunk sequence. */
 export interface ChunkRange {
@@ -24,13 +44,20 @@ export interface ChunkRange {
   endOffset: number;
 }
 
+export interface ExtendedAttribute {
+  name: string;
+  value: Buffer;
+}
+
 export interface FileEntry {
-  /** relative to the repository, '/'-separated */
+  /** relative to the repository, '/'-separated; bytes that are not UTF-8 as escapes (names.ts) */
   path: string;
   type: EntryType;
   /** permission bits (and setuid/setgid/sticky) */
   mode: number;
-  mtimeMs: number;
+  /** modification time: whole seconds since 1970 (negative before) and the nanoseconds past them */
+  mtimeS: number;
+  mtimeNs: number;
   size: number;
   uid: number;
   gid: number;
@@ -38,32 +65,53 @@ export interface FileEntry {
   range?: ChunkRange;
   /** SHA-256 of the content, for files with content */
   hash?: Buffer;
-  /** symlinks: the target as stored in the link */
+  /** symlinks: the target as stored in the link (escaped like a path) */
   target?: string;
+  /** devices: the device number */
+  rdev?: number;
+  /** a file hard-linked with earlier ones: the index in the file list of the first of them */
+  linkOf?: number;
+  /** the owner's names where the backup could find them */
+  user?: string;
+  group?: string;
+  xattrs?: ExtendedAttribute[];
 }
 
 export function encodeFileList(entries: Iterable<FileEntry>): Buffer {
   const w = new BinaryWriter().byte(FILE_LIST_VERSION);
   for (const e of entries) {
-    w.byte(TYPE_CODE[e.type]).string(e.path).varint(e.mode).float64(e.mtimeMs).varint(e.size).varint(e.uid).varint(e.gid);
+    w.byte(TYPE_CODE[e.type]).counted(bytesOfName(e.path)).varint(e.mode).signed(e.mtimeS).varint(e.mtimeNs).varint(e.size).varint(e.uid).varint(e.gid);
     if (e.type === 'file' && e.size > 0) {
       const r = e.range;
       if (!r || !e.hash) throw new Error(`file entry without chunks: ${e.path}`);
       w.varint(r.startChunk).varint(r.startOffset).varint(r.endChunk).varint(r.endOffset).bytes(e.hash);
     } else if (e.type === 'symlink') {
-      w.string(e.target ?? '');
+      w.counted(bytesOfName(e.target ?? ''));
+    } else if (e.type === 'chardev' || e.type === 'blockdev') {
+      w.varint(e.rdev ?? 0);
     }
+    writeExtras(w, e);
   }
   return w.toBuffer();
+}
+
+function writeExtras(w: BinaryWriter, e: FileEntry): void {
+  const extras: [number, Uint8Array][] = [];
+  if (e.linkOf !== undefined) extras.push([TAG_HARD_LINK, new BinaryWriter().varint(e.linkOf).toBuffer()]);
+  if (e.user !== undefined) extras.push([TAG_USER, Buffer.from(e.user, 'utf8')]);
+  if (e.group !== undefined) extras.push([TAG_GROUP, Buffer.from(e.group, 'utf8')]);
+  for (const x of e.xattrs ?? []) extras.push([TAG_XATTR, new BinaryWriter().counted(bytesOfName(x.name)).bytes(x.value).toBuffer()]);
+  w.varint(extras.length);
+  for (const [tag, bytes] of extras) w.varint(tag).counted(bytes);
 }
 
 export function decodeFileList(data: Buffer, chunkCount: number): FileEntry[] {
   const r = new BinaryReader(data, 'file list');
   if (data.length === 0) throw corrupt('file list', 'empty');
   const version = r.byte();
-  if (version !== FILE_LIST_VERSION) throw corrupt('file list', `unsupported version ${version}`);
+  if (version !== 1 && version !== FILE_LIST_VERSION) throw corrupt('file list', `unsupported version ${version}`);
   const out: FileEntry[] = [];
-  while (!r.done) out.push(readEntry(r, chunkCount));
+  while (!r.done) out.push(version === 1 ? readEntryV1(r, chunkCount) : readEntry(r, chunkCount, out.length));
   return out;
 }
 
@@ -78,7 +126,7 @@ export const MODE_BITS = 0o7777;
  */
 export function entryProblem(e: FileEntry, chunkLengths: ArrayLike<number>): string | undefined {
   if (e.mode > MODE_BITS) return `mode 0${e.mode.toString(8)} is not a file mode`;
-  if (!Number.isFinite(e.mtimeMs)) return 'its modification time is not a number';
+  if (!Number.isSafeInteger(e.mtimeS) || e.mtimeNs > 999_999_999) return 'its modification time is not a time';
   const r = e.range;
   if (!r) return e.type === 'file' && e.size > 0 ? 'a file with content but no chunks' : undefined;
   const first = chunkLengths[r.startChunk];
@@ -93,19 +141,80 @@ export function entryProblem(e: FileEntry, chunkLengths: ArrayLike<number>): str
   return undefined;
 }
 
-function readEntry(r: BinaryReader, chunkCount: number): FileEntry {
-  const type = CODE_TYPE[r.byte()];
-  if (!type) throw corrupt('file list', `unknown entry type at byte ${r.pos - 1}`);
-  const e: FileEntry = { type, path: r.string(), mode: r.varint(), mtimeMs: r.float64(), size: r.varint(), uid: r.varint(), gid: r.varint() };
-  if (type === 'file' && e.size > 0) {
-    const range = { startChunk: r.varint(), startOffset: r.varint(), endChunk: r.varint(), endOffset: r.varint() };
-    if (range.endChunk >= chunkCount || range.startChunk > range.endChunk) {
-      throw corrupt('file list', `${e.path}: chunk range ${range.startChunk}-${range.endChunk} outside 0-${chunkCount - 1}`);
-    }
-    e.range = range;
-    e.hash = Buffer.from(r.bytes(32));
-  } else if (type === 'symlink') {
-    e.target = r.string();
-  }
+function readEntry(r: BinaryReader, chunkCount: number, index: number): FileEntry {
+  const type = readType(r);
+  const path = nameFromBytes(r.counted(MAX_PATH_BYTES));
+  const e: FileEntry = { type, path, mode: r.varint(), mtimeS: r.signed(), mtimeNs: r.varint(), size: r.varint(), uid: r.varint(), gid: r.varint() };
+  if (type === 'file' && e.size > 0) readContent(r, e, chunkCount);
+  else if (type === 'symlink') e.target = nameFromBytes(r.counted(MAX_PATH_BYTES));
+  else if (type === 'chardev' || type === 'blockdev') e.rdev = r.varint();
+  const count = r.varint();
+  if (count > r.remaining) throw corrupt('file list', `${path}: ${count} extras at byte ${r.pos}`);
+  for (let i = 0; i < count; i++) readExtra(r, e, index);
   return e;
 }
+
+function readType(r: BinaryReader): EntryType {
+  const type = CODE_TYPE[r.byte()];
+  if (!type) throw corrupt('file list', `unknown entry type at byte ${r.pos - 1}`);
+  return type;
+}
+
+function readContent(r: BinaryReader, e: FileEntry, chunkCount: number): void {
+  const range = { startChunk: r.varint(), startOffset: r.varint(), endChunk: r.varint(), endOffset: r.varint() };
+  if (range.endChunk >= chunkCount || range.startChunk > range.endChunk) {
+    throw corrupt('file list', `${e.path}: chunk range ${range.startChunk}-${range.endChunk} outside 0-${chunkCount - 1}`);
+  }
+  e.range = range;
+  e.hash = Buffer.from(r.bytes(32));
+}
+
+function readExtra(r: BinaryReader, e: FileEntry, index: number): void {
+  const tag = r.varint();
+  const bytes = r.counted(MAX_EXTRA_BYTES + MAX_XATTR_NAME + 8);
+  const x = new BinaryReader(bytes, 'file list');
+  switch (tag) {
+    case TAG_HARD_LINK: {
+      const first = x.varint();
+      // the first of a group comes earlier, and only files are linked
+      if (first >= index || e.type !== 'file') throw corrupt('file list', `${e.path}: hard link to entry ${first}`);
+      e.linkOf = first;
+      return;
+    }
+    case TAG_USER:
+      e.user = bytes.toString('utf8');
+      return;
+    case TAG_GROUP:
+      e.group = bytes.toString('utf8');
+      return;
+    case TAG_XATTR: {
+      const name = nameFromBytes(x.counted(MAX_XATTR_NAME));
+      (e.xattrs ??= []).push({ name, value: Buffer.from(x.bytes(x.remaining)) });
+      return;
+    }
+    default:
+    // written by a later version: what this one does not know it leaves alone
+  }
+}
+
+/** Version 1: paths as UTF-8 text, times as float milliseconds, no extras. */
+function readEntryV1(r: BinaryReader, chunkCount: number): FileEntry {
+  const type = readType(r);
+  if (type !== 'file' && type !== 'dir' && type !== 'symlink') throw corrupt('file list', `unknown entry type at byte ${r.pos - 1}`);
+  const path = r.string();
+  const mode = r.varint();
+  const mtimeMs = r.float64();
+  const e: FileEntry = { type, path, mode, ...fromMilliseconds(mtimeMs), size: r.varint(), uid: r.varint(), gid: r.varint() };
+  if (type === 'file' && e.size > 0) readContent(r, e, chunkCount);
+  else if (type === 'symlink') e.target = r.string();
+  return e;
+}
+
+/** Seconds and nanoseconds of a time in float milliseconds (NaN stays NaN, for entryProblem to find). */
+export function fromMilliseconds(ms: number): { mtimeS: number; mtimeNs: number } {
+  const s = Math.floor(ms / 1000);
+  return { mtimeS: s, mtimeNs: Math.min(999_999_999, Math.round((ms - s * 1000) * 1e6)) };
+}
+
+/** An entry's modification time in milliseconds (for display and for Node calls that take no more). */
+export const mtimeMsOf = (e: Pick<FileEntry, 'mtimeS' | 'mtimeNs'>) => e.mtimeS * 1000 + e.mtimeNs / 1e6;

@@ -5,8 +5,9 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lstatSync, lutimesSync, openSync, renameSync, rmSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
+import { osPath } from '../format/names.js';
 import { RESTORE_TEMP_PREFIX, UNFINISHED_MODE } from '../tree/unfinished-file.js';
-import type { FileAttributes, PlacedFile, RingSpan, WriterJob, WriterReport, WriterSetup } from './file-writer.js';
+import type { FileAttributes, FileTimes, PlacedFile, RingSpan, WriterJob, WriterReport, WriterSetup } from './file-writer.js';
 
 /** O_EXCL: never over what is there, nor a symlink in its place (parent folders are SafeTree's) */
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
@@ -35,7 +36,7 @@ const view = (s: RingSpan) => ring.subarray(s.offset, s.offset + s.length);
 
 function create(file: PlacedFile): Open {
   const written = file.viaTemp ? tempBeside(file.target) : file.target;
-  return { fd: openSync(written, CREATE, UNFINISHED_MODE), written, file };
+  return { fd: openSync(osPath(written), CREATE, UNFINISHED_MODE), written, file };
 }
 
 function writeAll(fd: number, bytes: Uint8Array): void {
@@ -51,8 +52,8 @@ function complete(o: Open): void {
     closeOnce(o);
   }
   if (o.written === file.target) return;
-  if (file.replaceFolder && isFolder(file.target)) rmSync(file.target, { recursive: true });
-  renameSync(o.written, file.target);
+  if (file.replaceFolder && isFolder(file.target)) rmSync(osPath(file.target), { recursive: true });
+  renameSync(osPath(o.written), osPath(file.target));
 }
 
 /** For an owner this system cannot have: the file stays root's. */
@@ -66,7 +67,7 @@ function ignoreFailure(f: () => void): void {
 
 function isFolder(p: string): boolean {
   try {
-    return lstatSync(p).isDirectory();
+    return lstatSync(osPath(p)).isDirectory();
   } catch {
     return false;
   }
@@ -75,8 +76,11 @@ function isFolder(p: string): boolean {
 function setAttributes(fd: number, a: FileAttributes): void {
   if (asRoot) ignoreFailure(() => fchownSync(fd, a.uid, a.gid));
   fchmodSync(fd, a.mode);
-  futimesSync(fd, a.mtimeMs / 1000, a.mtimeMs / 1000);
+  futimesSync(fd, seconds(a), seconds(a));
 }
+
+/** Node takes times as a double of seconds: within a microsecond or so of the nanoseconds recorded */
+const seconds = (t: FileTimes) => t.mtimeS + t.mtimeNs / 1e9;
 
 /** A descriptor is closed once only: its number may be another thread's file a moment later. */
 function closeOnce(o: Open): void {
@@ -92,7 +96,7 @@ function discard(o: Open): void {
     // the file is removed all the same
   }
   try {
-    unlinkSync(o.written);
+    unlinkSync(osPath(o.written));
   } catch {
     // gone already
   }
@@ -136,7 +140,7 @@ function run(job: WriterJob): void {
       return;
     }
     case 'folder': {
-      const fd = openSync(job.target, FOLDER);
+      const fd = openSync(osPath(job.target), FOLDER);
       try {
         setAttributes(fd, job.attributes);
       } finally {
@@ -149,9 +153,9 @@ function run(job: WriterJob): void {
       open.clear();
       return;
     case 'symlink':
-      symlinkSync(job.linkText, job.path);
+      symlinkSync(osPath(job.linkText), osPath(job.path));
       try {
-        lutimesSync(job.path, job.mtimeMs / 1000, job.mtimeMs / 1000);
+        lutimesSync(osPath(job.path), seconds(job.times), seconds(job.times));
       } catch {
         // not every file system keeps a symlink's own times
       }

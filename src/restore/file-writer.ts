@@ -15,11 +15,16 @@ import { Worker } from 'node:worker_threads';
 import { ContentRing } from '../storage/content-ring.js';
 import { workerFile } from '../storage/worker-file.js';
 
-export interface FileAttributes {
+export interface FileAttributes extends FileTimes {
   mode: number;
   uid: number;
   gid: number;
-  mtimeMs: number;
+}
+
+/** A modification time to the nanosecond (FileEntry's). */
+export interface FileTimes {
+  mtimeS: number;
+  mtimeNs: number;
 }
 
 export interface PlacedFile extends FileAttributes {
@@ -48,7 +53,7 @@ export type WriterJob =
   | { op: 'open'; id: number; file: PlacedFile }
   | { op: 'append'; id: number; content: RingSpan }
   | { op: 'close'; id: number; commit: boolean }
-  | { op: 'symlink'; id: number; path: string; linkText: string; mtimeMs: number }
+  | { op: 'symlink'; id: number; path: string; linkText: string; times: FileTimes }
   | { op: 'folder'; id: number; target: string; attributes: FileAttributes }
   /** removes every file opened and not closed (a restore that stops) */
   | { op: 'abandon'; id: number };
@@ -166,8 +171,8 @@ export class FileWriter {
   }
 
   /** Makes a symlink at `path` (absolute) that reads `linkText`. */
-  symlink(path: string, linkText: string, mtimeMs: number): void {
-    this.push({ op: 'symlink', id: this.nextId++, path, linkText, mtimeMs });
+  symlink(path: string, linkText: string, times: FileTimes): void {
+    this.push({ op: 'symlink', id: this.nextId++, path, linkText, times: { mtimeS: times.mtimeS, mtimeNs: times.mtimeNs } });
   }
 
   /** Sets a folder's owner, mode and times (after what goes into it, which would change its mtime). */

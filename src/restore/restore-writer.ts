@@ -35,7 +35,8 @@ export class RestoreWriter {
       mode: e.mode,
       uid: e.uid,
       gid: e.gid,
-      mtimeMs: e.mtimeMs,
+      mtimeS: e.mtimeS,
+      mtimeNs: e.mtimeNs,
     };
     const r = e.range;
     if (!r) return this.writer.writeWhole(file, []);

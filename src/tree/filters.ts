@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import picomatch from 'picomatch';
 import { usage } from '../errors.js';
+import { globFromDisplay } from '../format/names.js';
 import { DBK_DIR } from '../storage/preferences.js';
 
 type Rule = { include: boolean; match: (p: string) => boolean };
@@ -21,7 +22,7 @@ export class Filters {
       if (line === '' || line.startsWith('#')) continue;
       const sign = line[0];
       if (sign !== '+' && sign !== '-') throw usage(`filters line ${i + 1}: start with + (include) or - (exclude): ${line}`);
-      rules.push({ include: sign === '+', match: picomatch(line.slice(1), { dot: true }) });
+      rules.push({ include: sign === '+', match: picomatch(globFromDisplay(line.slice(1)), { dot: true }) });
     }
     return new Filters(rules);
   }

@@ -9,15 +9,19 @@
 // read as plain names and paths made by concatenation: Dirent objects and path.join() took a
 // quarter of a scan of /usr/lib (60,000 entries, each an lstat anyway, which also gives the type).
 
-import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { type BigIntStats, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { EntryType, FileEntry } from '../format/file-list.js';
+import { nameFromBytes, osPath } from '../format/names.js';
 import { DBK_DIR } from '../storage/preferences.js';
 import type { Filters } from './filters.js';
 
 /** What the scan learns of an entry: a file-list entry before its content is read. */
-export type ScannedEntry = Omit<FileEntry, 'range' | 'hash'>;
+export type ScannedEntry = Omit<FileEntry, 'range' | 'hash' | 'linkOf'> & {
+  /** a file with more than one link: "device:inode", the same for each of its names */
+  inode?: string;
+};
 
 export interface ScanProblem {
   path: string;
@@ -78,7 +82,7 @@ interface Folder {
 function openFolder(walk: Walk, rel: string): Folder {
   let names: string[];
   try {
-    names = readdirSync(walk.base + rel);
+    names = readNames(walk.base + rel);
   } catch (e) {
     walk.out.problems.push({ path: rel || '.', reason: (e as Error).message });
     return { names: [], next: 0 };
@@ -89,20 +93,42 @@ function openFolder(walk: Walk, rel: string): Folder {
   return { names: paths, next: 0 };
 }
 
+/**
+ * A folder's names, exactly. Read as text first (the fast, common case); a name that is not UTF-8
+ * comes back with U+FFFD in it, and then the folder is read again as bytes.
+ */
+function readNames(dir: string): string[] {
+  const names = readdirSync(osPath(dir));
+  if (!names.some((n) => n.includes('\uFFFD'))) return names;
+  return readdirSync(osPath(dir), { encoding: 'buffer' }).map(nameFromBytes);
+}
+
 /** The entry at `rel`, unless the filters leave it out (a folder is matched as `rel/`). */
 function scanEntry(walk: Walk, rel: string): ScannedEntry | undefined {
   const { filters, out } = walk;
-  const full = walk.base + rel;
+  const full = osPath(walk.base + rel);
   try {
-    const st = lstatSync(full);
+    const st = lstatSync(full, { bigint: true });
     const type = entryType(st);
     if (!filters.includes(type === 'dir' ? `${rel}/` : rel)) return undefined;
     if (!type) {
       out.skipped.push({ path: rel, reason: 'not a regular file, folder or symlink' });
       return undefined;
     }
-    const entry: ScannedEntry = { path: rel, type, mode: st.mode & 0o7777, mtimeMs: st.mtimeMs, size: type === 'file' ? st.size : 0, uid: st.uid, gid: st.gid };
-    if (type === 'symlink') entry.target = readlinkSync(full);
+    const ns = st.mtimeNs;
+    const mtimeS = Number(ns / NS_PER_S) - (ns % NS_PER_S < 0n ? 1 : 0);
+    const entry: ScannedEntry = {
+      path: rel,
+      type,
+      mode: Number(st.mode) & 0o7777,
+      mtimeS,
+      mtimeNs: Number(ns - BigInt(mtimeS) * NS_PER_S),
+      size: type === 'file' ? Number(st.size) : 0,
+      uid: Number(st.uid),
+      gid: Number(st.gid),
+    };
+    if (type === 'symlink') entry.target = nameFromBytes(readlinkSync(full, { encoding: 'buffer' }));
+    if (type === 'file' && st.nlink > 1n) entry.inode = `${st.dev}:${st.ino}`;
     return entry;
   } catch (e) {
     // what the filters leave out is not a problem, whatever its type was
@@ -111,7 +137,9 @@ function scanEntry(walk: Walk, rel: string): ScannedEntry | undefined {
   }
 }
 
-function entryType(st: Stats): EntryType | undefined {
+const NS_PER_S = 1_000_000_000n;
+
+function entryType(st: BigIntStats): EntryType | undefined {
   if (st.isFile()) return 'file';
   if (st.isDirectory()) return 'dir';
   if (st.isSymbolicLink()) return 'symlink';

@@ -102,21 +102,22 @@ function revisionTarget(): Target {
 }
 
 const sampleEntries = (): FileEntry[] => [
-  { path: 'docs', type: 'dir', mode: 0o755, mtimeMs: 1_700_000_000_123.5, size: 0, uid: 1000, gid: 1000 },
+  { path: 'docs', type: 'dir', mode: 0o755, mtimeS: 1_700_000_000, mtimeNs: 123_500_000, size: 0, uid: 1000, gid: 1000 },
   {
     path: 'docs/a.txt',
     type: 'file',
     mode: 0o644,
-    mtimeMs: 1_700_000_000_000,
+    mtimeS: 1_700_000_000,
+    mtimeNs: 0,
     size: 150,
     uid: 1000,
     gid: 1000,
     range: { startChunk: 0, startOffset: 0, endChunk: 1, endOffset: 50 },
     hash: randomBytes(32),
   },
-  { path: 'docs/empty', type: 'file', mode: 0o600, mtimeMs: 0, size: 0, uid: 0, gid: 0 },
-  { path: 'docs/link', type: 'symlink', mode: 0o777, mtimeMs: 1, size: 0, uid: 1, gid: 2, target: '../elsewhere' },
-  { path: 'big', type: 'file', mode: 0o4755, mtimeMs: 2, size: 250, uid: 0, gid: 0, range: { startChunk: 1, startOffset: 50, endChunk: 3, endOffset: 100 }, hash: randomBytes(32) },
+  { path: 'docs/empty', type: 'file', mode: 0o600, mtimeS: 0, mtimeNs: 0, size: 0, uid: 0, gid: 0 },
+  { path: 'docs/link', type: 'symlink', mode: 0o777, mtimeS: -1, mtimeNs: 999_999_999, size: 0, uid: 1, gid: 2, target: '../elsewhere' },
+  { path: 'big', type: 'file', mode: 0o4755, mtimeS: 2, mtimeNs: 5, size: 250, uid: 0, gid: 0, range: { startChunk: 1, startOffset: 50, endChunk: 3, endOffset: 100 }, hash: randomBytes(32) },
 ];
 
 function fileListTarget(): Target {

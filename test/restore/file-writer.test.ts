@@ -18,7 +18,8 @@ const placed = (target: string, over: Partial<PlacedFile> = {}): PlacedFile => (
   mode: 0o640,
   uid: process.getuid?.() ?? 0,
   gid: process.getgid?.() ?? 0,
-  mtimeMs: 1_600_000_000_123,
+  mtimeS: 1_600_000_000,
+  mtimeNs: 123_000_000,
   ...over,
 });
 
@@ -149,7 +150,7 @@ describe('FileWriter', () => {
     chmodSync(outside, 0o755);
     symlinkSync(outside, path.join(dir, 'link'));
     writer = new FileWriter(RING);
-    writer.folderAttributes(path.join(dir, 'link'), { mode: 0o700, uid: 0, gid: 0, mtimeMs: 1_000_000_000_000 });
+    writer.folderAttributes(path.join(dir, 'link'), { mode: 0o700, uid: 0, gid: 0, mtimeS: 1_000_000_000, mtimeNs: 0 });
     await expect(writer.drain()).rejects.toMatchObject({ code: expect.stringMatching(/^(ELOOP|ENOTDIR)$/) });
     expect(lstatSync(outside).mode & 0o777).toBe(0o755);
   });
