@@ -8,6 +8,7 @@ import { closeSync, constants, openSync, readSync } from 'node:fs';
 import * as path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CutFinder } from '../chunking/fastcdc.js';
+import { osPath } from '../format/names.js';
 import type { FileFed } from './stream-hasher.js';
 import { FREED, STOP, type StreamMessage, type StreamReaderInput } from './stream-reader.js';
 
@@ -73,7 +74,7 @@ function readFile(file: string, expected: number): FileFed {
   let fed = 0;
   let fd: number | undefined;
   try {
-    fd = openSync(file, OPEN_FLAGS);
+    fd = openSync(osPath(file), OPEN_FLAGS);
     for (;;) {
       if (produced % size === 0 && produced > chunkStart) wrap();
       const at = produced % size;

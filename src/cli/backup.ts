@@ -12,6 +12,7 @@ interface Flags extends OpenFlags {
   hash?: boolean;
   stats?: boolean;
   dryRun?: boolean;
+  xattrs?: boolean;
   json?: boolean;
 }
 
@@ -35,6 +36,7 @@ export function register(program: Command): void {
     .option('--hash', 'read every file, even if its size and mtime are unchanged')
     .option('--stats', 'print chunk and upload statistics')
     .option('--dry-run', 'show what would be uploaded; change nothing')
+    .option('--no-xattrs', 'leave out extended attributes and ACLs')
     .option('--json', 'print the result as JSON')
     .action(async (f: Flags, cmd: Command) => {
       const progress = progressLine(!f.json);
@@ -43,6 +45,7 @@ export function register(program: Command): void {
         ...(f.tag ? { tag: f.tag } : {}),
         hash: f.hash ?? false,
         dryRun: f.dryRun ?? false,
+        xattrs: f.xattrs ?? true,
         onProgress: (p) => progress.update(p),
       }).finally(() => progress.stop());
       if (f.json) printJson(r);

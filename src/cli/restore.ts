@@ -13,6 +13,8 @@ interface Flags extends OpenFlags {
   overwrite?: boolean;
   delete?: boolean;
   hash?: boolean;
+  xattrs?: boolean;
+  numericOwner?: boolean;
   json?: boolean;
 }
 
@@ -22,6 +24,7 @@ function summary(r: RestoreResult): string {
   for (const p of r.deletedFiles) lines.push(`deleted ${displayName(p)}`);
   for (const b of r.broken) lines.push(`chunk ${b.chunkId} ${b.reason}; not restored: ${b.files.map(displayName).join(', ')}`);
   for (const f of r.failed) lines.push(`not restored: ${displayName(f.path)}: ${f.reason}`);
+  for (const w of r.warnings) lines.push(`warning: ${w}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -32,6 +35,8 @@ export function register(program: Command): void {
     .option('--overwrite', 'replace existing files that differ')
     .option('--delete', 'delete files the revision does not have')
     .option('--hash', 'compare existing files by content, not size and mtime')
+    .option('--no-xattrs', 'leave out extended attributes and ACLs')
+    .option('--numeric-owner', 'as root, give owners by the recorded ids, not by user and group names')
     .option('--json', 'print the result as JSON')
     .argument('[patterns...]', 'only paths matching these globs')
     .action(async (patterns: string[], f: Flags, cmd: Command) => {
@@ -44,6 +49,8 @@ export function register(program: Command): void {
         overwrite: f.overwrite ?? false,
         delete: f.delete ?? false,
         hash: f.hash ?? false,
+        xattrs: f.xattrs ?? true,
+        numericOwner: f.numericOwner ?? false,
         onProgress: (p) => progress.update(p),
       }).finally(() => progress.stop());
       if (f.json) printJson(r);

@@ -20,6 +20,7 @@ import { MAX_FILE_LIST_BYTES, MAX_REVISION_CHUNKS, type Revision } from '../form
 import { readPreferences } from '../storage/preferences.js';
 import { type OpenOptions, Repository } from '../storage/repository.js';
 import { Filters } from '../tree/filters.js';
+import { Accounts } from '../tree/native-fs.js';
 import { type ScannedEntry, type ScanProblem, type ScanResult, scan } from '../tree/scanner.js';
 import { isRestoreLeftover, restoreUnfinished } from '../tree/unfinished-file.js';
 
@@ -36,6 +37,8 @@ export interface BackupOptions extends OpenOptions {
   hash?: boolean;
   /** do everything but upload and write the revision */
   dryRun?: boolean;
+  /** back up extended attributes and ACLs (the default) */
+  xattrs?: boolean;
   onProgress?: (p: BackupProgress) => void;
 }
 
@@ -50,7 +53,7 @@ export interface BackupResult extends UploadStats {
   readBytes: number;
   /** not backed up: unreadable or vanished */
   problems: ScanProblem[];
-  /** not backed up by design: sockets, fifos, devices */
+  /** not backed up by design: sockets */
   skipped: ScanProblem[];
   startTime: number;
   endTime: number;
@@ -60,7 +63,7 @@ export async function backup(o: BackupOptions): Promise<BackupResult> {
   const repoDir = path.resolve(o.repoDir);
   // the scan needs no key: it walks the tree while scrypt derives the key in the thread pool
   // and the previous revision loads
-  const scanning = scan(readPreferences(repoDir).root ?? repoDir, Filters.load(repoDir));
+  const scanning = scan(readPreferences(repoDir).root ?? repoDir, Filters.load(repoDir), { xattrs: o.xattrs ?? true, accounts: new Accounts() });
   scanning.catch(() => {}); // awaited in runBackup; a failure to open is reported first
   const repo = await Repository.open(o);
   try {
@@ -125,8 +128,9 @@ async function backUp(repo: Repository, o: BackupOptions, scanning: Promise<Scan
   // the scan's entries, in scan order, become the file list: content fields are filled in below
   const entries: FileEntry[] = scanned.entries;
   const toRead: FileEntry[] = [];
+  const links = new LinkGroups();
   for (const e of entries) {
-    if (e.type !== 'file') continue;
+    if (e.type !== 'file' || links.isSecondName(e)) continue;
     const prev = previous.files.get(e.path);
     if (e.size === 0) {
       e.hash = EMPTY_SHA256;
@@ -140,8 +144,9 @@ async function backUp(repo: Repository, o: BackupOptions, scanning: Promise<Scan
 
   const read = await readChanged(repo, toRead, uploader, sequence, o);
   const { dropped, readBytes } = read;
-  const problems = [...scanned.problems, ...read.problems];
+  const problems = [...scanned.problems, ...read.problems, ...links.shareContent()];
   const kept = entries.filter((e) => !dropped.has(e) && !(e.type === 'file' && e.size > 0 && !e.range));
+  linkOfIndices(kept);
   const files = kept.filter((e) => e.type === 'file');
   const result: BackupResult = {
     snapshotId: repo.snapshotId,
@@ -186,6 +191,49 @@ async function makeSureOfChunks(repo: Repository, announcement: BackupAnnounceme
 }
 
 const EMPTY_SHA256 = createHash('sha256').digest();
+
+/**
+ * The names of one file (hard links) share its content: it is read once, under its first name,
+ * and the others take that name's content once it is read.
+ */
+class LinkGroups {
+  private readonly first = new Map<string, FileEntry>();
+  private readonly others: [FileEntry, FileEntry][] = [];
+
+  isSecondName(e: FileEntry & ScannedEntry): boolean {
+    if (e.inode === undefined) return false;
+    const first = this.first.get(e.inode);
+    if (!first) this.first.set(e.inode, e);
+    else this.others.push([e, first]);
+    return first !== undefined;
+  }
+
+  /** Gives each other name its first name's content; what could not be read is a problem of each of its names. */
+  shareContent(): ScanProblem[] {
+    const problems: ScanProblem[] = [];
+    for (const [e, first] of this.others) {
+      if (first.hash === undefined || (first.size > 0 && !first.range)) {
+        problems.push({ path: e.path, reason: `a hard link of ${first.path}, which could not be read` });
+        continue;
+      }
+      e.size = first.size;
+      e.hash = first.hash;
+      if (first.range) e.range = first.range;
+    }
+    return problems;
+  }
+}
+
+/** Marks the later names of each hard-linked file in the file list with the index of its first. */
+function linkOfIndices(entries: (FileEntry & ScannedEntry)[]): void {
+  const first = new Map<string, number>();
+  for (const [i, e] of entries.entries()) {
+    if (e.inode === undefined) continue;
+    const at = first.get(e.inode);
+    if (at === undefined) first.set(e.inode, i);
+    else e.linkOf = at;
+  }
+}
 
 /**
  * While a restore into this folder is unfinished, its half-written files are not the user's:

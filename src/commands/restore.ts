@@ -11,10 +11,13 @@ import picomatch from 'picomatch';
 import { isDbkError } from '../errors.js';
 import { entryProblem, type FileEntry, mtimeMsOf } from '../format/file-list.js';
 import type { ChunkHash } from '../format/ids.js';
-import { globFromDisplay, nameFromBytes, osPath } from '../format/names.js';
+import { displayName, globFromDisplay, nameFromBytes, osPath } from '../format/names.js';
+import { type AttributeChoices, RestoredAttributes } from '../restore/attributes.js';
 import { FileWriter, WriterStopped } from '../restore/file-writer.js';
+import { linkLeaders, makeLink } from '../restore/hard-links.js';
 import { planChunkLoads, RestoreChunks } from '../restore/restore-chunks.js';
 import { RestoreWriter } from '../restore/restore-writer.js';
+import { isSameSpecial, isSpecial, makeSpecial } from '../restore/special-files.js';
 import { DBK_DIR } from '../storage/preferences.js';
 import { MissingChunkError, type OpenOptions, Repository } from '../storage/repository.js';
 import { Filters } from '../tree/filters.js';
@@ -29,7 +32,7 @@ export interface RestoreProgress {
   totalBytes: number;
 }
 
-export interface RestoreOptions extends OpenOptions {
+export interface RestoreOptions extends OpenOptions, AttributeChoices {
   revision: number;
   /** snapshot id to restore from; the repository's own by default */
   snapshotId?: string;
@@ -64,6 +67,8 @@ export interface RestoreResult {
   broken: BrokenChunk[];
   /** files, links and folders that could not be written, with the reason */
   failed: FailedEntry[];
+  /** restored, but without an attribute the target refused (an extended attribute), one line per reason */
+  warnings: string[];
 }
 
 export interface FailedEntry {
@@ -94,7 +99,7 @@ async function runRestore(repo: Repository, o: RestoreOptions): Promise<RestoreR
   const all = await repo.readFileList(rev);
   checkRevisionPaths(all);
   const [hashes, lengths] = await Promise.all([repo.readChunkHashes(rev), repo.readChunkLengths(rev)]);
-  const result: RestoreResult = { snapshotId, revision: o.revision, restoredFiles: 0, restoredBytes: 0, unchangedFiles: 0, keptFiles: [], deletedFiles: [], broken: [], failed: [] };
+  const result: RestoreResult = { snapshotId, revision: o.revision, restoredFiles: 0, restoredBytes: 0, unchangedFiles: 0, keptFiles: [], deletedFiles: [], broken: [], failed: [], warnings: [] };
   const chosen = all.filter(selector(o.patterns)).filter((e) => {
     const problem = isDbkPath(e.path) ? "dbk's own folder is never restored into" : entryProblem(e, lengths);
     if (problem) result.failed.push({ path: e.path, reason: problem });
@@ -108,24 +113,32 @@ async function runRestore(repo: Repository, o: RestoreOptions): Promise<RestoreR
     folders.map((e) => e.path),
     (rel, e) => result.failed.push({ path: rel, reason: reasonOf(e) }),
   );
-  const files = await filesToWrite(
-    tree,
-    chosen.filter((e) => e.type === 'file'),
-    o,
-    result,
-  );
+  const chosenFiles = chosen.filter((e) => e.type === 'file');
+  const written = await filesToWrite(tree, chosenFiles, o, result);
+  const kept = new Set(result.keptFiles);
+  const leaders = linkLeaders(all, new Set(chosenFiles.filter((e) => !kept.has(e.path))));
+  const files = written.filter((w) => !leaders.has(w.entry));
   // a third of the ring holds the largest chunk (see FileWriter.spanLimit)
   const writer = new FileWriter(Math.max(16 << 20, 3 * repo.config.chunkSizes.maximum));
   const writeFailures = new WriteFailures(tree, chosen, result);
   writer.onFileFailure = (abs, reason) => writeFailures.add(abs, reason);
+  const warnings = new Warnings(result);
+  writer.onWarning = (abs, reason) => warnings.add(abs, reason);
+  const attributes = new RestoredAttributes(o);
   const broken = new BrokenFiles(repo, hashes);
   try {
-    await writeFiles(repo, tree, writer, files, lengths, hashes, broken, o, result);
+    await writeFiles(repo, tree, writer, files, lengths, hashes, broken, attributes, o, result);
     // files first: a symlink made here, on this thread, never overtakes a file queued for the writer
     await writer.drain();
-    for (const e of chosen) if (e.type === 'symlink') await perFile(result, e.path, () => restoreSymlink(tree, writer, e, o, result));
+    const notRestored = new Set([...result.failed.map((f) => f.path), ...broken.list().flatMap((b) => b.files)]);
+    for (const w of written) {
+      const leader = leaders.get(w.entry);
+      if (leader) await perFile(result, w.entry.path, () => linkTo(tree, leader, w, notRestored, result));
+    }
+    for (const e of chosen) if (e.type === 'symlink') await perFile(result, e.path, () => restoreSymlink(tree, writer, e, attributes, o, result));
+    for (const e of chosen) if (isSpecial(e)) await perFile(result, e.path, () => restoreSpecial(tree, e, attributes, warnings, o, result));
     // folders last, deepest first, so writing their contents does not change their mtime again
-    for (const e of folders.reverse()) if (!tree.failed(e.path)) writer.folderAttributes(tree.abs(e.path), e);
+    for (const e of folders.reverse()) if (!tree.failed(e.path)) writer.folderAttributes(tree.abs(e.path), attributes.of(e));
     await writer.drain();
   } finally {
     await writer.close();
@@ -196,6 +209,7 @@ async function writeFiles(
   lengths: number[],
   hashes: ChunkHash[],
   broken: BrokenFiles,
+  attributes: RestoredAttributes,
   o: RestoreOptions,
   result: RestoreResult,
 ): Promise<void> {
@@ -208,7 +222,7 @@ async function writeFiles(
   );
   // as many loads as reads at once, and two more decoded or being decoded
   const chunks = new RestoreChunks(repo, fileWriter, plan.loads, repo.threads + 2);
-  const writer = new RestoreWriter(tree, fileWriter, chunks, plan.loadOf, lengths);
+  const writer = new RestoreWriter(tree, fileWriter, chunks, plan.loadOf, lengths, attributes);
   const progress: RestoreProgress = { files: 0, totalFiles: files.length, bytes: 0, totalBytes: files.reduce((n, w) => n + w.entry.size, 0) };
   for (const { entry: e, exists } of [...files.filter((w) => !w.entry.range), ...withData]) {
     o.signal?.throwIfAborted();
@@ -302,15 +316,51 @@ class BrokenFiles {
   }
 }
 
-async function restoreSymlink(tree: SafeTree, writer: FileWriter, e: FileEntry, o: RestoreOptions, result: RestoreResult): Promise<void> {
+/** A hard link of a file written (or found right) before it; fails when that one could not be. */
+async function linkTo(tree: SafeTree, leader: FileEntry, w: ToWrite, notRestored: ReadonlySet<string>, result: RestoreResult): Promise<void> {
+  if (notRestored.has(leader.path)) {
+    throw new Error(`it is a hard link of ${displayName(leader.path)}, which was not restored`);
+  }
+  await makeLink(tree.abs(leader.path), tree.abs(w.entry.path), w.exists);
+  result.restoredFiles++;
+  result.restoredBytes += w.entry.size;
+}
+
+async function restoreSpecial(tree: SafeTree, e: FileEntry, attributes: RestoredAttributes, warnings: Warnings, o: RestoreOptions, result: RestoreResult): Promise<void> {
   await tree.prepareParent(e.path);
   const abs = tree.abs(e.path);
-  if (tree.inNewFolder(e.path)) {
-    writer.symlink(abs, e.target ?? '', e);
-    result.restoredFiles++;
+  const st = tree.inNewFolder(e.path) ? undefined : await fs.lstat(osPath(abs)).catch(() => undefined);
+  if (st && (await isSameSpecial(abs, e))) {
+    result.unchangedFiles++;
     return;
   }
-  const st = await fs.lstat(osPath(abs)).catch(() => undefined);
+  if (st && !o.overwrite) {
+    result.keptFiles.push(e.path);
+    return;
+  }
+  if (st) await fs.rm(osPath(abs), { recursive: st.isDirectory() });
+  for (const w of await makeSpecial(abs, e, attributes.of(e), process.getuid?.() === 0)) warnings.add(abs, w);
+  result.restoredFiles++;
+}
+
+/** Warnings of the same kind (an attribute a file system refuses, say) are told once, with a count. */
+class Warnings {
+  private readonly byReason = new Map<string, { first: string; count: number }>();
+
+  constructor(private readonly result: RestoreResult) {}
+
+  add(abs: string, reason: string): void {
+    const seen = this.byReason.get(reason);
+    if (seen) seen.count++;
+    else this.byReason.set(reason, { first: abs, count: 1 });
+    this.result.warnings = [...this.byReason].map(([r, w]) => (w.count === 1 ? `${displayName(w.first)}: ${r}` : `${r} (${w.count} files, the first ${displayName(w.first)})`));
+  }
+}
+
+async function restoreSymlink(tree: SafeTree, writer: FileWriter, e: FileEntry, attributes: RestoredAttributes, o: RestoreOptions, result: RestoreResult): Promise<void> {
+  await tree.prepareParent(e.path);
+  const abs = tree.abs(e.path);
+  const st = tree.inNewFolder(e.path) ? undefined : await fs.lstat(osPath(abs)).catch(() => undefined);
   if (st?.isSymbolicLink() && nameFromBytes(await fs.readlink(osPath(abs), { encoding: 'buffer' })) === e.target) {
     result.unchangedFiles++;
     return;
@@ -320,8 +370,7 @@ async function restoreSymlink(tree: SafeTree, writer: FileWriter, e: FileEntry, 
     return;
   }
   if (st) await fs.rm(osPath(abs), { recursive: st.isDirectory() });
-  await fs.symlink(osPath(e.target ?? ''), osPath(abs));
-  await fs.lutimes(osPath(abs), mtimeMsOf(e) / 1000, mtimeMsOf(e) / 1000).catch(() => {});
+  writer.symlink(abs, e.target ?? '', attributes.of(e));
   result.restoredFiles++;
 }
 

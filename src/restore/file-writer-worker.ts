@@ -2,12 +2,13 @@
 // order with synchronous calls, reading content from the shared ring, and reports what failed.
 
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lstatSync, lutimesSync, openSync, renameSync, rmSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, ftruncateSync, lchownSync, lstatSync, openSync, renameSync, rmSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { osPath } from '../format/names.js';
+import { setLinkTimes, setTimes, writeXattr } from '../tree/native-fs.js';
 import { RESTORE_TEMP_PREFIX, UNFINISHED_MODE } from '../tree/unfinished-file.js';
-import type { FileAttributes, FileTimes, PlacedFile, RingSpan, WriterJob, WriterReport, WriterSetup } from './file-writer.js';
+import type { FileAttributes, PlacedFile, RingSpan, WriterJob, WriterReport, WriterSetup } from './file-writer.js';
 
 /** O_EXCL: never over what is there, nor a symlink in its place (parent folders are SafeTree's) */
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
@@ -19,6 +20,10 @@ const ring = new Uint8Array((workerData as WriterSetup).ring);
 interface Open {
   /** -1 once closed */
   fd: number;
+  /** where the next bytes go */
+  at: number;
+  /** the end of what was written: short of `at` when the file ends in a hole */
+  end: number;
   /** the name written to: the target, or a temporary name beside it */
   written: string;
   file: PlacedFile;
@@ -36,18 +41,47 @@ const view = (s: RingSpan) => ring.subarray(s.offset, s.offset + s.length);
 
 function create(file: PlacedFile): Open {
   const written = file.viaTemp ? tempBeside(file.target) : file.target;
-  return { fd: openSync(osPath(written), CREATE, UNFINISHED_MODE), written, file };
+  return { fd: openSync(osPath(written), CREATE, UNFINISHED_MODE), at: 0, end: 0, written, file };
 }
 
-function writeAll(fd: number, bytes: Uint8Array): void {
-  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+/** A block of zeros aligned in the file is not written: it stays a hole, which reads as zeros. */
+const HOLE_BLOCK = 4096;
+const ZEROS = new Uint8Array(HOLE_BLOCK);
+
+/**
+ * Appends `bytes` to the file, leaving out every aligned block of zeros so that a sparse file
+ * comes back sparse (content-defined chunks already stored its zeros once): a new file reads as
+ * zeros wherever nothing was written. Runs of other blocks go in one write each.
+ */
+function append(o: Open, bytes: Uint8Array): void {
+  const base = o.at;
+  let run = 0; // the start of the run of bytes still to write
+  for (let i = 0; i < bytes.length; ) {
+    const end = Math.min(bytes.length, i + HOLE_BLOCK - ((base + i) % HOLE_BLOCK));
+    // a block cut by the piece's start or end counts too: the rest of it may be zeros in the next piece
+    if (Buffer.compare(bytes.subarray(i, end), ZEROS.subarray(0, end - i)) === 0) {
+      writeAt(o, bytes, run, i);
+      run = end;
+    }
+    i = end;
+  }
+  writeAt(o, bytes, run, bytes.length);
+  o.at = base + bytes.length;
+}
+
+function writeAt(o: Open, bytes: Uint8Array, from: number, to: number): void {
+  if (from === to) return;
+  const at = o.at + from;
+  for (let done = from; done < to; ) done += writeSync(o.fd, bytes, done, to - done, at + (done - from));
+  o.end = o.at + to;
 }
 
 /** Owner before mode (chown clears setuid bits), times last; then the name it belongs under. */
 function complete(o: Open): void {
   const { file } = o;
   try {
-    setAttributes(o.fd, file);
+    if (o.end < o.at) ftruncateSync(o.fd, o.at); // a hole at the end: the length is set, not written
+    setAttributes(o.fd, file, file.target);
   } finally {
     closeOnce(o);
   }
@@ -73,14 +107,26 @@ function isFolder(p: string): boolean {
   }
 }
 
-function setAttributes(fd: number, a: FileAttributes): void {
+/** Owner (which clears setuid bits and capabilities), mode, extended attributes (ACLs among them), times. */
+function setAttributes(fd: number, a: FileAttributes, target: string): void {
   if (asRoot) ignoreFailure(() => fchownSync(fd, a.uid, a.gid));
   fchmodSync(fd, a.mode);
-  futimesSync(fd, seconds(a), seconds(a));
+  for (const x of a.xattrs ?? []) {
+    if (!asRoot && PRIVILEGED_XATTR.test(x.name)) continue;
+    try {
+      writeXattr(fd, x.name, Buffer.from(x.value));
+    } catch (e) {
+      warnings.push({ path: target, message: `extended attribute ${x.name} not set: ${(e as Error).message}` });
+    }
+  }
+  setTimes(fd, a.mtimeS, a.mtimeNs);
 }
 
-/** Node takes times as a double of seconds: within a microsecond or so of the nanoseconds recorded */
-const seconds = (t: FileTimes) => t.mtimeS + t.mtimeNs / 1e9;
+/** Namespaces only root may set: a restore by another user leaves them out, as it leaves out owners. */
+const PRIVILEGED_XATTR = /^(security|trusted)\./;
+
+/** This message's warnings, sent with its report. */
+let warnings: WriterReport['warnings'] = [];
 
 /** A descriptor is closed once only: its number may be another thread's file a moment later. */
 function closeOnce(o: Open): void {
@@ -117,7 +163,7 @@ function run(job: WriterJob): void {
     case 'whole': {
       const o = create(job.file);
       guarded(o, () => {
-        for (const s of job.content) writeAll(o.fd, view(s));
+        for (const s of job.content) append(o, view(s));
         complete(o);
       });
       return;
@@ -128,7 +174,7 @@ function run(job: WriterJob): void {
     case 'append': {
       const o = open.get(job.id);
       if (!o) return; // failed earlier, and reported then
-      guarded(o, () => writeAll(o.fd, view(job.content)));
+      guarded(o, () => append(o, view(job.content)));
       return;
     }
     case 'close': {
@@ -142,7 +188,7 @@ function run(job: WriterJob): void {
     case 'folder': {
       const fd = openSync(osPath(job.target), FOLDER);
       try {
-        setAttributes(fd, job.attributes);
+        setAttributes(fd, job.attributes, job.target);
       } finally {
         closeSync(fd);
       }
@@ -154,8 +200,9 @@ function run(job: WriterJob): void {
       return;
     case 'symlink':
       symlinkSync(osPath(job.linkText), osPath(job.path));
+      if (asRoot) ignoreFailure(() => lchownSync(osPath(job.path), job.owner.uid, job.owner.gid));
       try {
-        lutimesSync(osPath(job.path), seconds(job.times), seconds(job.times));
+        setLinkTimes(job.path, job.owner.mtimeS, job.owner.mtimeNs);
       } catch {
         // not every file system keeps a symlink's own times
       }
@@ -179,7 +226,8 @@ function pathOf(job: WriterJob): string {
 }
 
 parentPort!.on('message', (jobs: WriterJob[]) => {
-  const report: WriterReport = { failures: [] };
+  warnings = [];
+  const report: WriterReport = { failures: [], warnings };
   for (const job of jobs) {
     const target = pathOf(job);
     try {

@@ -12,13 +12,17 @@
 // has done them. Nothing is allocated per chunk or per file.
 
 import { Worker } from 'node:worker_threads';
+import type { ExtendedAttribute } from '../format/file-list.js';
 import { ContentRing } from '../storage/content-ring.js';
 import { workerFile } from '../storage/worker-file.js';
 
 export interface FileAttributes extends FileTimes {
   mode: number;
+  /** the owner to give as root: resolved from the recorded names by the caller */
   uid: number;
   gid: number;
+  /** extended attributes to set, if any */
+  xattrs?: ExtendedAttribute[];
 }
 
 /** A modification time to the nanosecond (FileEntry's). */
@@ -26,6 +30,9 @@ export interface FileTimes {
   mtimeS: number;
   mtimeNs: number;
 }
+
+/** What a symlink keeps of its own: owner and time. */
+export type FileOwner = Pick<FileAttributes, 'uid' | 'gid' | 'mtimeS' | 'mtimeNs'>;
 
 export interface PlacedFile extends FileAttributes {
   /** absolute path */
@@ -53,7 +60,7 @@ export type WriterJob =
   | { op: 'open'; id: number; file: PlacedFile }
   | { op: 'append'; id: number; content: RingSpan }
   | { op: 'close'; id: number; commit: boolean }
-  | { op: 'symlink'; id: number; path: string; linkText: string; times: FileTimes }
+  | { op: 'symlink'; id: number; path: string; linkText: string; owner: FileOwner }
   | { op: 'folder'; id: number; target: string; attributes: FileAttributes }
   /** removes every file opened and not closed (a restore that stops) */
   | { op: 'abandon'; id: number };
@@ -65,6 +72,8 @@ export interface WriterSetup {
 /** The worker's answer to each message of jobs, in order: what failed, each a file (or link, or folder) of its own. */
 export interface WriterReport {
   failures: { id: number; path: string; message: string; code?: string }[];
+  /** written, but an attribute could not be set (an extended attribute the target file system refuses) */
+  warnings: { path: string; message: string }[];
 }
 
 /** The writer thread is gone: nothing more can be written. Any other failure belongs to one file. */
@@ -82,6 +91,8 @@ export class FileWriter {
    * writer goes on with the others. Without it the first such failure stops the writer.
    */
   onFileFailure: ((path: string, reason: string) => void) | undefined;
+  /** Told of each file written without one of its attributes (absolute path, reason). */
+  onWarning: (path: string, reason: string) => void = () => {};
   private readonly worker: Worker;
   private readonly ring: ContentRing;
   private jobs: WriterJob[] = [];
@@ -171,8 +182,9 @@ export class FileWriter {
   }
 
   /** Makes a symlink at `path` (absolute) that reads `linkText`. */
-  symlink(path: string, linkText: string, times: FileTimes): void {
-    this.push({ op: 'symlink', id: this.nextId++, path, linkText, times: { mtimeS: times.mtimeS, mtimeNs: times.mtimeNs } });
+  /** A symlink, with its own owner (as root) and time. */
+  symlink(path: string, linkText: string, a: FileOwner): void {
+    this.push({ op: 'symlink', id: this.nextId++, path, linkText, owner: { uid: a.uid, gid: a.gid, mtimeS: a.mtimeS, mtimeNs: a.mtimeNs } });
   }
 
   /** Sets a folder's owner, mode and times (after what goes into it, which would change its mtime). */
@@ -223,6 +235,7 @@ export class FileWriter {
 
   private take(r: WriterReport): void {
     this.ring.free(this.posted.shift() ?? 0);
+    for (const w of r.warnings) this.onWarning(w.path, w.message);
     for (const f of r.failures) {
       if (this.onFileFailure) this.onFileFailure(f.path, f.message);
       else this.failure ??= Object.assign(new Error(f.message), f.code ? { code: f.code } : {});

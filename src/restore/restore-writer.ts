@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { DbkError } from '../errors.js';
 import type { FileEntry } from '../format/file-list.js';
 import type { SafeTree } from '../tree/safe-path.js';
+import type { RestoredAttributes } from './attributes.js';
 import type { FileWriter, PlacedFile, RingSpan } from './file-writer.js';
 import type { RestoreChunks } from './restore-chunks.js';
 
@@ -19,6 +20,7 @@ export class RestoreWriter {
     /** the load (see RestoreChunks) of each chunk of the revision a file reads */
     private readonly loadOf: Int32Array,
     private readonly chunkLengths: readonly number[],
+    private readonly attributes: RestoredAttributes,
   ) {}
 
   /**
@@ -28,16 +30,7 @@ export class RestoreWriter {
    */
   async restore(e: FileEntry, exists: boolean): Promise<void> {
     await this.tree.prepareParent(e.path);
-    const file: PlacedFile = {
-      target: this.tree.abs(e.path),
-      viaTemp: exists,
-      replaceFolder: this.tree.replace,
-      mode: e.mode,
-      uid: e.uid,
-      gid: e.gid,
-      mtimeS: e.mtimeS,
-      mtimeNs: e.mtimeNs,
-    };
+    const file: PlacedFile = { ...this.attributes.of(e), target: this.tree.abs(e.path), viaTemp: exists, replaceFolder: this.tree.replace };
     const r = e.range;
     if (!r) return this.writer.writeWhole(file, []);
     this.chunks.releaseBelow(this.loadOf[r.startChunk]!);

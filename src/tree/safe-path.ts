@@ -5,6 +5,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { DbkError } from '../errors.js';
+import { osPath } from '../format/names.js';
 
 function checkRelativePath(p: string): void {
   const bad = p === '' || p.startsWith('/') || p.includes('\0') || /^[A-Za-z]:/.test(p) || p.split('/').some((seg) => seg === '' || seg === '.' || seg === '..');
@@ -102,15 +103,15 @@ export class SafeTree {
   private async ensureDir(rel: string): Promise<void> {
     const abs = this.abs(rel);
     // in a folder this tree made, nothing can be in the way
-    const st = this.inNewFolder(rel) ? undefined : await fs.lstat(abs).catch(() => undefined);
+    const st = this.inNewFolder(rel) ? undefined : await fs.lstat(osPath(abs)).catch(() => undefined);
     if (st && !st.isDirectory()) {
       if (!this.replace) {
         throw new DbkError('CONFIG', `${rel} is in the way of a folder being restored (${st.isSymbolicLink() ? 'a symlink' : 'a file'}); nothing was written through it`);
       }
-      await fs.unlink(abs);
+      await fs.unlink(osPath(abs));
     }
     if (!st?.isDirectory()) {
-      await fs.mkdir(abs);
+      await fs.mkdir(osPath(abs));
       this.made.add(rel);
     }
   }

@@ -1,6 +1,7 @@
 // Walks the repository in backup order: depth first, names sorted by code unit, a folder just
-// before its contents. Applies the filters, never enters .dbk/, skips sockets, fifos and devices
-// with a notice, and reports what it cannot read instead of failing.
+// before its contents. Applies the filters, never enters .dbk/, skips sockets with a notice, and
+// reports what it cannot read instead of failing. Records what restore needs to make each entry
+// again: nanosecond times, hard-link groups, device numbers, owners' names, extended attributes.
 //
 // The walk uses synchronous calls: an lstat through the thread pool costs about 40 µs of
 // main-thread CPU in callbacks and promises, eight times the system call itself, and a scan is
@@ -16,6 +17,7 @@ import type { EntryType, FileEntry } from '../format/file-list.js';
 import { nameFromBytes, osPath } from '../format/names.js';
 import { DBK_DIR } from '../storage/preferences.js';
 import type { Filters } from './filters.js';
+import { type Accounts, readXattrs } from './native-fs.js';
 
 /** What the scan learns of an entry: a file-list entry before its content is read. */
 export type ScannedEntry = Omit<FileEntry, 'range' | 'hash' | 'linkOf'> & {
@@ -32,16 +34,23 @@ export interface ScanResult {
   entries: ScannedEntry[];
   /** not backed up: unreadable, vanished */
   problems: ScanProblem[];
-  /** not backed up by design: sockets, fifos, devices */
+  /** not backed up by design: sockets */
   skipped: ScanProblem[];
+}
+
+export interface ScanOptions {
+  /** read extended attributes (and with them POSIX ACLs) */
+  xattrs?: boolean;
+  /** record owners' names beside their ids */
+  accounts?: Accounts;
 }
 
 const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const YIELD_EVERY_MS = 20;
 
-export async function scan(root: string, filters: Filters): Promise<ScanResult> {
+export async function scan(root: string, filters: Filters, options: ScanOptions = {}): Promise<ScanResult> {
   const out: ScanResult = { entries: [], problems: [], skipped: [] };
-  const walk: Walk = { base: withSlash(path.resolve(root)), filters, out };
+  const walk: Walk = { base: withSlash(path.resolve(root)), filters, out, options };
   // the folders being walked, innermost last, each with the names still to visit
   const stack: Folder[] = [openFolder(walk, '')];
   let since = performance.now();
@@ -69,6 +78,7 @@ interface Walk {
   base: string;
   filters: Filters;
   out: ScanResult;
+  options: ScanOptions;
 }
 
 const withSlash = (p: string) => (p.endsWith('/') ? p : `${p}/`);
@@ -112,7 +122,7 @@ function scanEntry(walk: Walk, rel: string): ScannedEntry | undefined {
     const type = entryType(st);
     if (!filters.includes(type === 'dir' ? `${rel}/` : rel)) return undefined;
     if (!type) {
-      out.skipped.push({ path: rel, reason: 'not a regular file, folder or symlink' });
+      out.skipped.push({ path: rel, reason: 'a socket (made by the program that listens on it)' });
       return undefined;
     }
     const ns = st.mtimeNs;
@@ -129,6 +139,12 @@ function scanEntry(walk: Walk, rel: string): ScannedEntry | undefined {
     };
     if (type === 'symlink') entry.target = nameFromBytes(readlinkSync(full, { encoding: 'buffer' }));
     if (type === 'file' && st.nlink > 1n) entry.inode = `${st.dev}:${st.ino}`;
+    if (type === 'chardev' || type === 'blockdev') entry.rdev = Number(st.rdev);
+    addOwnerNames(entry, walk.options.accounts);
+    if (walk.options.xattrs) {
+      const xattrs = readXattrs(walk.base + rel);
+      if (xattrs.length > 0) entry.xattrs = xattrs;
+    }
     return entry;
   } catch (e) {
     // what the filters leave out is not a problem, whatever its type was
@@ -139,9 +155,19 @@ function scanEntry(walk: Walk, rel: string): ScannedEntry | undefined {
 
 const NS_PER_S = 1_000_000_000n;
 
+function addOwnerNames(entry: ScannedEntry, accounts: Accounts | undefined): void {
+  const user = accounts?.userName(entry.uid);
+  const group = accounts?.groupName(entry.gid);
+  if (user !== undefined) entry.user = user;
+  if (group !== undefined) entry.group = group;
+}
+
 function entryType(st: BigIntStats): EntryType | undefined {
   if (st.isFile()) return 'file';
   if (st.isDirectory()) return 'dir';
   if (st.isSymbolicLink()) return 'symlink';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isCharacterDevice()) return 'chardev';
+  if (st.isBlockDevice()) return 'blockdev';
   return undefined;
 }

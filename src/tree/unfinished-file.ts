@@ -10,6 +10,7 @@
 import type { Stats } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { nameFromBytes, osPath } from '../format/names.js';
 import { DBK_DIR } from '../storage/preferences.js';
 
 export const UNFINISHED_MODE = 0o1600;
@@ -55,13 +56,14 @@ export async function endRestore(repoDir: string): Promise<void> {
 }
 
 async function removeTemporaryFiles(dir: string, top: boolean): Promise<void> {
-  const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+  const entries = await fs.readdir(osPath(dir), { withFileTypes: true, encoding: 'buffer' }).catch(() => []);
   for (const d of entries) {
-    const abs = path.join(dir, d.name);
+    const name = nameFromBytes(d.name);
+    const abs = path.join(dir, name);
     if (d.isDirectory()) {
-      if (!(top && d.name === DBK_DIR)) await removeTemporaryFiles(abs, false);
-    } else if (d.isFile() && RESTORE_TEMP.test(d.name) && isUnfinishedRestore(await fs.lstat(abs))) {
-      await fs.rm(abs, { force: true });
+      if (!(top && name === DBK_DIR)) await removeTemporaryFiles(abs, false);
+    } else if (d.isFile() && RESTORE_TEMP.test(name) && isUnfinishedRestore(await fs.lstat(osPath(abs)))) {
+      await fs.rm(osPath(abs), { force: true });
     }
   }
 }

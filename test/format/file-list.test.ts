@@ -60,7 +60,20 @@ describe('file list', () => {
       { path: 'null', type: 'chardev', mode: 0o666, mtimeS: 5, mtimeNs: 4, size: 0, uid: 0, gid: 0, rdev: 0x103 },
       { path: 'sda', type: 'blockdev', mode: 0o660, mtimeS: 5, mtimeNs: 5, size: 0, uid: 0, gid: 6, rdev: 0x800 },
       { path: 'linked', type: 'file', mode: 0o644, mtimeS: 5, mtimeNs: 1, size: 0, uid: 0, gid: 0, linkOf: 0 },
-      { path: 'tagged', type: 'dir', mode: 0o755, mtimeS: 5, mtimeNs: 6, size: 0, uid: 0, gid: 0, xattrs: [{ name: 'user.a', value: Buffer.from([0, 1, 2]) }, { name: 'user.empty', value: Buffer.alloc(0) }] },
+      {
+        path: 'tagged',
+        type: 'dir',
+        mode: 0o755,
+        mtimeS: 5,
+        mtimeNs: 6,
+        size: 0,
+        uid: 0,
+        gid: 0,
+        xattrs: [
+          { name: 'user.a', value: Buffer.from([0, 1, 2]) },
+          { name: 'user.empty', value: Buffer.alloc(0) },
+        ],
+      },
     ];
     const enc = encodeFileList(odd);
     expect(decodeFileList(enc, 0)).toEqual(odd);
@@ -70,7 +83,17 @@ describe('file list', () => {
   it('a hard link to a later entry, or from what is not a file: CORRUPT', () => {
     const base = { mode: 0o644, mtimeS: 0, mtimeNs: 0, size: 0, uid: 0, gid: 0 } as const;
     expectCorrupt(() => decodeFileList(encodeFileList([{ ...base, path: 'a', type: 'file', linkOf: 0 }]), 0), 'link to itself');
-    expectCorrupt(() => decodeFileList(encodeFileList([{ ...base, path: 'a', type: 'file' }, { ...base, path: 'd', type: 'dir', linkOf: 0 }]), 0), 'folder');
+    expectCorrupt(
+      () =>
+        decodeFileList(
+          encodeFileList([
+            { ...base, path: 'a', type: 'file' },
+            { ...base, path: 'd', type: 'dir', linkOf: 0 },
+          ]),
+          0,
+        ),
+      'folder',
+    );
   });
 
   it('passes over an extra it does not know (written by a later version)', () => {

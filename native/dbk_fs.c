@@ -1,0 +1,340 @@
+// The few file system calls Node does not offer, for backup and restore to keep what the file
+// system holds (see src/tree/native-fs.ts, which wraps and documents them):
+//   futimens/lutimens  modification time to the nanosecond (Node passes a double of seconds)
+//   mknod              fifos and device nodes
+//   l/f list, get, set extended attributes (POSIX ACLs are extended attributes too)
+//   user and group names of ids and back, through the C library's account sources (NSS)
+// Paths come as Buffers (names are bytes); errors are thrown as Error objects with `code` set to
+// the errno name (ENOTSUP, ENOENT...), as node:fs does.
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <node_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#define MAX_ARGS 4
+
+static const char *errno_code(int e) {
+  switch (e) {
+    case ENOENT: return "ENOENT";
+    case EACCES: return "EACCES";
+    case EPERM: return "EPERM";
+    case ENOTSUP: return "ENOTSUP";
+    case ENODATA: return "ENODATA";
+    case ERANGE: return "ERANGE";
+    case E2BIG: return "E2BIG";
+    case EEXIST: return "EEXIST";
+    case ENOSPC: return "ENOSPC";
+    case EDQUOT: return "EDQUOT";
+    case EBADF: return "EBADF";
+    case EINVAL: return "EINVAL";
+    case ENOTDIR: return "ENOTDIR";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case ELOOP: return "ELOOP";
+    case EROFS: return "EROFS";
+    case EIO: return "EIO";
+    default: return "EUNKNOWN";
+  }
+}
+
+static napi_value throw_errno(napi_env env, const char *syscall) {
+  int e = errno;
+  char message[256];
+  snprintf(message, sizeof message, "%s: %s, %s", errno_code(e), strerror(e), syscall);
+  napi_throw_error(env, errno_code(e), message);
+  return NULL;
+}
+
+static int args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
+    napi_throw_type_error(env, NULL, "missing arguments");
+    return 0;
+  }
+  return 1;
+}
+
+// A Buffer argument as a NUL-terminated string (malloc'd; the caller frees); NULL after throwing.
+static char *cstring(napi_env env, napi_value v) {
+  void *data;
+  size_t length;
+  if (napi_get_buffer_info(env, v, &data, &length) != napi_ok) {
+    napi_throw_type_error(env, NULL, "a path or name must be a Buffer");
+    return NULL;
+  }
+  if (memchr(data, 0, length) != NULL) {
+    napi_throw_type_error(env, NULL, "a path or name holds a NUL byte");
+    return NULL;
+  }
+  char *s = malloc(length + 1);
+  if (s == NULL) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  memcpy(s, data, length);
+  s[length] = 0;
+  return s;
+}
+
+static int number(napi_env env, napi_value v, double *out) {
+  if (napi_get_value_double(env, v, out) != napi_ok) {
+    napi_throw_type_error(env, NULL, "a number was expected");
+    return 0;
+  }
+  return 1;
+}
+
+static napi_value undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+// atime and mtime both set to (seconds, nanoseconds), as restore has always set them
+static int read_times(napi_env env, napi_value *argv, struct timespec times[2]) {
+  double s, ns;
+  if (!number(env, argv[0], &s) || !number(env, argv[1], &ns)) return 0;
+  times[0].tv_sec = times[1].tv_sec = (time_t)s;
+  times[0].tv_nsec = times[1].tv_nsec = (long)ns;
+  return 1;
+}
+
+// futimens(fd, seconds, nanoseconds)
+static napi_value Futimens(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  double fd;
+  struct timespec times[2];
+  if (!args(env, info, 3, argv) || !number(env, argv[0], &fd) || !read_times(env, argv + 1, times)) return NULL;
+  if (futimens((int)fd, times) != 0) return throw_errno(env, "futimens");
+  return undefined(env);
+}
+
+// lutimens(path, seconds, nanoseconds): the path itself, a symlink's own time when it is one
+static napi_value Lutimens(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  struct timespec times[2];
+  if (!args(env, info, 3, argv) || !read_times(env, argv + 1, times)) return NULL;
+  char *path = cstring(env, argv[0]);
+  if (path == NULL) return NULL;
+  int rc = utimensat(AT_FDCWD, path, times, AT_SYMLINK_NOFOLLOW);
+  free(path);
+  if (rc != 0) return throw_errno(env, "utimensat");
+  return undefined(env);
+}
+
+// mknod(path, mode with type bits, device number)
+static napi_value Mknod(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  double mode, dev;
+  if (!args(env, info, 3, argv) || !number(env, argv[1], &mode) || !number(env, argv[2], &dev)) return NULL;
+  char *path = cstring(env, argv[0]);
+  if (path == NULL) return NULL;
+  int rc = mknod(path, (mode_t)mode, (dev_t)dev);
+  free(path);
+  if (rc != 0) return throw_errno(env, "mknod");
+  return undefined(env);
+}
+
+// The target of an xattr call: a descriptor (a number) or a path (a Buffer, never followed).
+typedef struct {
+  int fd;
+  char *path;
+} target_t;
+
+static int read_target(napi_env env, napi_value v, target_t *t) {
+  napi_valuetype type;
+  napi_typeof(env, v, &type);
+  t->fd = -1;
+  t->path = NULL;
+  if (type == napi_number) {
+    double fd;
+    if (!number(env, v, &fd)) return 0;
+    t->fd = (int)fd;
+    return 1;
+  }
+  t->path = cstring(env, v);
+  return t->path != NULL;
+}
+
+static ssize_t list_names(target_t *t, char *buf, size_t size) {
+  return t->fd >= 0 ? flistxattr(t->fd, buf, size) : llistxattr(t->path, buf, size);
+}
+
+static ssize_t get_value(target_t *t, const char *name, void *buf, size_t size) {
+  return t->fd >= 0 ? fgetxattr(t->fd, name, buf, size) : lgetxattr(t->path, name, buf, size);
+}
+
+// The list of names, or a value, in a buffer grown until it fits (it may grow between two calls).
+static ssize_t read_all(target_t *t, const char *name, char **out) {
+  for (size_t size = 1024;; size *= 4) {
+    char *buf = malloc(size);
+    if (buf == NULL) {
+      errno = ENOMEM;
+      return -1;
+    }
+    ssize_t n = name == NULL ? list_names(t, buf, size) : get_value(t, name, buf, size);
+    if (n >= 0) {
+      *out = buf;
+      return n;
+    }
+    int e = errno;
+    free(buf);
+    errno = e;
+    if (e != ERANGE || size > (1u << 24)) return -1;
+  }
+}
+
+// xattrs(target) -> [[name Buffer, value Buffer], ...]; [] where the file system keeps none
+static napi_value Xattrs(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  target_t t;
+  if (!args(env, info, 1, argv) || !read_target(env, argv[0], &t)) return NULL;
+  char *names = NULL;
+  ssize_t names_len = read_all(&t, NULL, &names);
+  napi_value result;
+  napi_create_array(env, &result);
+  if (names_len < 0) {
+    int e = errno;
+    free(t.path);
+    if (e == ENOTSUP) return result;
+    errno = e;
+    return throw_errno(env, "listxattr");
+  }
+  uint32_t count = 0;
+  for (char *name = names; name < names + names_len; name += strlen(name) + 1) {
+    char *value = NULL;
+    ssize_t value_len = read_all(&t, name, &value);
+    if (value_len < 0) {
+      if (errno == ENODATA) continue; // removed since it was listed
+      int e = errno;
+      free(names);
+      free(t.path);
+      errno = e;
+      return throw_errno(env, "getxattr");
+    }
+    napi_value pair, n, v;
+    napi_create_buffer_copy(env, strlen(name), name, NULL, &n);
+    napi_create_buffer_copy(env, (size_t)value_len, value, NULL, &v);
+    free(value);
+    napi_create_array_with_length(env, 2, &pair);
+    napi_set_element(env, pair, 0, n);
+    napi_set_element(env, pair, 1, v);
+    napi_set_element(env, result, count++, pair);
+  }
+  free(names);
+  free(t.path);
+  return result;
+}
+
+// setXattr(target, name Buffer, value Buffer)
+static napi_value SetXattr(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  target_t t;
+  void *value;
+  size_t value_len;
+  if (!args(env, info, 3, argv) || !read_target(env, argv[0], &t)) return NULL;
+  char *name = cstring(env, argv[1]);
+  if (name == NULL || napi_get_buffer_info(env, argv[2], &value, &value_len) != napi_ok) {
+    free(t.path);
+    free(name);
+    return NULL;
+  }
+  int rc = t.fd >= 0 ? fsetxattr(t.fd, name, value, value_len, 0) : lsetxattr(t.path, name, value, value_len, 0);
+  free(name);
+  free(t.path);
+  if (rc != 0) return throw_errno(env, "setxattr");
+  return undefined(env);
+}
+
+// Account lookups through the C library, so that every source it is set up for (files, LDAP,
+// systemd-homed...) answers, as ls and tar see them. Each returns undefined when there is no such
+// account.
+static napi_value string_or_undefined(napi_env env, const char *s) {
+  napi_value v;
+  if (s == NULL) return undefined(env);
+  napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v);
+  return v;
+}
+
+static napi_value number_or_undefined(napi_env env, int found, double n) {
+  napi_value v;
+  if (!found) return undefined(env);
+  napi_create_double(env, n, &v);
+  return v;
+}
+
+#define LOOKUP_BUFFER 16384
+
+// userName(uid), groupName(gid)
+static napi_value UserName(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  double id;
+  if (!args(env, info, 1, argv) || !number(env, argv[0], &id)) return NULL;
+  struct passwd pw, *found = NULL;
+  char buf[LOOKUP_BUFFER];
+  getpwuid_r((uid_t)id, &pw, buf, sizeof buf, &found);
+  return string_or_undefined(env, found ? found->pw_name : NULL);
+}
+
+static napi_value GroupName(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  double id;
+  if (!args(env, info, 1, argv) || !number(env, argv[0], &id)) return NULL;
+  struct group gr, *found = NULL;
+  char buf[LOOKUP_BUFFER];
+  getgrgid_r((gid_t)id, &gr, buf, sizeof buf, &found);
+  return string_or_undefined(env, found ? found->gr_name : NULL);
+}
+
+// userId(name Buffer), groupId(name Buffer)
+static napi_value UserId(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!args(env, info, 1, argv)) return NULL;
+  char *name = cstring(env, argv[0]);
+  if (name == NULL) return NULL;
+  struct passwd pw, *found = NULL;
+  char buf[LOOKUP_BUFFER];
+  getpwnam_r(name, &pw, buf, sizeof buf, &found);
+  free(name);
+  return number_or_undefined(env, found != NULL, found ? found->pw_uid : 0);
+}
+
+static napi_value GroupId(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!args(env, info, 1, argv)) return NULL;
+  char *name = cstring(env, argv[0]);
+  if (name == NULL) return NULL;
+  struct group gr, *found = NULL;
+  char buf[LOOKUP_BUFFER];
+  getgrnam_r(name, &gr, buf, sizeof buf, &found);
+  free(name);
+  return number_or_undefined(env, found != NULL, found ? found->gr_gid : 0);
+}
+
+static napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"futimens", NULL, Futimens, NULL, NULL, NULL, napi_default, NULL},
+      {"lutimens", NULL, Lutimens, NULL, NULL, NULL, napi_default, NULL},
+      {"mknod", NULL, Mknod, NULL, NULL, NULL, napi_default, NULL},
+      {"xattrs", NULL, Xattrs, NULL, NULL, NULL, napi_default, NULL},
+      {"setXattr", NULL, SetXattr, NULL, NULL, NULL, napi_default, NULL},
+      {"userName", NULL, UserName, NULL, NULL, NULL, napi_default, NULL},
+      {"groupName", NULL, GroupName, NULL, NULL, NULL, napi_default, NULL},
+      {"userId", NULL, UserId, NULL, NULL, NULL, napi_default, NULL},
+      {"groupId", NULL, GroupId, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
