@@ -3,6 +3,7 @@
 
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backup } from '../src/commands/backup.js';
@@ -82,18 +83,27 @@ describe('filters', () => {
 });
 
 describe('what cannot be backed up', () => {
-  it('skips fifos with a notice, and the backup completes', async () => {
+  it('skips sockets with a notice, keeps fifos, and the backup completes', async () => {
     const repo = await makeRepo();
     put(repo.repoDir, 'a.txt', 'a\n');
     execFileSync('mkfifo', [path.join(repo.repoDir, 'pipe')]);
     fs.mkdirSync(path.join(repo.repoDir, 'sub'));
-    execFileSync('mkfifo', [path.join(repo.repoDir, 'sub/pipe2')]);
-    const r = await backup(repo.open);
-    expect(r.skipped.map((s) => s.path)).toEqual(['pipe', 'sub/pipe2']);
-    expect(r.problems).toEqual([]);
-    expect(r.revision).toBe(1);
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(path.join(repo.repoDir, 'sub/socket'), resolve));
+    try {
+      const r = await backup(repo.open);
+      expect(r.skipped.map((s) => s.path)).toEqual(['sub/socket']);
+      expect(r.problems).toEqual([]);
+      expect(r.revision).toBe(1);
+    } finally {
+      server.close();
+    }
     const { entries } = await revisionContents(repo, 1);
-    expect(entries.map((e) => e.path)).toEqual(['a.txt', 'sub']);
+    expect(entries.map((e) => [e.path, e.type])).toEqual([
+      ['a.txt', 'file'],
+      ['pipe', 'fifo'],
+      ['sub', 'dir'],
+    ]);
   });
 
   it('reports a file that vanishes between scan and read, and backs up the rest', async () => {

@@ -118,6 +118,23 @@ const sampleEntries = (): FileEntry[] => [
   { path: 'docs/empty', type: 'file', mode: 0o600, mtimeS: 0, mtimeNs: 0, size: 0, uid: 0, gid: 0 },
   { path: 'docs/link', type: 'symlink', mode: 0o777, mtimeS: -1, mtimeNs: 999_999_999, size: 0, uid: 1, gid: 2, target: '../elsewhere' },
   { path: 'big', type: 'file', mode: 0o4755, mtimeS: 2, mtimeNs: 5, size: 250, uid: 0, gid: 0, range: { startChunk: 1, startOffset: 50, endChunk: 3, endOffset: 100 }, hash: randomBytes(32) },
+  // version 2's additions: bytes that are not UTF-8, special files, a hard link, owner names, extended attributes
+  { path: 'bad\udcff', type: 'fifo', mode: 0o600, mtimeS: 3, mtimeNs: 0, size: 0, uid: 0, gid: 0, user: 'root', group: 'wheel' },
+  { path: 'null', type: 'chardev', mode: 0o666, mtimeS: 3, mtimeNs: 0, size: 0, uid: 0, gid: 0, rdev: 259 },
+  {
+    path: 'big2',
+    type: 'file',
+    mode: 0o644,
+    mtimeS: 2,
+    mtimeNs: 5,
+    size: 250,
+    uid: 0,
+    gid: 0,
+    range: { startChunk: 1, startOffset: 50, endChunk: 3, endOffset: 100 },
+    hash: randomBytes(32),
+    linkOf: 4,
+  },
+  { path: 'x', type: 'dir', mode: 0o755, mtimeS: 3, mtimeNs: 0, size: 0, uid: 0, gid: 0, xattrs: [{ name: 'user.a', value: Buffer.from([1, 2, 3]) }] },
 ];
 
 function fileListTarget(): Target {

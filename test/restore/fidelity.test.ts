@@ -171,6 +171,30 @@ describe('what the file system holds comes back', () => {
     expect(again.problems).toEqual([]);
   });
 
+  it('a file that grows or shrinks between the scan and its read is recorded as it was read', async () => {
+    const source = await makeRepo();
+    const growing = path.join(source.repoDir, 'growing');
+    const shrinking = path.join(source.repoDir, 'shrinking');
+    fs.writeFileSync(growing, 'short\n');
+    fs.writeFileSync(shrinking, 'x'.repeat(100_000));
+    let changed = false;
+    // called with the totals once the scan is done, before any file is read
+    const onProgress = () => {
+      if (changed) return;
+      changed = true;
+      fs.appendFileSync(growing, 'and then longer\n');
+      fs.truncateSync(shrinking, 10);
+    };
+    const b = await backup({ ...source.open, onProgress });
+    expect(changed).toBe(true);
+    expect(b.problems).toEqual([]);
+    const target = await joinRepo(source);
+    const r = await restore({ ...target.open, revision: 1 });
+    expect(r.failed).toEqual([]);
+    expect(fs.readFileSync(path.join(target.repoDir, 'growing'), 'utf8')).toBe('short\nand then longer\n');
+    expect(fs.readFileSync(path.join(target.repoDir, 'shrinking'), 'utf8')).toBe('x'.repeat(10));
+  });
+
   it('a revision written with the first file-list version restores', async () => {
     const fixture = path.join(import.meta.dirname, '../fixtures/file-list-v1');
     const storage = await makeRepo();
