@@ -141,10 +141,7 @@ function scanEntry(walk: Walk, rel: string): ScannedEntry | undefined {
     if (type === 'file' && st.nlink > 1n) entry.inode = `${st.dev}:${st.ino}`;
     if (type === 'chardev' || type === 'blockdev') entry.rdev = Number(st.rdev);
     addOwnerNames(entry, walk.options.accounts);
-    if (walk.options.xattrs) {
-      const xattrs = readXattrs(walk.base + rel);
-      if (xattrs.length > 0) entry.xattrs = xattrs;
-    }
+    if (walk.options.xattrs) addXattrs(entry, walk.base + rel, out);
     return entry;
   } catch (e) {
     // what the filters leave out is not a problem, whatever its type was
@@ -154,6 +151,16 @@ function scanEntry(walk: Walk, rel: string): ScannedEntry | undefined {
 }
 
 const NS_PER_S = 1_000_000_000n;
+
+/** An entry whose extended attributes cannot be read is backed up without them, and that is said. */
+function addXattrs(entry: ScannedEntry, full: string, out: ScanResult): void {
+  try {
+    const xattrs = readXattrs(full);
+    if (xattrs.length > 0) entry.xattrs = xattrs;
+  } catch (e) {
+    out.problems.push({ path: entry.path, reason: `backed up without its extended attributes: ${(e as Error).message}` });
+  }
+}
 
 function addOwnerNames(entry: ScannedEntry, accounts: Accounts | undefined): void {
   const user = accounts?.userName(entry.uid);
