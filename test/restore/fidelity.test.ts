@@ -64,6 +64,9 @@ function buildGoldenTree(root: string): void {
   writeXattr(at('links').toString(), 'user.empty', Buffer.alloc(0));
   writeXattr(nameFromBytes(at(bytes('folder \xe9'), 'file')), 'user.binary', Buffer.from([0, 255, 1]));
   makeNode(at('fifo').toString(), fs.constants.S_IFIFO | 0o640, 0);
+  file('with an access control list\n', 'acl');
+  writeXattr(`${root}/acl`, 'system.posix_acl_access', posixAcl([ACL_USER_OBJ, 6], [ACL_USER, 6, 1234], [ACL_GROUP_OBJ, 4], [ACL_MASK, 6], [ACL_OTHER, 0]));
+  writeXattr(`${root}/links`, 'system.posix_acl_default', posixAcl([ACL_USER_OBJ, 7], [ACL_GROUP_OBJ, 5], [ACL_GROUP, 5, 4321], [ACL_MASK, 5], [ACL_OTHER, 0]));
   if (isRoot) {
     makeNode(at('null-device').toString(), fs.constants.S_IFCHR | 0o666, (1 << 8) | 3);
     fs.lchownSync(at('empty'), 65534, 65534);
@@ -74,6 +77,20 @@ function buildGoldenTree(root: string): void {
   // a folder of 50,000 entries
   fs.mkdirSync(at('wide'));
   for (let i = 0; i < 50_000; i++) fs.writeFileSync(at('wide', `f${i}`), i % 1000 === 0 ? `entry ${i}\n` : '');
+}
+
+// A POSIX ACL as the kernel keeps it in its extended attribute (setfacl is not always installed):
+// version 2, then (tag, permissions, id) entries, sorted by tag.
+const [ACL_USER_OBJ, ACL_USER, ACL_GROUP_OBJ, ACL_GROUP, ACL_MASK, ACL_OTHER] = [0x01, 0x02, 0x04, 0x08, 0x10, 0x20];
+function posixAcl(...entries: [tag: number, permissions: number, id?: number][]): Buffer {
+  const b = Buffer.alloc(4 + 8 * entries.length);
+  b.writeUInt32LE(2, 0);
+  entries.forEach(([tag, permissions, id], i) => {
+    b.writeUInt16LE(tag, 4 + 8 * i);
+    b.writeUInt16LE(permissions, 6 + 8 * i);
+    b.writeUInt32LE(id ?? 0xffffffff, 8 + 8 * i);
+  });
+  return b;
 }
 
 interface Described {
@@ -141,7 +158,17 @@ describe('what the file system holds comes back', () => {
     const source = await makeRepo();
     buildGoldenTree(source.repoDir);
     const expected = describeExactly(source.repoDir);
-    expect(expected.get(Buffer.from('sparse').toString('hex'))!.allocated).toBeLessThanOrEqual(64 * 1024);
+    const described = (name: string) => expected.get(Buffer.from(name).toString('hex'))!;
+    // the tree holds what it should (a file system without ACLs or xattrs would fail here, not pass)
+    expect(described('sparse').allocated).toBeLessThanOrEqual(64 * 1024);
+    expect(described('acl').xattrs.map((x) => x.split('=')[0])).toEqual(['system.posix_acl_access']);
+    expect(
+      described('links')
+        .xattrs.map((x) => x.split('=')[0])
+        .sort(),
+    ).toEqual(['system.posix_acl_default', 'user.empty']);
+    expect(described('links/sub/c').sameAs).toBe(Buffer.from('links/a').toString('hex'));
+    expect(described('ns').mtimeNs).toBe('1600000000123456789');
 
     const first = await backup(source.open);
     expect(first.problems).toEqual([]);
