@@ -275,51 +275,51 @@ static napi_value number_or_undefined(napi_env env, int found, double n) {
 
 #define LOOKUP_BUFFER 16384
 
-// userName(uid), groupName(gid)
-static napi_value UserName(napi_env env, napi_callback_info info) {
+// The name of a user (or group) id, or undefined.
+static napi_value name_of(napi_env env, napi_callback_info info, int group) {
   napi_value argv[1];
   double id;
   if (!args(env, info, 1, argv) || !number(env, argv[0], &id)) return NULL;
-  struct passwd pw, *found = NULL;
   char buf[LOOKUP_BUFFER];
-  getpwuid_r((uid_t)id, &pw, buf, sizeof buf, &found);
-  return string_or_undefined(env, found ? found->pw_name : NULL);
+  const char *name = NULL;
+  if (group) {
+    struct group gr, *found = NULL;
+    getgrgid_r((gid_t)id, &gr, buf, sizeof buf, &found);
+    if (found) name = found->gr_name;
+  } else {
+    struct passwd pw, *found = NULL;
+    getpwuid_r((uid_t)id, &pw, buf, sizeof buf, &found);
+    if (found) name = found->pw_name;
+  }
+  return string_or_undefined(env, name);
 }
 
-static napi_value GroupName(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  double id;
-  if (!args(env, info, 1, argv) || !number(env, argv[0], &id)) return NULL;
-  struct group gr, *found = NULL;
-  char buf[LOOKUP_BUFFER];
-  getgrgid_r((gid_t)id, &gr, buf, sizeof buf, &found);
-  return string_or_undefined(env, found ? found->gr_name : NULL);
-}
-
-// userId(name Buffer), groupId(name Buffer)
-static napi_value UserId(napi_env env, napi_callback_info info) {
+// The id of a user (or group) name given as a Buffer, or undefined.
+static napi_value id_of(napi_env env, napi_callback_info info, int group) {
   napi_value argv[1];
   if (!args(env, info, 1, argv)) return NULL;
   char *name = cstring(env, argv[0]);
   if (name == NULL) return NULL;
-  struct passwd pw, *found = NULL;
   char buf[LOOKUP_BUFFER];
-  getpwnam_r(name, &pw, buf, sizeof buf, &found);
+  int found_one = 0;
+  double id = 0;
+  if (group) {
+    struct group gr, *found = NULL;
+    getgrnam_r(name, &gr, buf, sizeof buf, &found);
+    if (found) found_one = 1, id = found->gr_gid;
+  } else {
+    struct passwd pw, *found = NULL;
+    getpwnam_r(name, &pw, buf, sizeof buf, &found);
+    if (found) found_one = 1, id = found->pw_uid;
+  }
   free(name);
-  return number_or_undefined(env, found != NULL, found ? found->pw_uid : 0);
+  return number_or_undefined(env, found_one, id);
 }
 
-static napi_value GroupId(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!args(env, info, 1, argv)) return NULL;
-  char *name = cstring(env, argv[0]);
-  if (name == NULL) return NULL;
-  struct group gr, *found = NULL;
-  char buf[LOOKUP_BUFFER];
-  getgrnam_r(name, &gr, buf, sizeof buf, &found);
-  free(name);
-  return number_or_undefined(env, found != NULL, found ? found->gr_gid : 0);
-}
+static napi_value UserName(napi_env env, napi_callback_info info) { return name_of(env, info, 0); }
+static napi_value GroupName(napi_env env, napi_callback_info info) { return name_of(env, info, 1); }
+static napi_value UserId(napi_env env, napi_callback_info info) { return id_of(env, info, 0); }
+static napi_value GroupId(napi_env env, napi_callback_info info) { return id_of(env, info, 1); }
 
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
