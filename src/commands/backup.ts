@@ -20,7 +20,7 @@ import { MAX_FILE_LIST_BYTES, MAX_REVISION_CHUNKS, type Revision } from '../form
 import { readPreferences } from '../storage/preferences.js';
 import { type OpenOptions, Repository } from '../storage/repository.js';
 import { Filters } from '../tree/filters.js';
-import { Accounts } from '../tree/native-fs.js';
+import { Accounts, nativeMissing } from '../tree/native-fs.js';
 import { type ScannedEntry, type ScanProblem, type ScanResult, scan } from '../tree/scanner.js';
 import { isRestoreLeftover, restoreUnfinished } from '../tree/unfinished-file.js';
 
@@ -68,6 +68,7 @@ export async function backup(o: BackupOptions): Promise<BackupResult> {
   const repo = await Repository.open(o);
   try {
     repo.useAllCoresForCodec();
+    if (nativeMissing) repo.log.warn(`extended attributes and owner names are not backed up: ${nativeMissing}`);
     return await runBackup(repo, o, scanning);
   } finally {
     await repo.close();
