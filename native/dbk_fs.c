@@ -4,7 +4,7 @@
 //   mknod              fifos and device nodes
 //   l/f list, get, set extended attributes (POSIX ACLs are extended attributes too)
 //   user and group names of ids and back, through the C library's account sources (NSS)
-// Paths come as Buffers (names are bytes); errors are thrown as Error objects with `code` set to
+// Paths come as strings, or as Buffers when they are not UTF-8 (names are bytes); errors are thrown as Error objects with `code` set to
 // the errno name (ENOTSUP, ENOENT...), as node:fs does.
 
 #define _GNU_SOURCE
@@ -64,12 +64,31 @@ static int args(napi_env env, napi_callback_info info, size_t want, napi_value *
   return 1;
 }
 
-// A Buffer argument as a NUL-terminated string (malloc'd; the caller frees); NULL after throwing.
+// A path or name argument, a Buffer (bytes that need not be UTF-8) or a string, as a
+// NUL-terminated string (malloc'd; the caller frees); NULL after throwing.
 static char *cstring(napi_env env, napi_value v) {
+  napi_valuetype type;
+  napi_typeof(env, v, &type);
+  if (type == napi_string) {
+    size_t length;
+    napi_get_value_string_utf8(env, v, NULL, 0, &length);
+    char *s = malloc(length + 1);
+    if (s == NULL) {
+      napi_throw_error(env, NULL, "out of memory");
+      return NULL;
+    }
+    napi_get_value_string_utf8(env, v, s, length + 1, &length);
+    if (strlen(s) != length) {
+      free(s);
+      napi_throw_type_error(env, NULL, "a path or name holds a NUL byte");
+      return NULL;
+    }
+    return s;
+  }
   void *data;
   size_t length;
   if (napi_get_buffer_info(env, v, &data, &length) != napi_ok) {
-    napi_throw_type_error(env, NULL, "a path or name must be a Buffer");
+    napi_throw_type_error(env, NULL, "a path or name must be a Buffer or a string");
     return NULL;
   }
   if (memchr(data, 0, length) != NULL) {
@@ -145,7 +164,7 @@ static napi_value Mknod(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-// The target of an xattr call: a descriptor (a number) or a path (a Buffer, never followed).
+// The target of an xattr call: a descriptor (a number) or a path (never followed).
 typedef struct {
   int fd;
   char *path;

@@ -96,17 +96,13 @@ export function encodeFileList(entries: Iterable<FileEntry>): Buffer {
 }
 
 function writeExtras(w: BinaryWriter, e: FileEntry): void {
-  if (e.linkOf === undefined && e.user === undefined && e.group === undefined && e.xattrs === undefined) {
-    w.varint(0);
-    return;
-  }
-  const extras: [number, Uint8Array][] = [];
-  if (e.linkOf !== undefined) extras.push([TAG_HARD_LINK, new BinaryWriter().varint(e.linkOf).toBuffer()]);
-  if (e.user !== undefined) extras.push([TAG_USER, Buffer.from(e.user, 'utf8')]);
-  if (e.group !== undefined) extras.push([TAG_GROUP, Buffer.from(e.group, 'utf8')]);
-  for (const x of e.xattrs ?? []) extras.push([TAG_XATTR, new BinaryWriter().counted(bytesOfName(x.name)).bytes(x.value).toBuffer()]);
-  w.varint(extras.length);
-  for (const [tag, bytes] of extras) w.varint(tag).counted(bytes);
+  const count = (e.linkOf === undefined ? 0 : 1) + (e.user === undefined ? 0 : 1) + (e.group === undefined ? 0 : 1) + (e.xattrs?.length ?? 0);
+  w.varint(count);
+  if (count === 0) return;
+  if (e.linkOf !== undefined) w.varint(TAG_HARD_LINK).counted(new BinaryWriter().varint(e.linkOf).toBuffer());
+  if (e.user !== undefined) w.varint(TAG_USER).counted(ownerNames.bytesOf(e.user));
+  if (e.group !== undefined) w.varint(TAG_GROUP).counted(ownerNames.bytesOf(e.group));
+  for (const x of e.xattrs ?? []) w.varint(TAG_XATTR).counted(new BinaryWriter().counted(bytesOfName(x.name)).bytes(x.value).toBuffer());
 }
 
 export function decodeFileList(data: Buffer, chunkCount: number): FileEntry[] {
@@ -176,10 +172,9 @@ function readContent(r: BinaryReader, e: FileEntry, chunkCount: number): void {
 function readExtra(r: BinaryReader, e: FileEntry, index: number): void {
   const tag = r.varint();
   const bytes = r.counted(MAX_EXTRA_BYTES + MAX_XATTR_NAME + 8);
-  const x = new BinaryReader(bytes, 'file list');
   switch (tag) {
     case TAG_HARD_LINK: {
-      const first = x.varint();
+      const first = new BinaryReader(bytes, 'file list').varint();
       // the first of a group comes earlier, and only files are linked
       if (first >= index || e.type !== 'file') throw corrupt('file list', `${e.path}: hard link to entry ${first}`);
       e.linkOf = first;
@@ -192,6 +187,7 @@ function readExtra(r: BinaryReader, e: FileEntry, index: number): void {
       e.group = ownerNames.of(bytes);
       return;
     case TAG_XATTR: {
+      const x = new BinaryReader(bytes, 'file list');
       const name = nameFromBytes(x.counted(MAX_XATTR_NAME));
       (e.xattrs ??= []).push({ name, value: Buffer.from(x.bytes(x.remaining)) });
       return;
@@ -202,19 +198,24 @@ function readExtra(r: BinaryReader, e: FileEntry, index: number): void {
 }
 
 /**
- * Owner names repeat from entry to entry: the few seen are decoded once and shared, rather than a
- * string per entry (two per file of a million-file list).
+ * Owner names repeat from entry to entry: the few there are are encoded and decoded once and
+ * shared, rather than a string (or a buffer) per entry, two per file of a million-file list.
  */
 const ownerNames = {
-  known: new Map<string, string>(),
+  bytes: new Map<string, Buffer>(),
   of(bytes: Buffer): string {
-    const key = bytes.toString('latin1');
-    let name = this.known.get(key);
-    if (name === undefined) {
-      name = bytes.toString('utf8');
-      if (this.known.size < 1024) this.known.set(key, name);
-    }
+    for (const [name, known] of this.bytes) if (known.equals(bytes)) return name;
+    const name = bytes.toString('utf8');
+    if (this.bytes.size < 64) this.bytes.set(name, Buffer.from(bytes));
     return name;
+  },
+  bytesOf(name: string): Buffer {
+    let b = this.bytes.get(name);
+    if (b === undefined) {
+      b = Buffer.from(name, 'utf8');
+      if (this.bytes.size < 64) this.bytes.set(name, b);
+    }
+    return b;
   },
 };
 

@@ -14,10 +14,10 @@ import { bytesOfName, nameFromBytes, osPath } from '../format/names.js';
 
 interface NativeFs {
   futimens(fd: number, seconds: number, nanoseconds: number): void;
-  lutimens(path: Buffer, seconds: number, nanoseconds: number): void;
-  mknod(path: Buffer, mode: number, device: number): void;
-  xattrs(target: number | Buffer): [Buffer, Buffer][];
-  setXattr(target: number | Buffer, name: Buffer, value: Buffer): void;
+  lutimens(path: string | Buffer, seconds: number, nanoseconds: number): void;
+  mknod(path: string | Buffer, mode: number, device: number): void;
+  xattrs(target: number | string | Buffer): [Buffer, Buffer][];
+  setXattr(target: number | string | Buffer, name: Buffer, value: Buffer): void;
   userName(uid: number): string | undefined;
   groupName(gid: number): string | undefined;
   userId(name: Buffer): number | undefined;
@@ -42,11 +42,6 @@ const native = load();
 /** Why extended attributes, special files and nanoseconds are not kept here, or undefined. */
 export const nativeMissing = native ? undefined : 'the native module (build/Release/dbk_fs.node) is not built: run npm install';
 
-const asBuffer = (p: string) => {
-  const b = osPath(p);
-  return typeof b === 'string' ? Buffer.from(b) : b;
-};
-
 /** Sets a file's access and modification times to the nanosecond through its descriptor. */
 export function setTimes(fd: number, seconds: number, nanoseconds: number): void {
   if (native) native.futimens(fd, seconds, nanoseconds);
@@ -55,25 +50,26 @@ export function setTimes(fd: number, seconds: number, nanoseconds: number): void
 
 /** The same for a path that is not followed: a symlink's own times. */
 export function setLinkTimes(path: string, seconds: number, nanoseconds: number): void {
-  if (native) native.lutimens(asBuffer(path), seconds, nanoseconds);
+  if (native) native.lutimens(osPath(path), seconds, nanoseconds);
   else lutimesSync(osPath(path), seconds + nanoseconds / 1e9, seconds + nanoseconds / 1e9);
 }
 
 /** Makes a fifo or a device node; `mode` holds the type bits (S_IFIFO, S_IFCHR, S_IFBLK). */
 export function makeNode(path: string, mode: number, device: number): void {
   if (!native) throw new Error(`cannot make a special file: ${nativeMissing}`);
-  native.mknod(asBuffer(path), mode, device);
+  native.mknod(osPath(path), mode, device);
 }
 
 /** A file's extended attributes (by descriptor, or by a path that is not followed); none where the file system keeps none. */
 export function readXattrs(target: number | string): { name: string; value: Buffer }[] {
   if (!native) return [];
-  return native.xattrs(typeof target === 'number' ? target : asBuffer(target)).map(([name, value]) => ({ name: nameFromBytes(name), value }));
+  const raw = native.xattrs(typeof target === 'number' ? target : osPath(target));
+  return raw.length === 0 ? [] : raw.map(([name, value]) => ({ name: nameFromBytes(name), value }));
 }
 
 export function writeXattr(target: number | string, name: string, value: Buffer): void {
   if (!native) throw new Error(`cannot set extended attributes: ${nativeMissing}`);
-  native.setXattr(typeof target === 'number' ? target : asBuffer(target), bytesOfName(name), value);
+  native.setXattr(typeof target === 'number' ? target : osPath(target), bytesOfName(name), value);
 }
 
 /**
