@@ -3,17 +3,11 @@
 // and what it printed.
 
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { cliNodeOptions } from '../test/support/cli-node-options.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-/** the node options of the CLI's #! line (its heap settings), which `dbk` on the PATH runs with */
-const NODE_OPTIONS_OF_CLI =
-  /^#!.*\bnode\b(.*)$/
-    .exec(readFileSync(CLI, 'utf8').split('\n', 1)[0] ?? '')?.[1]
-    ?.trim()
-    .split(/\s+/)
-    .filter(Boolean) ?? [];
+const NODE_OPTIONS_OF_CLI = cliNodeOptions(CLI);
 
 export interface Measurement {
   name: string;

@@ -3,19 +3,14 @@
 // killed with SIGKILL or held with SIGSTOP at any moment.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cliNodeOptions } from '../support/cli-node-options.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** the built CLI, whether this runs built (dist/test/torture) or from source under vitest */
 const CLI = path.resolve(here, here.split(path.sep).includes('dist') ? '../../src/cli/main.js' : '../../dist/src/cli/main.js');
-const NODE_OPTIONS_OF_CLI =
-  /^#!.*\bnode\b(.*)$/
-    .exec(readFileSync(CLI, 'utf8').split('\n', 1)[0] ?? '')?.[1]
-    ?.trim()
-    .split(/\s+/)
-    .filter(Boolean) ?? [];
+const NODE_OPTIONS_OF_CLI = cliNodeOptions(CLI);
 
 export interface Exit {
   code: number | null;
