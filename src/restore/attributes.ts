@@ -3,8 +3,8 @@
 // found by the names the backup recorded where this system has them (a uid means little on
 // another machine), by the recorded ids otherwise or with -numeric-owner, as borg and tar do.
 
-import type { FileEntry } from '../format/file-list.js';
-import { Accounts } from '../tree/native-fs.js';
+import type { ExtendedAttribute, FileEntry } from '../format/file-list.js';
+import { Accounts, writeXattr } from '../tree/native-fs.js';
 import type { FileAttributes } from './file-writer.js';
 
 export interface AttributeChoices {
@@ -34,4 +34,24 @@ export class RestoredAttributes {
     if (this.choices.numericOwner || e.group === undefined) return e.gid;
     return this.accounts.groupId(e.group) ?? e.gid;
   }
+}
+
+/** Namespaces only root may set: a restore by another user leaves them out, as it leaves out owners. */
+const PRIVILEGED_XATTR = /^(security|trusted)\./;
+
+/**
+ * Sets extended attributes on a descriptor (or a path, not followed); returns a line for each one
+ * the target refused (a file system without them, say): the file is restored all the same.
+ */
+export function writeXattrs(target: number | string, xattrs: readonly ExtendedAttribute[] | undefined, asRoot: boolean): string[] {
+  const refused: string[] = [];
+  for (const x of xattrs ?? []) {
+    if (!asRoot && PRIVILEGED_XATTR.test(x.name)) continue;
+    try {
+      writeXattr(target, x.name, Buffer.from(x.value));
+    } catch (e) {
+      refused.push(`extended attribute ${x.name} not set: ${(e as Error).message}`);
+    }
+  }
+  return refused;
 }

@@ -6,8 +6,9 @@ import { closeSync, constants, fchmodSync, fchownSync, ftruncateSync, lchownSync
 import * as path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { osPath } from '../format/names.js';
-import { setLinkTimes, setTimes, writeXattr } from '../tree/native-fs.js';
+import { setLinkTimes, setTimes } from '../tree/native-fs.js';
 import { RESTORE_TEMP_PREFIX, UNFINISHED_MODE } from '../tree/unfinished-file.js';
+import { writeXattrs } from './attributes.js';
 import type { FileAttributes, PlacedFile, RingSpan, WriterJob, WriterReport, WriterSetup } from './file-writer.js';
 
 /** O_EXCL: never over what is there, nor a symlink in its place (parent folders are SafeTree's) */
@@ -111,19 +112,9 @@ function isFolder(p: string): boolean {
 function setAttributes(fd: number, a: FileAttributes, target: string): void {
   if (asRoot) ignoreFailure(() => fchownSync(fd, a.uid, a.gid));
   fchmodSync(fd, a.mode);
-  for (const x of a.xattrs ?? []) {
-    if (!asRoot && PRIVILEGED_XATTR.test(x.name)) continue;
-    try {
-      writeXattr(fd, x.name, Buffer.from(x.value));
-    } catch (e) {
-      warnings.push({ path: target, message: `extended attribute ${x.name} not set: ${(e as Error).message}` });
-    }
-  }
+  for (const message of writeXattrs(fd, a.xattrs, asRoot)) warnings.push({ path: target, message });
   setTimes(fd, a.mtimeS, a.mtimeNs);
 }
-
-/** Namespaces only root may set: a restore by another user leaves them out, as it leaves out owners. */
-const PRIVILEGED_XATTR = /^(security|trusted)\./;
 
 /** This message's warnings, sent with its report. */
 let warnings: WriterReport['warnings'] = [];

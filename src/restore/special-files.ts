@@ -6,7 +6,8 @@ import { constants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import type { EntryType, FileEntry } from '../format/file-list.js';
 import { osPath } from '../format/names.js';
-import { makeNode, setLinkTimes, writeXattr } from '../tree/native-fs.js';
+import { makeNode, setLinkTimes } from '../tree/native-fs.js';
+import { writeXattrs } from './attributes.js';
 import type { FileAttributes } from './file-writer.js';
 
 const TYPE_BITS: Partial<Record<EntryType, number>> = { fifo: constants.S_IFIFO, chardev: constants.S_IFCHR, blockdev: constants.S_IFBLK };
@@ -27,14 +28,7 @@ export async function makeSpecial(abs: string, e: FileEntry, a: FileAttributes, 
   const p = osPath(abs);
   if (asRoot) await fs.lchown(p, a.uid, a.gid).catch(() => {});
   await fs.chmod(p, a.mode); // mknod's mode is cut by the umask
-  const warnings: string[] = [];
-  for (const x of a.xattrs ?? []) {
-    try {
-      writeXattr(abs, x.name, x.value);
-    } catch (err) {
-      warnings.push(`extended attribute ${x.name} not set: ${(err as Error).message}`);
-    }
-  }
+  const refused = writeXattrs(abs, a.xattrs, asRoot);
   setLinkTimes(abs, a.mtimeS, a.mtimeNs);
-  return warnings;
+  return refused;
 }
