@@ -115,3 +115,8 @@ export function readChunkIdsAt(db: Db, numbers: readonly number[]): (string | un
 export function dictionaryPages(db: Db): number {
   return db.prepare('SELECT COUNT(*) FROM dictionary').pluck().get() as number;
 }
+
+/** Each stored page in order, its ids back to back: a pass over every id without building the table. */
+export function* storedPages(db: Db): Generator<{ page: number; ids: Buffer }> {
+  yield* db.prepare('SELECT page, ids FROM dictionary ORDER BY page').iterate() as IterableIterator<{ page: number; ids: Buffer }>;
+}

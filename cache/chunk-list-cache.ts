@@ -77,6 +77,10 @@ function setSize(a: Uint32Array, n: number, size: number | undefined): Uint32Arr
   return a;
 }
 
+export function hasChunkListing(db: Db): boolean {
+  return db.prepare('SELECT 1 FROM chunk_list WHERE slot = 1').get() !== undefined;
+}
+
 export function loadChunkListing(db: Db): ChunkListing | undefined {
   const row = db.prepare('SELECT listed_at, sizes, fossils, fossil_sizes FROM chunk_list WHERE slot = 1').get() as
     | { listed_at: number; sizes: Buffer; fossils: Buffer; fossil_sizes: Buffer }

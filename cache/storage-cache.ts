@@ -7,7 +7,7 @@ import { corrupt } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
 import { clearCache, type Db, openCacheDb } from './cache-db.js';
 import { ChunkDictionary, dictionaryPages, PAGE_IDS, readChunkIdsAt } from './chunk-dictionary.js';
-import { type ChunkListing, loadChunkListing, saveChunkListing } from './chunk-list-cache.js';
+import { type ChunkListing, hasChunkListing, loadChunkListing, saveChunkListing } from './chunk-list-cache.js';
 import { appliedRecords, type JournalScope } from './journal.js';
 import { RevisionCache } from './revision-cache.js';
 import { markVerified, verifiedChunks } from './verified-chunks.js';
@@ -49,6 +49,11 @@ export class StorageCache {
       if (id === undefined) throw corrupt('cache dictionary', `no chunk id numbered ${numbers[i]}`);
       return id;
     });
+  }
+
+  /** Whether a chunk list is stored, without reading it. */
+  hasListing(): boolean {
+    return hasChunkListing(this.db);
   }
 
   loadListing(): ChunkListing | undefined {

@@ -1,10 +1,10 @@
 // Takes the chunks of a backup in order, with their hashes, and sends each chunk the storage does
-// not have yet through the codec pool and up to the storage. The codec workers encode straight
-// into a ring of shared memory, and the storage is written from there: nothing is allocated per
-// chunk, so memory is the ring, not whatever the collectors of three threads have yet to free. A
-// few chunks wait for the codec workers; the ring holds those encoded and waiting for the storage,
-// so a storage that is slow per write (a local disk syncing every chunk, a remote one with
-// latency) has enough writes under way to hide it.
+// not have yet (stored-chunks.ts says which it may have) through the codec pool and up to the
+// storage. The codec workers encode straight into a ring of shared memory, and the storage is
+// written from there: nothing is allocated per chunk, so memory is the ring, not whatever the
+// collectors of three threads have yet to free. A few chunks wait for the codec workers; the ring
+// holds those encoded and waiting for the storage, so a storage that is slow per write (a local
+// disk syncing every chunk, a remote one with latency) has enough writes under way to hide it.
 
 import { type ChunkHash, type ChunkId, chunkPath } from '../format/ids.js';
 import { encodedBound } from '../format/object.js';
@@ -12,6 +12,7 @@ import { ContentRing } from '../storage/content-ring.js';
 import { ReleaseInOrder } from '../storage/release-in-order.js';
 import type { Repository } from '../storage/repository.js';
 import type { IncompleteBackup } from './incomplete.js';
+import type { StoredChunks } from './stored-chunks.js';
 
 export interface UploadStats {
   chunks: number;
@@ -20,6 +21,8 @@ export interface UploadStats {
   newBytes: number;
   /** bytes sent to the storage (compressed, encrypted) */
   uploadedBytes: number;
+  /** chunks new to this snapshot id that the storage held already (found by a stat, not sent) */
+  foundChunks: number;
 }
 
 /** Chunks being encoded, or stored, at the same time. */
@@ -71,7 +74,9 @@ class OutputRing {
 }
 
 export class ChunkUploader {
-  readonly stats: UploadStats = { chunks: 0, newChunks: 0, newBytes: 0, uploadedBytes: 0 };
+  readonly stats: UploadStats = { chunks: 0, newChunks: 0, newBytes: 0, uploadedBytes: 0, foundChunks: 0 };
+  /** stats of chunks the storage may hold already */
+  private readonly asking: Stage;
   private readonly encoding: Stage;
   private readonly storing: Stage;
   private readonly output: OutputRing;
@@ -81,14 +86,12 @@ export class ChunkUploader {
 
   constructor(
     private readonly repo: Repository,
-    /** chunks known to be on the storage (referenced by the previous revision) */
-    private readonly known: ReadonlySet<ChunkId>,
-    /** chunks an interrupted run uploaded: trusted after a stat */
-    private readonly maybe: ReadonlySet<ChunkId>,
+    private readonly stored: StoredChunks,
     private readonly incomplete: IncompleteBackup | undefined,
     private readonly dryRun: boolean,
   ) {
     this.encrypted = repo.config.keys.encryptionKey !== undefined;
+    this.asking = new Stage(Math.max(16, repo.threads * 2));
     this.encoding = new Stage(repo.codec.size * 2);
     this.storing = new Stage(Math.max(16, repo.threads * 2));
     // a largest chunk fits, once the ring has drained if it must wrap
@@ -103,11 +106,45 @@ export class ChunkUploader {
     this.throwFailure();
     const id = this.repo.chunkId(hash);
     this.stats.chunks++;
-    if (this.known.has(id) || this.seen.has(id)) {
+    if (this.stored.isReferenced(id) || this.seen.has(id)) {
       release();
       return hash;
     }
     this.seen.add(id);
+    if (!this.stored.worthAsking(id)) {
+      await this.send(chunk, hash, id, release);
+      return hash;
+    }
+    // the stats run side by side, each sending its chunk if the storage lacks it
+    try {
+      await this.asking.room();
+    } catch (e) {
+      release();
+      throw e;
+    }
+    const asked = this.isStored(id).then(
+      (found) => (found ? release() : this.send(chunk, hash, id, release)), // send releases on failure
+      (e: unknown) => {
+        release();
+        throw e;
+      },
+    );
+    this.asking.track(asked.catch(this.fail));
+    return hash;
+  }
+
+  private async isStored(id: ChunkId): Promise<boolean> {
+    const st = await this.repo.backend.stat(chunkPath(id));
+    if (st && !st.dir) this.stats.foundChunks++;
+    return st !== undefined && !st.dir;
+  }
+
+  private readonly fail = (e: unknown) => {
+    this.failure ??= e;
+  };
+
+  /** Encodes a chunk and stores it; resolves once that is under way. */
+  private async send(chunk: Uint8Array, hash: ChunkHash, id: ChunkId, release: () => void): Promise<void> {
     try {
       await this.encoding.room();
       await this.storing.room();
@@ -116,20 +153,15 @@ export class ChunkUploader {
       release();
       throw e;
     }
-    const fail = (e: unknown) => {
-      this.failure ??= e;
-    };
-    const encoded = this.encode(chunk, hash, id);
+    const encoded = this.encode(chunk, hash);
     encoded.then(release, release);
-    this.encoding.track(encoded.then(() => {}, fail));
-    this.storing.track(encoded.then((out) => out && this.store(id, out)).catch(fail));
-    return hash;
+    this.encoding.track(encoded.then(() => {}, this.fail));
+    this.storing.track(encoded.then((out) => out && this.store(id, out)).catch(this.fail));
   }
 
-  /** The chunk encoded in the output ring, or undefined when it need not be stored. */
-  private async encode(chunk: Uint8Array, hash: ChunkHash, id: ChunkId): Promise<{ span: OutputSpan; length: number } | undefined> {
+  /** The chunk encoded in the output ring, or undefined on a dry run. */
+  private async encode(chunk: Uint8Array, hash: ChunkHash): Promise<{ span: OutputSpan; length: number } | undefined> {
     const length = chunk.length;
-    if (this.maybe.has(id) && (await this.repo.backend.stat(chunkPath(id)))) return undefined;
     this.stats.newChunks++;
     this.stats.newBytes += length;
     if (this.dryRun) return undefined;
@@ -155,8 +187,9 @@ export class ChunkUploader {
     if (this.failure) throw this.failure;
   }
 
-  /** Waits for every upload; throws the first failure. */
+  /** Waits for every stat and upload; throws the first failure. */
   async drain(): Promise<void> {
+    while (this.asking.tasks.size > 0) await Promise.all(this.asking.tasks);
     while (this.storing.tasks.size > 0) await Promise.all(this.storing.tasks);
     this.throwFailure();
   }

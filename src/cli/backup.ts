@@ -22,7 +22,9 @@ function summary(r: BackupResult, stats: boolean): string {
     `${r.files} files, ${formatBytes(r.bytes)}; read ${r.readFiles} files, ${formatBytes(r.readBytes)}`,
   ];
   if (stats) {
-    lines.push(`chunks: ${r.chunks} cut, ${r.newChunks} new (${formatBytes(r.newBytes)}), ${formatBytes(r.uploadedBytes)} uploaded`);
+    lines.push(
+      `chunks: ${r.chunks} cut, ${r.newChunks} new (${formatBytes(r.newBytes)}), ${formatBytes(r.uploadedBytes)} uploaded${r.foundChunks > 0 ? `, ${r.foundChunks} found on the storage` : ''}`,
+    );
     lines.push(`time: ${((r.endTime - r.startTime) / 1000).toFixed(1)} s`);
   }
   for (const p of r.skipped) lines.push(`skipped ${displayName(p.path)}: ${p.reason}`);

@@ -8,6 +8,7 @@ import { cacheWrittenRevision } from '../backup/backup-cache-hook.js';
 import { ChunkSequenceBuilder } from '../backup/chunk-sequence.js';
 import { ChunkUploader, type UploadStats } from '../backup/chunk-uploader.js';
 import { IncompleteBackup } from '../backup/incomplete.js';
+import { listedChunks, StoredChunks } from '../backup/stored-chunks.js';
 import { readStream } from '../backup/stream-reader.js';
 import { findLostChunks } from '../catalog/fossil-moves.js';
 import { BackupAnnouncement, runningBackups, runningPath } from '../catalog/running-backups.js';
@@ -121,9 +122,10 @@ async function backUp(repo: Repository, o: BackupOptions, scanning: Promise<Scan
   const startTime = now();
   // this repository's backups killed before they could withdraw their announcements hold up prune: not for long
   const clearing = announcement && runningBackups(repo).catch((e: unknown) => repo.log.debug(`could not look for dead backups: ${(e as Error).message}`));
-  const [previous, scanned] = await Promise.all([loadPrevious(repo), scanning.then((s) => skipRestoreLeftovers(repo.repoDir, s)), clearing]);
+  const [previous, listed, scanned] = await Promise.all([loadPrevious(repo), listedChunks(repo), scanning.then((s) => skipRestoreLeftovers(repo.repoDir, s)), clearing]);
   const incomplete = o.dryRun ? undefined : new IncompleteBackup(repo.cacheDir, repo.snapshotId);
-  const uploader = new ChunkUploader(repo, previous.ids, incomplete?.load() ?? new Set(), incomplete, o.dryRun ?? false);
+  const stored = new StoredChunks(previous.ids, listed, incomplete?.load() ?? new Set());
+  const uploader = new ChunkUploader(repo, stored, incomplete, o.dryRun ?? false);
   const sequence = new ChunkSequenceBuilder(previous.hashes, previous.lengths);
 
   // the scan's entries, in scan order, become the file list: content fields are filled in below

@@ -23,7 +23,7 @@ export function asChunkId(hex: string): ChunkId {
   return hex as ChunkId;
 }
 
-const FOSSIL_SUFFIX = '.fsl';
+export const FOSSIL_SUFFIX = '.fsl';
 
 /** Where a chunk lives on the storage: chunks/<2 hex>/<62 hex> */
 export function chunkPath(id: ChunkId): string {
