@@ -52,6 +52,13 @@ export interface Backend {
    */
   listTree?(dir: string, options: ListTreeOptions, found: FoundFiles): Promise<void>;
 
+  /**
+   * Optional: how many small calls (stat, rename, delete) to keep under way at once for full
+   * speed, where the storage carries many on one connection or in one request (SFTP's pipelined
+   * requests, OneDrive's $batch). Callers making thousands of them use it instead of `threads`.
+   */
+  readonly smallCallsInFlight?: number | undefined;
+
   /** Releases connections. The backend is unusable afterwards. */
   close(): Promise<void>;
 }

@@ -53,6 +53,7 @@ export function withFaults(inner: Backend, o: FaultOptions): Backend {
   };
   const wrapped: Backend = {
     location: inner.location,
+    smallCallsInFlight: inner.smallCallsInFlight,
     list: (dir) => call(`list ${dir}`, false, () => inner.list(dir)),
     read: (p) => call(`read ${p}`, false, () => inner.read(p)),
     write: (p, data) => call(`write ${p}`, true, () => inner.write(p, data)),

@@ -40,6 +40,7 @@ export function withRetry(inner: Backend, options: Partial<RetryOptions> = {}): 
   const r = <T>(what: string, fn: () => Promise<T>) => retrying(what, fn, options);
   const wrapped: Backend = {
     location: inner.location,
+    smallCallsInFlight: inner.smallCallsInFlight,
     list: (dir) => r(`list ${dir}`, () => inner.list(dir)),
     read: (p) => r(`read ${p}`, () => inner.read(p)),
     write: async (p, data) => {

@@ -34,6 +34,16 @@ export interface CallTrace {
   unanswered?: boolean;
 }
 
+export interface BatchRequest {
+  id: string;
+  /** GET unless said */
+  method?: string;
+  /** relative to the version root */
+  url: string;
+  /** JSON */
+  body?: unknown;
+}
+
 export interface BatchPart {
   id: string;
   status: number;
@@ -101,11 +111,15 @@ export class GraphCaller {
     return this.api(what, path, async (req) => parseRaw(await req.responseType(ResponseType.RAW).get()), signal);
   }
 
-  /** POST /$batch with GETs built by hand (the SDK's batch helper builds URLs the service rejects). */
-  async batch(what: string, requests: { id: string; url: string }[], signal?: AbortSignal): Promise<BatchPart[]> {
-    const body = { requests: requests.map((r) => ({ id: r.id, method: 'GET', url: r.url })) };
+  /** POST /$batch with requests built by hand (the SDK's batch helper builds URLs the service rejects). */
+  async batch(what: string, requests: BatchRequest[], signal?: AbortSignal, trace?: CallTrace): Promise<BatchPart[]> {
+    const body = {
+      requests: requests.map((r) =>
+        r.body === undefined ? { id: r.id, method: r.method ?? 'GET', url: r.url } : { id: r.id, method: r.method, url: r.url, body: r.body, headers: { 'Content-Type': 'application/json' } },
+      ),
+    };
     const run = async (req: GraphRequest) => parseRaw(await req.responseType(ResponseType.RAW).post(body));
-    const answer = (await this.api(what, '/$batch', run, signal)) as { responses?: unknown };
+    const answer = (await this.api(what, '/$batch', run, signal, trace)) as { responses?: unknown };
     if (!Array.isArray(answer?.responses)) throw new DbkError('TRANSIENT', `${what}: malformed $batch answer`);
     return (answer.responses as Record<string, unknown>[]).map((r) => ({
       id: String(r.id),

@@ -1,12 +1,14 @@
 // OneDrive storage (odb://path) over Microsoft Graph, through @microsoft/microsoft-graph-client.
 // Items are addressed by path below the storage folder (/me/drive/root:/<folder>/<path>), so no
 // id bookkeeping is needed; folders known to exist are remembered to save requests. Fossils are
-// renamed in place (PATCH name), which OneDrive does cheaply within a folder.
+// renamed in place (PATCH name), which OneDrive does cheaply within a folder. With batching on,
+// stats, renames in place and deletes made at the same time share $batch requests (batched-calls.ts).
 
 import { ResponseType } from '@microsoft/microsoft-graph-client';
 import { alreadyExists, isDbkError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { Backend, Entry, FoundFiles, ListTreeOptions } from '../backend.js';
+import { BatchedCalls, type SmallCall } from './batched-calls.js';
 import type { OdbConfig } from './config.js';
 import { type CallTrace, GraphCaller } from './graph-caller.js';
 import { listFolder, listTreeParallel } from './listing.js';
@@ -33,6 +35,9 @@ export class OneDriveBackend implements Backend {
   private readonly fragmentSize: number;
   /** full paths (below the drive root) of folders known to exist */
   private readonly knownFolders = new Set<string>(['']);
+  /** stats, renames in place and deletes gathered into $batch requests, when batching is on */
+  private readonly small: BatchedCalls | undefined;
+  readonly smallCallsInFlight: number | undefined;
 
   constructor(
     readonly config: OdbConfig,
@@ -45,6 +50,18 @@ export class OneDriveBackend implements Backend {
     this.childrenQuery = `$top=${Math.min(1000, tuning.pageSize ?? 1000)}&$select=name,size,folder`;
     this.fragmentSize = tuning.fragmentSize ?? DEFAULT_FRAGMENT_SIZE;
     if (this.fragmentSize <= 0 || this.fragmentSize % FRAGMENT_UNIT !== 0) throw new RangeError('fragmentSize must be a multiple of 320 KiB');
+    if (config.maxBatchRequests > 1) {
+      this.small = new BatchedCalls(this.caller, config.maxBatchRequests, Math.max(1, ctx.threads), (c) => this.single(c));
+      this.smallCallsInFlight = Math.max(1, ctx.threads) * config.maxBatchRequests;
+    }
+  }
+
+  private single(c: SmallCall): Promise<unknown> {
+    return this.caller.api(c.what, c.url, (r) => (c.method === 'GET' ? r.get() : c.method === 'DELETE' ? r.delete() : r.patch(c.body)), undefined, c.trace);
+  }
+
+  private smallCall(c: SmallCall): Promise<unknown> {
+    return this.small ? this.small.call(c) : this.single(c);
   }
 
   /** Graph path of a storage path: /me/drive/root:/<root>/<p>. */
@@ -123,7 +140,7 @@ export class OneDriveBackend implements Backend {
     }
     const trace: CallTrace = {};
     try {
-      await this.caller.api(`rename ${from}`, this.itemUrl(from), (r) => r.patch(patch), undefined, trace);
+      await this.smallCall({ what: `rename ${from}`, method: 'PATCH', url: this.itemUrl(from), body: patch, trace });
     } catch (e) {
       // a retried PATCH whose first try landed finds the source gone and the target there
       if (isDbkError(e, 'NOT_FOUND') && trace.unanswered && (await this.stat(to)) && !(await this.stat(from))) return;
@@ -133,7 +150,7 @@ export class OneDriveBackend implements Backend {
 
   async delete(p: string): Promise<void> {
     try {
-      await this.caller.api(`delete ${p}`, this.itemUrl(p), (r) => r.delete());
+      await this.smallCall({ what: `delete ${p}`, method: 'DELETE', url: this.itemUrl(p) });
     } catch (e) {
       if (!isDbkError(e, 'NOT_FOUND')) throw e;
     }
@@ -141,7 +158,7 @@ export class OneDriveBackend implements Backend {
 
   async stat(p: string): Promise<Entry | undefined> {
     try {
-      const item = (await this.caller.api(`stat ${p}`, `${this.itemUrl(p)}?$select=name,size,folder`, (r) => r.get())) as {
+      const item = (await this.smallCall({ what: `stat ${p}`, method: 'GET', url: `${this.itemUrl(p)}?$select=name,size,folder` })) as {
         size?: number;
         folder?: unknown;
       };

@@ -29,8 +29,12 @@ export interface SftpOptions {
   fsync?: boolean;
 }
 
+/** requests kept under way on each channel by callers making many small calls (the protocol pipelines them) */
+const PIPELINED_PER_CHANNEL = 8;
+
 export class SftpBackend implements Backend {
   readonly location: string;
+  readonly smallCallsInFlight: number;
   private readonly root: string;
   private readonly pool: ChannelPool;
   private fsync: boolean;
@@ -42,6 +46,7 @@ export class SftpBackend implements Backend {
     this.root = config.root;
     this.fsync = options.fsync ?? true;
     this.fsyncFolders = this.fsync;
+    this.smallCallsInFlight = Math.max(1, options.threads) * PIPELINED_PER_CHANNEL;
     const knownHosts = KnownHosts.forRepo(options.repoDir);
     this.pool = new ChannelPool({
       channels: options.threads,

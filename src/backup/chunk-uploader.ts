@@ -91,7 +91,7 @@ export class ChunkUploader {
     private readonly dryRun: boolean,
   ) {
     this.encrypted = repo.config.keys.encryptionKey !== undefined;
-    this.asking = new Stage(Math.max(16, repo.threads * 2));
+    this.asking = new Stage(Math.max(16, repo.smallCalls));
     this.encoding = new Stage(repo.codec.size * 2);
     this.storing = new Stage(Math.max(16, repo.threads * 2));
     // a largest chunk fits, once the ring has drained if it must wrap

@@ -101,7 +101,7 @@ export async function spotCheckListing(repo: Repository, cache: StorageCache, li
     [listed[i], listed[j]] = [listed[j]!, listed[i]!];
   }
   const ids = cache.chunkIdsAt(listed.slice(0, sample)) as ChunkId[];
-  const limit = pLimit(repo.threads);
+  const limit = pLimit(repo.smallCalls);
   const gone = await Promise.all(ids.map((id) => limit(async () => ((await repo.backend.stat(chunkPath(id))) ? undefined : id))));
   return gone.find((id) => id !== undefined);
 }
@@ -115,7 +115,7 @@ export interface Presence {
 
 /** Looks chunks up on the storage one by one (for ids a listing lacks); records what it finds in the listing. */
 export async function confirmPresence(repo: Repository, listing: ChunkListing, wanted: { n: number; id: ChunkId }[], fossils: boolean): Promise<Map<number, Presence>> {
-  const limit = pLimit(repo.threads);
+  const limit = pLimit(repo.smallCalls);
   const out = new Map<number, Presence>();
   await Promise.all(
     wanted.map(({ n, id }) =>

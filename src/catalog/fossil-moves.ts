@@ -49,7 +49,7 @@ export async function resurrect(repo: Repository, id: ChunkId): Promise<Rescue> 
 
 /** Looks up every chunk, bringing fossils back; returns those that exist in neither form. */
 export async function findLostChunks(repo: Repository, ids: Iterable<ChunkId>): Promise<ChunkId[]> {
-  const limit = pLimit(repo.threads);
+  const limit = pLimit(repo.smallCalls);
   const lost: ChunkId[] = [];
   await Promise.all(
     [...ids].map((id) =>

@@ -52,7 +52,7 @@ export async function executePrune(repo: Repository, plan: PrunePlan, log: Prune
 }
 
 async function each<T>(run: Run, items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
-  const limit = pLimit(run.repo.threads);
+  const limit = pLimit(run.repo.smallCalls);
   await Promise.all(items.map((x) => limit(() => fn(x))));
 }
 

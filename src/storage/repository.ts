@@ -108,6 +108,11 @@ export class Repository {
    * only add heaps and buffers waiting for GC). By default a core is left to the main thread and
    * a restore's file writer; a backup (see useAllCoresForCodec) takes one per core.
    */
+  /** Small calls (stat, rename, delete) to keep under way at once: more than `threads` where the storage pipelines or batches them. */
+  get smallCalls(): number {
+    return Math.max(this.threads, this.backend.smallCallsInFlight ?? 0);
+  }
+
   get codec(): CodecPool {
     this.codecPool ??= new CodecPool(Math.max(1, Math.min(this.threads, 4, availableParallelism() - (this.codecOnEveryCore ? 0 : 1))));
     return this.codecPool;

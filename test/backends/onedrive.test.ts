@@ -29,27 +29,29 @@ afterAll(async () => (await started).close());
 let roots = 0;
 const freshRoot = () => `store${roots++}`;
 
-describeBackendConformance(
-  'onedrive (Graph emulator)',
-  async () => {
-    const emu = await started;
-    const root = freshRoot();
-    return {
-      backend: openOdb(emu, dir, root),
-      async putRaw(p, data) {
-        emu.drive.addFile(`${root}/${p}`, Buffer.from(data));
-      },
-      async interrupt() {
-        emu.faults.failNext('any', { drop: 'before' });
-      },
-      async openReadOnly() {
-        const readOnly = odbSettings(emu, dir, 'Files.Read');
-        return openOdb(emu, dir, root, { settings: { odb_token: readOnly.odb_token! } });
-      },
-    };
-  },
-  { timeout: 60_000 },
-);
+for (const batch of ['off', 'max']) {
+  describeBackendConformance(
+    `onedrive (Graph emulator, batching ${batch})`,
+    async () => {
+      const emu = await started;
+      const root = freshRoot();
+      return {
+        backend: openOdb(emu, dir, root, { settings: { odb_max_batch_requests: batch } }),
+        async putRaw(p, data) {
+          emu.drive.addFile(`${root}/${p}`, Buffer.from(data));
+        },
+        async interrupt() {
+          emu.faults.failNext('any', { drop: 'before' });
+        },
+        async openReadOnly() {
+          const readOnly = odbSettings(emu, dir, 'Files.Read');
+          return openOdb(emu, dir, root, { settings: { odb_token: readOnly.odb_token!, odb_max_batch_requests: batch } });
+        },
+      };
+    },
+    { timeout: 60_000 },
+  );
+}
 
 const sortByName = (entries: Entry[]) => [...entries].sort((a, b) => (a.name < b.name ? -1 : 1));
 
@@ -116,6 +118,36 @@ describe('onedrive specifics', () => {
     expect(c.throttled).toBeGreaterThan(30);
     expect(b.caller.throttled).toBeGreaterThan(30);
     expect(b.caller.gate.pausedMs).toBeGreaterThan(0);
+  });
+
+  it('stats, renames in place and deletes made together share $batch requests, each with its own outcome, through a throttling storm', async () => {
+    const root = freshRoot();
+    Object.assign(emu.knobs, { throttleEveryNth: 7, throttleRetryAfter: '0.1', innerThrottleEveryNth: 5, innerThrottleRetryAfter: '0.1' });
+    const b = openOdb(emu, dir, root, { settings: { odb_max_batch_requests: 'max' }, threads: 4 });
+    expect(b.smallCallsInFlight).toBe(80);
+    const names = Array.from({ length: 300 }, (_, i) => `chunks/${(i % 4).toString(16).padStart(2, '0')}/c${i}`);
+    for (const n of names) emu.drive.addFile(`${root}/${n}`, Buffer.from(n));
+    emu.drive.addFile(`${root}/${names[0]}.fsl`, Buffer.from('in the way'));
+    emu.faults.resetCounters();
+    const limit = pLimit(b.smallCallsInFlight!);
+    const outcome = (p: Promise<unknown>) =>
+      p.then(
+        () => 'ok',
+        (e: DbkError) => e.code,
+      );
+    const renamed = await Promise.all([...names, 'chunks/00/missing'].map((n) => limit(() => outcome(b.rename(n, `${n}.fsl`)))));
+    expect(renamed[0]).toBe('ALREADY_EXISTS');
+    expect(renamed.at(-1)).toBe('NOT_FOUND');
+    expect(renamed.slice(1, -1).every((o) => o === 'ok')).toBe(true);
+    const stats = await Promise.all(names.map((n) => limit(() => b.stat(`${n}.fsl`))));
+    expect(stats.map((s) => s?.size)).toEqual(names.map((n, i) => (i === 0 ? 10 : Buffer.byteLength(n))));
+    await Promise.all(names.map((n) => limit(() => b.delete(`${n}.fsl`))));
+    expect((await collectTree(b, 'chunks', { threads: 4 })).map((e) => e.name)).toEqual([names[0]!.slice(7)]);
+    await b.close();
+    const c = emu.counters;
+    expect(c.throttled).toBeGreaterThan(20);
+    // 900 calls; one request each would be 900
+    expect(c.requests).toBeLessThan(200);
   });
 
   it('pauses the whole pool on Retry-After, not just the refused request', async () => {
