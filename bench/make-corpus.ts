@@ -9,7 +9,9 @@
 //             overwrites and 1 KiB inserted at the front, so content-defined cuts must realign
 //   mixed     a tree like a home folder: 20,000 files in 2,000 folders, sizes log-uniform from
 //             100 B to 64 MiB, half text
-// --scale multiplies the counts (small, mixed) or the size (big).
+//   blend     1 GiB: 60% in 8 large random files (incompressible), 40% in ~6,500 files of 4–256 KiB
+//             (log-uniform, half text) in 64 folders
+// --scale multiplies the counts (small, mixed) or the size (big, blend).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -80,15 +82,35 @@ function mixed(dir: string, scale: number): void {
   }
 }
 
+function blend(dir: string, scale: number): void {
+  const rnd = seededRandom(5);
+  const total = Math.round((1 << 30) * scale);
+  const large = Math.floor((total * 0.6) / 8);
+  const piece = Buffer.alloc(16 << 20);
+  for (let i = 0; i < 8; i++) {
+    fs.mkdirSync(path.join(dir, 'large'), { recursive: true });
+    const fd = fs.openSync(path.join(dir, 'large', `random-${i}.bin`), 'w');
+    for (let left = large; left > 0; left -= piece.length) fs.writeSync(fd, randomFill(piece, rnd), 0, Math.min(piece.length, left));
+    fs.closeSync(fd);
+  }
+  const [low, high] = [Math.log(4 << 10), Math.log(256 << 10)];
+  for (let i = 0, left = total - 8 * large; left > 0; i++) {
+    const data = Buffer.alloc(Math.min(left, Math.round(Math.exp(low + (high - low) * rnd.next()))));
+    left -= data.length;
+    write(path.join(dir, 'small', `dir-${i % 64}`, `file-${i}.${i % 2 ? 'txt' : 'bin'}`), i % 2 ? textFill(data, rnd) : randomFill(data, rnd));
+  }
+}
+
 const [kind, dir, ...rest] = process.argv.slice(2);
 const scaleAt = rest.indexOf('--scale');
 const scale = scaleAt >= 0 ? Number(rest[scaleAt + 1]) : 1;
-if (!kind || !dir || !(scale > 0) || !['small', 'big', 'big-edit', 'mixed'].includes(kind)) {
-  process.stderr.write('usage: node dist/bench/make-corpus.js small|big|big-edit|mixed DIR [--scale F]\n');
+if (!kind || !dir || !(scale > 0) || !['small', 'big', 'big-edit', 'mixed', 'blend'].includes(kind)) {
+  process.stderr.write('usage: node dist/bench/make-corpus.js small|big|big-edit|mixed|blend DIR [--scale F]\n');
   process.exit(2);
 }
 fs.mkdirSync(dir, { recursive: true });
 if (kind === 'small') small(dir, scale);
 else if (kind === 'big') big(dir, scale);
 else if (kind === 'big-edit') bigEdit(dir);
+else if (kind === 'blend') blend(dir, scale);
 else mixed(dir, scale);

@@ -27,6 +27,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Sshd, sshdUnavailable, startSshd } from '../test/support/sshd.js';
+import { serverCpu } from './sshd-usage.js';
 
 const USAGE = 'usage: npm run bench:sftp -- [--work DIR] [--scale F] [--threads N] [--runs N] [--chunks N]';
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
@@ -120,23 +121,6 @@ async function timed(command: string[], cwd: string, log: string, env: NodeJS.Pr
   const lines = readFileSync(timeFile, 'utf8').trim().split('\n'); // a failure line may come first
   const metrics = JSON.parse(lines[lines.length - 1] ?? '') as Metrics;
   return { metrics, stdout: r.stdout, ...(before !== undefined && after !== undefined ? { sshdCpu: after - before } : {}) };
-}
-
-const CLK_TCK = Number((await mustExec('getconf', ['CLK_TCK'])).trim());
-
-/**
- * CPU seconds used by sshd and every session it has reaped (a reaped child's time is added to its
- * parent's), read once the sessions of the last step have ended.
- */
-async function serverCpu(sshd: Sshd): Promise<number> {
-  const pid = sshd.pid();
-  if (pid === undefined) throw new Error('sshd is not running');
-  const children = () => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
-  for (let waited = 0; children() !== '' && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // from field 3 (state) on
-  const [utime, stime, cutime, cstime] = fields.slice(11, 15).map(Number); // fields 14-17
-  return ((utime ?? 0) + (stime ?? 0) + (cutime ?? 0) + (cstime ?? 0)) / CLK_TCK;
 }
 
 // ---- data ----

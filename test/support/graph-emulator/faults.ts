@@ -57,6 +57,8 @@ export interface Counters {
   unavailable: number;
   dropped: number;
   unauthorized: number;
+  /** body bytes of uploads (simple PUTs and session fragments) received */
+  uploadedBytes: number;
 }
 
 const emptyCounters = (): Counters => ({
@@ -67,6 +69,7 @@ const emptyCounters = (): Counters => ({
   unavailable: 0,
   dropped: 0,
   unauthorized: 0,
+  uploadedBytes: 0,
 });
 
 export class Faults {
@@ -107,6 +110,11 @@ export class Faults {
 
   noteUnauthorized(): void {
     this.counts.unauthorized++;
+  }
+
+  /** Counts the body of a request that uploads file content (whatever becomes of it). */
+  noteBody(kind: RequestKind, bytes: number): void {
+    if (kind === 'upload' || kind === 'uploadFragment') this.counts.uploadedBytes += bytes;
   }
 
   /** The fault, if any, for a top-level request. `api`: a Graph call (not an upload URL, download URL or token call). */

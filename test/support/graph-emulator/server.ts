@@ -127,6 +127,7 @@ export class GraphEmulator {
     const route = this.route(req.method ?? 'GET', url.pathname);
     this.faults.count(route.kind, false);
     const body = await readBody(req);
+    if (body) this.faults.noteBody(route.kind, body.length);
     if (this.knobs.latencyMs > 0) await sleep(this.knobs.latencyMs);
     const fault = this.faults.decide(route.kind, route.api);
     if (fault && 'drop' in fault && fault.drop === 'before') return void req.socket.destroy();
@@ -168,6 +169,7 @@ export class GraphEmulator {
     const target = parseTarget(path);
     const kind = path === '/$batch' ? 'batch' : kindOf(req.method, target);
     this.faults.count(kind, true);
+    this.faults.noteBody(kind, req.body.length);
     const fault = this.faults.decideInner(kind);
     if (fault && !('drop' in fault)) return faultResponse(fault);
     const refused = this.refuse({ api: true, tokenless: false, kind }, req.headers.authorization);
