@@ -1,17 +1,22 @@
-// Builds the chunk sequence of a new revision. Unchanged files keep the chunks they had in the
-// previous revision; changed files are read as one stream and cut anew. The final sequence is
-// the reused chunks (in order of first use) followed by the stream's chunks, and each file's
-// range is resolved against it once the stream has ended and every cut is known. A chunk may
-// appear in the sequence more than once; it is stored once all the same.
+// Builds the chunk sequence of a new revision in file-list order, as entries are written:
+// an unchanged file appends the chunks it had in the previous revision, a file read appends the
+// chunks of the stream that hold its bytes. Consecutive files that end and start in the same
+// chunk share it; otherwise a chunk may appear in the sequence more than once (a stream chunk
+// split by unchanged files between two files read, say), which costs nothing: it is stored once.
+// Every range is final when it is made, so an entry can be written at once.
 
 import type { ChunkRange } from '../format/file-list.js';
 import type { ChunkHash } from '../format/ids.js';
 
+/** A chunk of the previous revision (by its index there) or of the stream (by its number in it). */
+type Source = 'previous' | 'stream';
+
 export class ChunkSequenceBuilder {
-  private readonly reusedHashes: ChunkHash[] = [];
-  private readonly reusedLengths: number[] = [];
-  /** previous-revision index of the last reused chunk, so adjacent files share their boundary chunk */
-  private lastReused = -1;
+  readonly hashes: ChunkHash[] = [];
+  readonly lengths: number[] = [];
+  /** where the last chunk appended came from, so that the next file may share it */
+  private lastSource: Source | undefined;
+  private lastIndex = -1;
   private readonly streamHashes: ChunkHash[] = [];
   private readonly streamLengths: number[] = [];
   /** stream offset at which each stream chunk ends (exclusive) */
@@ -23,20 +28,10 @@ export class ChunkSequenceBuilder {
     private readonly previousLengths: readonly number[] = [],
   ) {}
 
-  /**
-   * Keeps an unchanged file's chunks and returns its range in the new sequence (final at once:
-   * reused chunks come first). Appends the range's chunks, sharing the first one with the file
-   * before when that file ended in it; otherwise a chunk may appear twice, which costs nothing.
-   */
+  /** Keeps an unchanged file's chunks: its range in the new sequence. */
   reuse(range: ChunkRange): ChunkRange {
-    const shared = range.startChunk === this.lastReused;
-    const startChunk = shared ? this.reusedHashes.length - 1 : this.reusedHashes.length;
-    for (let i = shared ? range.startChunk + 1 : range.startChunk; i <= range.endChunk; i++) {
-      this.reusedHashes.push(this.previousHashes[i]!);
-      this.reusedLengths.push(this.previousLengths[i]!);
-    }
-    this.lastReused = range.endChunk;
-    return { startChunk, startOffset: range.startOffset, endChunk: this.reusedHashes.length - 1, endOffset: range.endOffset };
+    const { startChunk, endChunk } = this.append('previous', range.startChunk, range.endChunk, (i) => [this.previousHashes[i]!, this.previousLengths[i]!]);
+    return { startChunk, startOffset: range.startOffset, endChunk, endOffset: range.endOffset };
   }
 
   addStreamChunk(hash: ChunkHash, length: number): void {
@@ -46,13 +41,27 @@ export class ChunkSequenceBuilder {
     this.streamEnds.push(this.streamBytes);
   }
 
-  /** The final range of stream bytes [start, end), valid once the stream is complete. */
-  resolveStream(start: number, end: number): ChunkRange {
-    const base = this.reusedHashes.length;
+  /** A file read: stream bytes [start, end), every chunk of which has been added. */
+  addStreamRange(start: number, end: number): ChunkRange {
     const s = this.chunkAt(start);
     const e = this.chunkAt(end - 1);
     const chunkStart = (i: number) => (i === 0 ? 0 : this.streamEnds[i - 1]!);
-    return { startChunk: base + s, startOffset: start - chunkStart(s), endChunk: base + e, endOffset: end - chunkStart(e) };
+    const { startChunk, endChunk } = this.append('stream', s, e, (i) => [this.streamHashes[i]!, this.streamLengths[i]!]);
+    return { startChunk, startOffset: start - chunkStart(s), endChunk, endOffset: end - chunkStart(e) };
+  }
+
+  /** Appends chunks first…last of a source, sharing the first with the sequence's last when they are the same. */
+  private append(source: Source, first: number, last: number, chunk: (i: number) => [ChunkHash, number]): { startChunk: number; endChunk: number } {
+    const shared = this.lastSource === source && this.lastIndex === first;
+    const startChunk = shared ? this.hashes.length - 1 : this.hashes.length;
+    for (let i = shared ? first + 1 : first; i <= last; i++) {
+      const [hash, length] = chunk(i);
+      this.hashes.push(hash);
+      this.lengths.push(length);
+    }
+    this.lastSource = source;
+    this.lastIndex = last;
+    return { startChunk, endChunk: this.hashes.length - 1 };
   }
 
   /** index of the stream chunk holding byte `offset` */
@@ -65,13 +74,5 @@ export class ChunkSequenceBuilder {
       else lo = mid + 1;
     }
     return lo;
-  }
-
-  get hashes(): ChunkHash[] {
-    return [...this.reusedHashes, ...this.streamHashes];
-  }
-
-  get lengths(): number[] {
-    return [...this.reusedLengths, ...this.streamLengths];
   }
 }

@@ -51,9 +51,10 @@ export class StoredChunks {
 export async function listedChunks(repo: Repository): Promise<ListedPrefixes> {
   const othersShare = async () => (await repo.listSnapshotIds()).some((id) => id !== repo.snapshotId);
   return withStorageCache(repo, async ({ cache }) => {
-    if (!cache.hasListing() && !(await othersShare())) return ListedPrefixes.none;
-    if (!cache.hasListing()) repo.log.info('other snapshot ids share this storage and the cache has no list of its chunks: listing them once');
-    const { listing } = await obtainChunkListing(repo, cache, await RecordBook.open(repo), { fromCache: true, log: repo.log });
+    const cached = cache.hasListing();
+    if (!cached && !(await othersShare())) return ListedPrefixes.none;
+    if (!cached) repo.log.info('other snapshot ids share this storage and the cache has no list of its chunks: listing them once');
+    const { listing } = await obtainChunkListing(repo, cache, await RecordBook.open(repo), { fromCache: cached, log: repo.log });
     return ListedPrefixes.of(cache, listing);
   });
 }

@@ -6,11 +6,11 @@
 
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import * as path from 'node:path';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { CutFinder } from '../chunking/fastcdc.js';
 import { osPath } from '../format/names.js';
 import type { FileFed } from './stream-hasher.js';
-import { FREED, STOP, type StreamMessage, type StreamReaderInput } from './stream-reader.js';
+import { FREED, SENT, STOP, type StreamCommand, type StreamMessage, type StreamReaderInput } from './stream-reader.js';
 
 const READ_SIZE = 4 << 20;
 /** a fifo put where the scan saw a file would block a plain open until a writer came */
@@ -107,16 +107,41 @@ function cut(from: number, to: number): void {
   produced += to - from;
 }
 
+/**
+ * The next command from the main thread. Waiting for one, the reader first posts the results of
+ * the files it has read, so that the main thread knows them although no chunk ended meanwhile.
+ */
+function nextCommand(): StreamCommand {
+  for (;;) {
+    const sent = Atomics.load(control, SENT);
+    const m = receiveMessageOnPort(input.commands);
+    if (m) return m.message as StreamCommand;
+    if (files.length > 0) post({});
+    if (Atomics.load(control, STOP)) throw new Stopped();
+    Atomics.wait(control, SENT, sent);
+  }
+}
+
+/** Ends the chunk under way where the stream stands. */
+function cutHere(): void {
+  if (produced === chunkStart) return;
+  finder.cutAt(0);
+  emit(produced);
+}
+
 try {
-  for (const [i, rel] of input.paths.entries()) {
-    const read = readFile(path.join(input.root, rel), input.sizes[i]!); // may post, replacing `files`
-    files.push(read);
-    if (files.length >= FILES_PER_MESSAGE) post({});
+  for (let c = nextCommand(); !('end' in c); c = nextCommand()) {
+    if ('cut' in c) {
+      cutHere();
+      continue;
+    }
+    for (const f of c.files) {
+      const read = readFile(path.join(input.root, f.path), f.size); // may post, replacing `files`
+      files.push(read);
+      if (files.length >= FILES_PER_MESSAGE) post({});
+    }
   }
-  if (produced > chunkStart) {
-    finder.cutAt(0);
-    emit(produced);
-  }
+  cutHere();
   post({ end: true });
 } catch (e) {
   if (!(e instanceof Stopped)) throw e;

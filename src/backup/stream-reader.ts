@@ -7,7 +7,7 @@
 // chunk's bytes stay in the ring until the consumer releases them (once they are encoded, or at
 // once when the storage has the chunk), in any order; the ring is given back oldest first.
 
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { chunkHashOf } from '../crypto/keys.js';
 import type { ChunkSizes } from '../format/config.js';
 import type { ChunkHash } from '../format/ids.js';
@@ -19,17 +19,22 @@ export type { FileRead } from './stream-hasher.js';
 
 export interface StreamReaderInput {
   root: string;
-  /** relative paths of the files to read, in stream order */
-  paths: string[];
-  /** the sizes the scan saw, which let a small file be read in one call */
-  sizes: number[];
+  /** where the files to read come from, a batch at a time (a StreamCommand each) */
+  commands: MessagePort;
   chunkSizes: ChunkSizes;
   chunkSeed: Uint8Array;
   /** the ring the files are read into */
   ring: SharedArrayBuffer;
-  /** shared Int32Array: [FREED] stream offset up to which the ring is given back (mod 2^32), [STOP] */
+  /** shared Int32Array: [FREED] stream offset up to which the ring is given back (mod 2^32), [STOP], [SENT] commands sent */
   control: SharedArrayBuffer;
 }
+
+/**
+ * Main thread to worker: files to read next (relative paths, and the sizes the scan saw, which
+ * let a small file be read in one call); a cut of the chunk under way at the end of what was read,
+ * so that the files in it are complete although no more come for now; the end of the stream.
+ */
+export type StreamCommand = { files: { path: string; size: number }[] } | { cut: true } | { end: true };
 
 /**
  * Where a chunk sits in the ring, and the ring position (a count of bytes that went into the
@@ -52,7 +57,6 @@ export type StreamEvent = { kind: 'chunk'; data: Buffer; hash: ChunkHash; releas
 
 export interface StreamOptions {
   root: string;
-  files: readonly { path: string; size: number }[];
   chunkSizes: ChunkSizes;
   chunkSeed: Uint8Array;
   hashKey: Uint8Array;
@@ -62,52 +66,124 @@ export interface StreamOptions {
 
 export const FREED = 0;
 export const STOP = 1;
+export const SENT = 2;
 
 /**
- * Yields the stream's chunks and each file's result, in order. Leaving the loop early stops the
- * worker.
+ * Reads the files it is fed as one stream, in a worker started with the first of them. Files are
+ * fed while the scan goes on; events() yields the stream's chunks and each file's result, in
+ * order. Leaving events() early stops the worker.
  */
-export async function* readStream(o: StreamOptions): AsyncGenerator<StreamEvent> {
-  if (o.files.length === 0) return; // an unchanged tree: no thread to start
-  const ring = new SharedArrayBuffer(Math.max(o.ringBytes ?? 0, 2 * o.chunkSizes.maximum));
-  const control = new SharedArrayBuffer(8);
-  const input: StreamReaderInput = {
-    root: o.root,
-    paths: o.files.map((f) => f.path),
-    sizes: o.files.map((f) => f.size),
-    chunkSizes: o.chunkSizes,
-    chunkSeed: o.chunkSeed,
-    ring,
-    control,
-  };
-  const shared = new Int32Array(control);
-  const worker = new Worker(workerFile('backup/stream-reader-worker.js'), { workerData: input });
-  const inbox = new Inbox<StreamMessage>();
-  worker.on('message', (m: StreamMessage) => inbox.put(m));
-  worker.on('error', (e) => inbox.fail(e));
-  worker.on('exit', (code) => inbox.fail(new Error(`the stream reader stopped (exit code ${code})`)));
-  const hasher = new StreamHasher();
-  // chunks released in any order give the ring back up to the oldest one still held
-  const giveBack = new ReleaseInOrder<number>((end) => {
-    Atomics.store(shared, FREED, (end % 2 ** 32) | 0);
-    Atomics.notify(shared, FREED);
-  });
-  try {
-    for (;;) {
-      const m = await inbox.take();
-      for (const read of hasher.addReports(m.files)) yield { kind: 'file', read };
-      if (m.chunk) {
-        const data = Buffer.from(ring, m.chunk.offset, m.chunk.length);
-        const done = hasher.addChunk(data);
-        yield { kind: 'chunk', data, hash: chunkHashOf(o.hashKey, data), release: giveBack.add(m.chunk.end) };
-        for (const read of done) yield { kind: 'file', read };
-      }
-      if (m.end) return;
+export class StreamReader {
+  private readonly ring: SharedArrayBuffer;
+  private readonly shared: Int32Array;
+  private readonly channel = new MessageChannel();
+  private readonly inbox = new Inbox<StreamMessage>();
+  private worker: Worker | undefined;
+  private fed = 0;
+  private reported = 0;
+  private ended = false;
+  private roomWaiters: (() => void)[] = [];
+  private stopped = false;
+
+  constructor(private readonly o: StreamOptions) {
+    this.ring = new SharedArrayBuffer(Math.max(o.ringBytes ?? 0, 2 * o.chunkSizes.maximum));
+    this.shared = new Int32Array(new SharedArrayBuffer(12));
+  }
+
+  /** Files fed and not read yet. */
+  get unread(): number {
+    return this.fed - this.reported;
+  }
+
+  feed(files: { path: string; size: number }[]): void {
+    if (files.length === 0) return;
+    this.start();
+    this.fed += files.length;
+    this.send({ files });
+  }
+
+  /** Ends the chunk under way at the end of the files fed so far (see StreamCommand). */
+  cut(): void {
+    if (this.worker) this.send({ cut: true });
+  }
+
+  end(): void {
+    this.ended = true;
+    if (this.worker) this.send({ end: true });
+    else this.inbox.put({ files: [], end: true });
+  }
+
+  /** Resolves once at most `max` files fed are still unread. */
+  async room(max: number): Promise<void> {
+    while (this.unread > max) {
+      if (this.stopped) throw new Error('the stream reader has stopped');
+      await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
     }
-  } finally {
-    Atomics.store(shared, STOP, 1);
-    Atomics.notify(shared, FREED);
-    await worker.terminate();
+  }
+
+  private send(c: StreamCommand): void {
+    this.channel.port1.postMessage(c);
+    Atomics.add(this.shared, SENT, 1);
+    Atomics.notify(this.shared, SENT);
+  }
+
+  private start(): void {
+    if (this.worker || this.ended) return;
+    const input: StreamReaderInput = {
+      root: this.o.root,
+      commands: this.channel.port2,
+      chunkSizes: this.o.chunkSizes,
+      chunkSeed: this.o.chunkSeed,
+      ring: this.ring,
+      control: this.shared.buffer as SharedArrayBuffer,
+    };
+    const worker = new Worker(workerFile('backup/stream-reader-worker.js'), { workerData: input, transferList: [this.channel.port2] });
+    worker.on('message', (m: StreamMessage) => this.inbox.put(m));
+    worker.on('error', (e) => this.inbox.fail(e));
+    worker.on('exit', (code) => this.inbox.fail(new Error(`the stream reader stopped (exit code ${code})`)));
+    this.worker = worker;
+  }
+
+  async *events(): AsyncGenerator<StreamEvent> {
+    const hasher = new StreamHasher();
+    // chunks released in any order give the ring back up to the oldest one still held
+    const giveBack = new ReleaseInOrder<number>((end) => {
+      Atomics.store(this.shared, FREED, (end % 2 ** 32) | 0);
+      Atomics.notify(this.shared, FREED);
+    });
+    try {
+      for (;;) {
+        const m = await this.inbox.take();
+        this.reported += m.files.length;
+        if (m.files.length > 0) this.wakeFeeders();
+        for (const read of hasher.addReports(m.files)) yield { kind: 'file', read };
+        if (m.chunk) {
+          const data = Buffer.from(this.ring, m.chunk.offset, m.chunk.length);
+          const done = hasher.addChunk(data);
+          yield { kind: 'chunk', data, hash: chunkHashOf(this.o.hashKey, data), release: giveBack.add(m.chunk.end) };
+          for (const read of done) yield { kind: 'file', read };
+        }
+        if (m.end) return;
+      }
+    } finally {
+      await this.stop();
+    }
+  }
+
+  private wakeFeeders(): void {
+    const waiting = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const wake of waiting) wake();
+  }
+
+  private async stop(): Promise<void> {
+    this.stopped = true;
+    Atomics.store(this.shared, STOP, 1);
+    Atomics.notify(this.shared, FREED);
+    Atomics.notify(this.shared, SENT);
+    this.channel.port1.close();
+    this.wakeFeeders();
+    await this.worker?.terminate();
   }
 }
 
@@ -137,4 +213,12 @@ class Inbox<T> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
   }
+}
+
+/** The stream of a list of files known in advance. */
+export async function* readStream(o: StreamOptions & { files: readonly { path: string; size: number }[] }): AsyncGenerator<StreamEvent> {
+  const reader = new StreamReader(o);
+  reader.feed([...o.files]);
+  reader.end();
+  yield* reader.events();
 }

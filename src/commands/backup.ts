@@ -3,26 +3,26 @@
 
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import * as path from 'node:path';
 import { cacheWrittenRevision } from '../backup/backup-cache-hook.js';
 import { ChunkSequenceBuilder } from '../backup/chunk-sequence.js';
 import { ChunkUploader, type UploadStats } from '../backup/chunk-uploader.js';
+import { type BackupEntry, FileListWriter, type Waiting } from '../backup/file-list-writer.js';
 import { IncompleteBackup } from '../backup/incomplete.js';
+import { PreviousFiles } from '../backup/previous-files.js';
 import { listedChunks, StoredChunks } from '../backup/stored-chunks.js';
-import { readStream } from '../backup/stream-reader.js';
+import { StreamReader } from '../backup/stream-reader.js';
 import { findLostChunks } from '../catalog/fossil-moves.js';
 import { BackupAnnouncement, runningBackups, runningPath } from '../catalog/running-backups.js';
 import { now } from '../clock.js';
 import { DbkError, isDbkError } from '../errors.js';
 import type { FileEntry } from '../format/file-list.js';
-import { encodeFileList, entryProblem } from '../format/file-list.js';
+import { entryProblem } from '../format/file-list.js';
 import type { ChunkHash, ChunkId } from '../format/ids.js';
-import { MAX_FILE_LIST_BYTES, MAX_REVISION_CHUNKS, type Revision } from '../format/revision.js';
-import { readPreferences } from '../storage/preferences.js';
+import { MAX_REVISION_CHUNKS, type Revision } from '../format/revision.js';
 import { type OpenOptions, Repository } from '../storage/repository.js';
 import { Filters } from '../tree/filters.js';
 import { Accounts, nativeMissing } from '../tree/native-fs.js';
-import { type ScannedEntry, type ScanProblem, type ScanResult, scan } from '../tree/scanner.js';
+import { type ScannedEntry, type ScanProblem, type ScanReport, scanTree } from '../tree/scanner.js';
 import { isRestoreLeftover, restoreUnfinished } from '../tree/unfinished-file.js';
 
 export interface BackupProgress {
@@ -41,6 +41,8 @@ export interface BackupOptions extends OpenOptions {
   /** back up extended attributes and ACLs (the default) */
   xattrs?: boolean;
   onProgress?: (p: BackupProgress) => void;
+  /** tuning that users do not need but tests do */
+  limits?: { unreadFiles?: number; waitingEntries?: number };
 }
 
 export interface BackupResult extends UploadStats {
@@ -61,23 +63,19 @@ export interface BackupResult extends UploadStats {
 }
 
 export async function backup(o: BackupOptions): Promise<BackupResult> {
-  const repoDir = path.resolve(o.repoDir);
-  // the scan needs no key: it walks the tree while scrypt derives the key in the thread pool
-  // and the previous revision loads
-  const scanning = scan(readPreferences(repoDir).root ?? repoDir, Filters.load(repoDir), { xattrs: o.xattrs ?? true, accounts: new Accounts() });
-  scanning.catch(() => {}); // awaited in runBackup; a failure to open is reported first
   const repo = await Repository.open(o);
   try {
     repo.useAllCoresForCodec();
     if (nativeMissing) repo.log.warn(`extended attributes and owner names are not backed up: ${nativeMissing}`);
-    return await runBackup(repo, o, scanning);
+    return await runBackup(repo, o);
   } finally {
     await repo.close();
   }
 }
 
+/** The id's newest revision: its chunks, and its file list as a stream. */
 interface Previous {
-  files: Map<string, FileEntry>;
+  files: PreviousFiles;
   hashes: ChunkHash[];
   lengths: number[];
   ids: Set<ChunkId>;
@@ -87,11 +85,11 @@ interface Previous {
 async function loadPrevious(repo: Repository): Promise<Previous> {
   const revisions = await repo.listRevisions(repo.snapshotId);
   const latest = revisions.at(-1);
-  if (latest === undefined) return { files: new Map(), hashes: [], lengths: [], ids: new Set(), latest: 0 };
+  if (latest === undefined) return { files: PreviousFiles.none(repo.log), hashes: [], lengths: [], ids: new Set(), latest: 0 };
   const r = await repo.loadRevision(repo.snapshotId, latest);
-  const [entries, hashes, lengths] = await Promise.all([repo.readFileList(r), repo.readChunkHashes(r), repo.readChunkLengths(r)]);
+  const [hashes, lengths] = await Promise.all([repo.readChunkHashes(r), repo.readChunkLengths(r)]);
   const ids = new Set(hashes.map((h) => repo.chunkId(h)));
-  return { files: new Map(entries.map((e) => [e.path, e])), hashes, lengths, ids, latest };
+  return { files: new PreviousFiles(repo.fileListEntries(r), repo.log), hashes, lengths, ids, latest };
 }
 
 /**
@@ -107,71 +105,195 @@ const sameTime = (a: ScannedEntry, b: FileEntry) => Math.abs((a.mtimeS - b.mtime
 const unchanged = (s: ScannedEntry, p: FileEntry | undefined, lengths: readonly number[]): p is FileEntry =>
   p !== undefined && p.type === 'file' && p.size === s.size && sameTime(s, p) && p.range !== undefined && entryProblem(p, lengths) === undefined;
 
-async function runBackup(repo: Repository, o: BackupOptions, scanning: Promise<ScanResult>): Promise<BackupResult> {
-  if (o.dryRun) return backUp(repo, o, scanning, undefined);
+async function runBackup(repo: Repository, o: BackupOptions): Promise<BackupResult> {
+  if (o.dryRun) return backUp(repo, o, undefined);
   // before the previous revision or any chunk is looked at: from now on, no prune deletes what this backup may use
   const announcement = await BackupAnnouncement.announce(repo, repo.snapshotId);
   try {
-    return await backUp(repo, o, scanning, announcement);
+    return await backUp(repo, o, announcement);
   } finally {
     await announcement.withdraw();
   }
 }
 
-async function backUp(repo: Repository, o: BackupOptions, scanning: Promise<ScanResult>, announcement: BackupAnnouncement | undefined): Promise<BackupResult> {
+/** Files handed to the reader and not read yet, at most: the scan stays this far ahead of reading. */
+const MAX_UNREAD_FILES = 4096;
+/**
+ * Entries waiting for their content, at most (each a few hundred bytes). More wait only behind a
+ * file whose last chunk the stream has not cut, because nothing more is being read: the reader
+ * is then told to cut it where it stands.
+ */
+const MAX_WAITING_ENTRIES = 65_536;
+
+async function backUp(repo: Repository, o: BackupOptions, announcement: BackupAnnouncement | undefined): Promise<BackupResult> {
   const startTime = now();
   // this repository's backups killed before they could withdraw their announcements hold up prune: not for long
   const clearing = announcement && runningBackups(repo).catch((e: unknown) => repo.log.debug(`could not look for dead backups: ${(e as Error).message}`));
-  const [previous, listed, scanned] = await Promise.all([loadPrevious(repo), listedChunks(repo), scanning.then((s) => skipRestoreLeftovers(repo.repoDir, s)), clearing]);
+  const [previous, listed, leftoversToSkip] = await Promise.all([loadPrevious(repo), listedChunks(repo), restoreUnfinished(repo.repoDir), clearing]);
   const incomplete = o.dryRun ? undefined : new IncompleteBackup(repo.cacheDir, repo.snapshotId);
-  const stored = new StoredChunks(previous.ids, listed, incomplete?.load() ?? new Set());
-  const uploader = new ChunkUploader(repo, stored, incomplete, o.dryRun ?? false);
+  const uploader = new ChunkUploader(repo, new StoredChunks(previous.ids, listed, incomplete?.load() ?? new Set()), incomplete, o.dryRun ?? false);
   const sequence = new ChunkSequenceBuilder(previous.hashes, previous.lengths);
+  const list = new FileListWriter(repo, sequence, o.dryRun ?? false);
+  const { chunkSizes, keys } = repo.config;
+  const reader = new StreamReader({ root: repo.rootDir, chunkSizes, chunkSeed: keys.chunkSeed, hashKey: keys.hashKey });
+  const scanned: ScanReport = { problems: [], skipped: [] };
+  const job: Job = { repo, o, previous, list, reader, sequence, uploader, reading: [], progress: { files: 0, totalFiles: 0, bytes: 0, totalBytes: 0 }, readBytes: 0, readFiles: 0 };
 
-  // the scan's entries, in scan order, become the file list: content fields are filled in below
-  const entries: FileEntry[] = scanned.entries;
-  const toRead: FileEntry[] = [];
-  const links = new LinkGroups();
-  for (const e of entries) {
-    if (e.type !== 'file' || links.isSecondName(e)) continue;
-    const prev = previous.files.get(e.path);
-    if (e.size === 0) {
-      e.hash = EMPTY_SHA256;
-    } else if (!o.hash && unchanged(e, prev, previous.lengths)) {
-      e.range = sequence.reuse(prev.range!);
-      e.hash = prev.hash!;
-    } else {
-      toRead.push(e);
-    }
+  const consuming = consumeStream(job).catch((e: unknown) => {
+    list.fail(e); // a walk waiting for entries to be written waits no more
+    throw e;
+  });
+  let walkFailure: { e: unknown } | undefined;
+  try {
+    await walkTree(job, scanTree(repo.rootDir, Filters.load(repo.repoDir), { xattrs: o.xattrs ?? true, accounts: new Accounts() }, scanned), leftoversToSkip, scanned);
+  } catch (e) {
+    walkFailure = { e };
   }
-
-  const read = await readChanged(repo, toRead, uploader, sequence, o);
-  const { dropped, readBytes } = read;
-  const problems = [...scanned.problems, ...read.problems, ...links.shareContent()];
-  const kept = entries.filter((e) => !dropped.has(e) && !(e.type === 'file' && e.size > 0 && !e.range));
-  linkOfIndices(kept);
-  const files = kept.filter((e) => e.type === 'file');
+  reader.end(); // the stream ends after what was fed; a failed walk waits for that much, no more
+  await consuming; // a failure of the stream first: the walk's is then only its echo
+  if (walkFailure) throw walkFailure.e;
+  await uploader.drain();
+  const fileList = await list.finish();
   const result: BackupResult = {
     snapshotId: repo.snapshotId,
     revision: undefined,
-    files: files.length,
-    bytes: files.reduce((n, e) => n + e.size, 0),
-    readFiles: toRead.length - dropped.size,
-    readBytes,
-    problems,
+    files: list.files,
+    bytes: list.bytes,
+    readFiles: job.readFiles,
+    readBytes: job.readBytes,
+    problems: [...scanned.problems, ...list.problems],
     skipped: scanned.skipped,
     startTime,
     endTime: 0,
     ...uploader.stats,
   };
   if (announcement) {
-    const written = await writeRevision(repo, previous.latest, kept, sequence, result, o.tag ?? '', (sequences) => makeSureOfChunks(repo, announcement, [...sequences, ...sequence.hashes]));
+    const written = await writeRevision(repo, previous.latest, fileList, sequence, result, o.tag ?? '', (sequences) => makeSureOfChunks(repo, announcement, [...sequences, ...sequence.hashes]));
     result.revision = written.revision;
     incomplete?.clear();
     await cacheWrittenRevision(repo, written, sequence.hashes);
   }
   result.endTime = now();
   return result;
+}
+
+/** What the walk and the stream share while a backup runs. */
+interface Job {
+  repo: Repository;
+  o: BackupOptions;
+  previous: Previous;
+  list: FileListWriter;
+  reader: StreamReader;
+  sequence: ChunkSequenceBuilder;
+  uploader: ChunkUploader;
+  /** entries of the files fed to the reader, in stream order, until their results come */
+  reading: Waiting[];
+  progress: BackupProgress;
+  readBytes: number;
+  readFiles: number;
+}
+
+/**
+ * The scan, entry by entry: each goes into the file list in order; a file unchanged since the
+ * previous revision keeps its chunks, a changed one is fed to the reader.
+ */
+async function walkTree(job: Job, batches: AsyncIterable<ScannedEntry[]>, leftoversToSkip: boolean, scanned: ScanReport): Promise<void> {
+  const { list, reader, previous, o } = job;
+  const firstNames = new Set<string>();
+  for await (const batch of batches) {
+    const toRead: { path: string; size: number }[] = [];
+    for (const e of batch as BackupEntry[]) {
+      o.signal?.throwIfAborted();
+      // while a restore into this folder is unfinished, its half-written files are not the user's
+      if (leftoversToSkip && isRestoreLeftover(e)) {
+        scanned.problems.push({ path: e.path, reason: 'left half written by a restore that did not finish (run that restore again)' });
+        continue;
+      }
+      const w: Waiting = { entry: e };
+      if (e.type === 'file') await classify(job, w, firstNames, toRead);
+      list.add(w);
+    }
+    reader.feed(toRead);
+    if (toRead.length > 0) o.onProgress?.(job.progress);
+    await list.flush();
+    await reader.room(o.limits?.unreadFiles ?? MAX_UNREAD_FILES);
+    await keepListShort(job, o.limits?.waitingEntries ?? MAX_WAITING_ENTRIES);
+  }
+}
+
+async function classify(job: Job, w: Waiting, firstNames: Set<string>, toRead: { path: string; size: number }[]): Promise<void> {
+  const e = w.entry;
+  if (e.inode !== undefined) {
+    // the names of one file (hard links) share its content: read once, under its first name
+    w.laterName = firstNames.has(e.inode);
+    if (w.laterName) return;
+    firstNames.add(e.inode);
+  }
+  const prev = await job.previous.files.find(e.path);
+  if (e.size === 0) {
+    e.hash = EMPTY_SHA256;
+  } else if (!job.o.hash && unchanged(e, prev, job.previous.lengths)) {
+    w.previous = prev.range!;
+    e.hash = prev.hash!;
+  } else {
+    w.read = { done: false, dropped: false, start: 0, end: 0 };
+    job.reading.push(w);
+    toRead.push({ path: e.path, size: e.size });
+    job.progress.totalFiles++;
+    job.progress.totalBytes += e.size;
+  }
+}
+
+/** Waits while too many entries wait; when the reader has nothing left to read, has it cut the chunk they wait for. */
+async function keepListShort(job: Job, most: number): Promise<void> {
+  while (job.list.length >= most) {
+    if (job.reader.unread > 0) {
+      await Promise.race([job.list.shorterThan(most), job.reader.room(0)]);
+    } else {
+      job.reader.cut();
+      await job.list.shorterThan(most);
+    }
+  }
+}
+
+/** The stream's events: chunks go to the uploader, each file's result to its entry. */
+async function consumeStream(job: Job): Promise<void> {
+  const { sequence, uploader, list, progress, o } = job;
+  let streamBytes = 0; // bytes in the stream so far: where the next file starts
+  let next = 0; // the file whose result comes next
+  for await (const event of job.reader.events()) {
+    o.signal?.throwIfAborted();
+    if (event.kind === 'chunk') {
+      sequence.addStreamChunk(await uploader.add(event.data, event.hash, event.release), event.data.length);
+      continue;
+    }
+    const { fed, hash, error } = event.read;
+    const w = job.reading[next]!;
+    job.reading[next++] = undefined as unknown as Waiting;
+    const read = w.read!;
+    read.start = streamBytes;
+    streamBytes += fed;
+    read.end = streamBytes;
+    read.done = true;
+    progress.files++;
+    progress.bytes += fed;
+    o.onProgress?.(progress);
+    if (error !== undefined || hash === undefined) {
+      // the bytes already fed stay in the stream, unreferenced; the file is left out
+      list.problems.push({ path: w.entry.path, reason: error ?? 'not read' });
+      read.dropped = true;
+    } else {
+      job.readFiles++;
+      job.readBytes += fed;
+      w.entry.size = fed;
+      w.entry.hash = hash;
+    }
+    if (next > 4096 && next * 2 > job.reading.length) {
+      job.reading.splice(0, next);
+      next = 0;
+    }
+    await list.flush();
+  }
 }
 
 /**
@@ -195,137 +317,25 @@ async function makeSureOfChunks(repo: Repository, announcement: BackupAnnounceme
 
 const EMPTY_SHA256 = createHash('sha256').digest();
 
-/**
- * The names of one file (hard links) share its content: it is read once, under its first name,
- * and the others take that name's content once it is read.
- */
-class LinkGroups {
-  private readonly first = new Map<string, FileEntry>();
-  private readonly others: [FileEntry, FileEntry][] = [];
-
-  isSecondName(e: FileEntry & ScannedEntry): boolean {
-    if (e.inode === undefined) return false;
-    const first = this.first.get(e.inode);
-    if (!first) this.first.set(e.inode, e);
-    else this.others.push([e, first]);
-    return first !== undefined;
-  }
-
-  /** Gives each other name its first name's content; what could not be read is a problem of each of its names. */
-  shareContent(): ScanProblem[] {
-    const problems: ScanProblem[] = [];
-    for (const [e, first] of this.others) {
-      if (first.hash === undefined || (first.size > 0 && !first.range)) {
-        problems.push({ path: e.path, reason: `a hard link of ${first.path}, which could not be read` });
-        continue;
-      }
-      e.size = first.size;
-      e.hash = first.hash;
-      if (first.range) e.range = first.range;
-    }
-    return problems;
-  }
-}
-
-/** Marks the later names of each hard-linked file in the file list with the index of its first. */
-function linkOfIndices(entries: (FileEntry & ScannedEntry)[]): void {
-  const first = new Map<string, number>();
-  for (const [i, e] of entries.entries()) {
-    if (e.inode === undefined) continue;
-    const at = first.get(e.inode);
-    if (at === undefined) first.set(e.inode, i);
-    else e.linkOf = at;
-  }
-}
-
-/**
- * While a restore into this folder is unfinished, its half-written files are not the user's:
- * they are left out (and reported), so that the revision never records them as the latest version.
- */
-async function skipRestoreLeftovers(repoDir: string, scanned: ScanResult): Promise<ScanResult> {
-  if (!(await restoreUnfinished(repoDir))) return scanned;
-  const problems = [...scanned.problems];
-  const entries = scanned.entries.filter((e) => {
-    if (!isRestoreLeftover(e)) return true;
-    problems.push({ path: e.path, reason: 'left half written by a restore that did not finish (run that restore again)' });
-    return false;
-  });
-  return { ...scanned, entries, problems };
-}
-
-/**
- * Reads the changed files as one stream, uploads its new chunks, and gives each file read its
- * size, hash and (once every cut is known) range. Files that failed are returned as dropped.
- */
-async function readChanged(repo: Repository, toRead: FileEntry[], uploader: ChunkUploader, sequence: ChunkSequenceBuilder, o: BackupOptions) {
-  const problems: ScanProblem[] = [];
-  const dropped = new Set<FileEntry>();
-  // where each file read lies in the stream, by its index in toRead (typed: 100,000 pairs of
-  // boxed numbers were 9 MB)
-  const streamStart = new Float64Array(toRead.length).fill(-1);
-  const streamEnd = new Float64Array(toRead.length);
-  const progress: BackupProgress = { files: 0, totalFiles: toRead.length, bytes: 0, totalBytes: toRead.reduce((n, f) => n + f.size, 0) };
-  o.onProgress?.(progress); // the totals, once the scan is done and before any file is read
-  let readBytes = 0;
-  let streamBytes = 0; // bytes in the stream so far: where the next file starts
-  let next = 0; // the file whose result comes next
-  const { chunkSizes, keys } = repo.config;
-  for await (const event of readStream({ root: repo.rootDir, files: toRead, chunkSizes, chunkSeed: keys.chunkSeed, hashKey: keys.hashKey })) {
-    o.signal?.throwIfAborted();
-    if (event.kind === 'chunk') {
-      sequence.addStreamChunk(await uploader.add(event.data, event.hash, event.release), event.data.length);
-      continue;
-    }
-    const { fed, hash, error } = event.read;
-    const i = next++;
-    const file = toRead[i]!;
-    const start = streamBytes;
-    streamBytes += fed;
-    progress.files++;
-    progress.bytes += fed;
-    o.onProgress?.(progress);
-    if (error !== undefined || hash === undefined) {
-      // the bytes already fed stay in the stream, unreferenced; the file is left out
-      problems.push({ path: file.path, reason: error ?? 'not read' });
-      dropped.add(file);
-      continue;
-    }
-    readBytes += fed;
-    file.size = fed;
-    file.hash = hash;
-    if (fed > 0) {
-      streamStart[i] = start;
-      streamEnd[i] = streamBytes;
-    }
-  }
-  await uploader.drain();
-  for (const [i, e] of toRead.entries()) if (streamStart[i]! >= 0) e.range = sequence.resolveStream(streamStart[i]!, streamEnd[i]!);
-  return { problems, dropped, readBytes };
-}
-
 async function writeRevision(
   repo: Repository,
   latest: number,
-  entries: FileEntry[],
+  fileList: { hashes: ChunkHash[]; bytes: number },
   sequence: ChunkSequenceBuilder,
   r: BackupResult,
   tag: string,
   beforeSaving: (metadata: ChunkHash[]) => Promise<void>,
 ): Promise<Revision> {
   const hashes = sequence.hashes;
+  if (hashes.length > MAX_REVISION_CHUNKS) {
+    throw new DbkError('USAGE', `too much for one revision (${r.files} files, ${hashes.length} chunks): readers refuse more than ${MAX_REVISION_CHUNKS} chunks`, {
+      hint: 'back up the tree as several repositories, or exclude part of it in .dbk/filters',
+    });
+  }
   const lengths = Buffer.alloc(hashes.length * 4);
   for (const [i, n] of sequence.lengths.entries()) lengths.writeUInt32LE(n, i * 4);
-  const fileList = encodeFileList(entries);
-  if (fileList.length > MAX_FILE_LIST_BYTES || hashes.length > MAX_REVISION_CHUNKS) {
-    throw new DbkError(
-      'USAGE',
-      `too much for one revision (${entries.length} entries, ${hashes.length} chunks): readers refuse file lists over ${MAX_FILE_LIST_BYTES >> 20} MiB and more than ${MAX_REVISION_CHUNKS} chunks`,
-      {
-        hint: 'back up the tree as several repositories, or exclude part of it in .dbk/filters',
-      },
-    );
-  }
-  const [files, chunkHashes, chunkLengths] = await Promise.all([repo.writeSequence(fileList), repo.writeSequence(Buffer.from(hashes.join(''), 'hex')), repo.writeSequence(lengths)]);
+  const files = fileList.hashes;
+  const [chunkHashes, chunkLengths] = await Promise.all([repo.writeSequence(Buffer.from(hashes.join(''), 'hex')), repo.writeSequence(lengths)]);
   await beforeSaving([...files, ...chunkHashes, ...chunkLengths]);
   for (let revision = Math.max(latest, await repo.highestRevisionNumber(repo.snapshotId)) + 1; ; revision++) {
     const record: Revision & { fileListBytes: number } = {
@@ -337,7 +347,7 @@ async function writeRevision(
       fileCount: r.files,
       fileBytes: r.bytes,
       chunkCount: hashes.length,
-      fileListBytes: fileList.length,
+      fileListBytes: fileList.bytes,
       options: { host: hostname() },
       sequences: { files, chunkHashes, chunkLengths },
     };

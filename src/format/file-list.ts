@@ -78,21 +78,47 @@ export interface FileEntry {
 }
 
 export function encodeFileList(entries: Iterable<FileEntry>): Buffer {
-  const w = new BinaryWriter().byte(FILE_LIST_VERSION);
-  for (const e of entries) {
-    w.byte(TYPE_CODE[e.type]).counted(bytesOfName(e.path)).varint(e.mode).signed(e.mtimeS).varint(e.mtimeNs).varint(e.size).varint(e.uid).varint(e.gid);
-    if (e.type === 'file' && e.size > 0) {
-      const r = e.range;
-      if (!r || !e.hash) throw new Error(`file entry without chunks: ${e.path}`);
-      w.varint(r.startChunk).varint(r.startOffset).varint(r.endChunk).varint(r.endOffset).bytes(e.hash);
-    } else if (e.type === 'symlink') {
-      w.counted(bytesOfName(e.target ?? ''));
-    } else if (e.type === 'chardev' || e.type === 'blockdev') {
-      w.varint(e.rdev ?? 0);
-    }
-    writeExtras(w, e);
+  const encoder = new FileListEncoder();
+  for (const e of entries) encoder.add(e);
+  return encoder.take();
+}
+
+/** Encodes a file list entry by entry; the bytes are taken as they pile up, so a list of millions is never whole. */
+export class FileListEncoder {
+  private w = new BinaryWriter().byte(FILE_LIST_VERSION);
+  /** entries added so far: the index the next one has in the list */
+  count = 0;
+
+  add(e: FileEntry): void {
+    writeEntry(this.w, e);
+    this.count++;
   }
-  return w.toBuffer();
+
+  /** Bytes encoded and not taken yet. */
+  get pending(): number {
+    return this.w.length;
+  }
+
+  /** The bytes encoded since the last take. */
+  take(): Buffer {
+    const bytes = this.w.toBuffer();
+    this.w = new BinaryWriter();
+    return bytes;
+  }
+}
+
+function writeEntry(w: BinaryWriter, e: FileEntry): void {
+  w.byte(TYPE_CODE[e.type]).counted(bytesOfName(e.path)).varint(e.mode).signed(e.mtimeS).varint(e.mtimeNs).varint(e.size).varint(e.uid).varint(e.gid);
+  if (e.type === 'file' && e.size > 0) {
+    const r = e.range;
+    if (!r || !e.hash) throw new Error(`file entry without chunks: ${e.path}`);
+    w.varint(r.startChunk).varint(r.startOffset).varint(r.endChunk).varint(r.endOffset).bytes(e.hash);
+  } else if (e.type === 'symlink') {
+    w.counted(bytesOfName(e.target ?? ''));
+  } else if (e.type === 'chardev' || e.type === 'blockdev') {
+    w.varint(e.rdev ?? 0);
+  }
+  writeExtras(w, e);
 }
 
 function writeExtras(w: BinaryWriter, e: FileEntry): void {
@@ -106,13 +132,56 @@ function writeExtras(w: BinaryWriter, e: FileEntry): void {
 }
 
 export function decodeFileList(data: Buffer, chunkCount: number): FileEntry[] {
-  const r = new BinaryReader(data, 'file list');
-  if (data.length === 0) throw corrupt('file list', 'empty');
-  const version = r.byte();
-  if (version !== 1 && version !== FILE_LIST_VERSION) throw corrupt('file list', `unsupported version ${version}`);
-  const out: FileEntry[] = [];
-  while (!r.done) out.push(version === 1 ? readEntryV1(r, chunkCount) : readEntry(r, chunkCount, out.length));
-  return out;
+  return [...new FileListDecoder(chunkCount).push(data, true)];
+}
+
+/**
+ * An entry of the largest size a reader waits for: beyond it, bytes that do not make an entry are
+ * damage, not an entry cut by a chunk boundary (a path and its target are 64 KiB at most; a
+ * large set of extended attributes is the only thing that comes near).
+ */
+const MAX_ENTRY_BYTES = 16 << 20;
+
+/**
+ * Decodes a file list as its pieces arrive (metadata chunks, in order), holding only the bytes of
+ * an entry cut by a piece's end: a list of millions is read in the memory of one piece.
+ */
+export class FileListDecoder {
+  private pending = Buffer.alloc(0);
+  private version: number | undefined;
+  private index = 0;
+
+  constructor(private readonly chunkCount: number) {}
+
+  /** The entries complete in the bytes given so far; `last` says no more will come. */
+  *push(bytes: Buffer, last: boolean): Generator<FileEntry> {
+    const data = this.pending.length === 0 ? bytes : Buffer.concat([this.pending, bytes]);
+    const r = new BinaryReader(data, 'file list');
+    if (this.version === undefined) {
+      if (data.length === 0) {
+        if (last) throw corrupt('file list', 'empty');
+        return;
+      }
+      this.version = r.byte();
+      if (this.version !== 1 && this.version !== FILE_LIST_VERSION) throw corrupt('file list', `unsupported version ${this.version}`);
+    }
+    while (!r.done) {
+      const start = r.pos;
+      let e: FileEntry;
+      try {
+        e = this.version === 1 ? readEntryV1(r, this.chunkCount) : readEntry(r, this.chunkCount, this.index);
+      } catch (err) {
+        // an entry that runs past the bytes so far is completed by the next piece
+        if (last || data.length - start > MAX_ENTRY_BYTES) throw err;
+        r.pos = start;
+        break;
+      }
+      this.index++;
+      yield e;
+    }
+    // a copy: the rest of the piece can go
+    this.pending = Buffer.from(data.subarray(r.pos));
+  }
 }
 
 /** The mode bits dbk records: permissions, setuid, setgid, sticky. */

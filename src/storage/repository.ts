@@ -11,7 +11,7 @@ import { Chunker } from '../chunking/fastcdc.js';
 import { chunkHashOf, chunkIdOf, chunkKey as chunkKeyOf, subKey } from '../crypto/keys.js';
 import { DbkError, isDbkError } from '../errors.js';
 import { configIsEncrypted, decodeConfig, type StorageConfig } from '../format/config.js';
-import { decodeFileList, type FileEntry } from '../format/file-list.js';
+import { type FileEntry, FileListDecoder } from '../format/file-list.js';
 import { type ChunkHash, type ChunkId, chunkPath, fossilPath, HASH_BYTES } from '../format/ids.js';
 import { decodeObject, encodeObject, ObjectKind } from '../format/object.js';
 import { decodeRevision, encodeRevision, MAX_FILE_LIST_BYTES, MAX_REVISION_BYTES, type Revision, revisionNumberOf, revisionPath } from '../format/revision.js';
@@ -19,6 +19,7 @@ import { type Logger, silentLogger } from '../log.js';
 import { intSetting, makeSettings, type Settings } from '../settings.js';
 import { CodecPool, type SharedSpan } from './codec-pool.js';
 import { DBK_DIR, readPreferences, type StoragePreference, storagePreference } from './preferences.js';
+import { SequenceWriter } from './sequence-writer.js';
 
 export interface OpenOptions {
   /** the folder holding .dbk/ */
@@ -208,23 +209,9 @@ export class Repository {
 
   /** Cuts a metadata stream into deduplicated metadata chunks and uploads the new ones. */
   async writeSequence(data: Buffer): Promise<ChunkHash[]> {
-    const chunker = new Chunker(this.config.metadataChunkSizes, this.config.keys.chunkSeed);
-    const pieces = chunker.push(data);
-    const last = chunker.finish();
-    if (last) pieces.push(last);
-    // a few pieces at a time: a file list of 100,000 entries is 150 pieces, and each on its way
-    // is the piece, its encoded copy and its request to the codec worker
-    const limit = pLimit(Math.max(4, this.threads));
-    return Promise.all(
-      pieces.map((piece) =>
-        limit(async () => {
-          const hash = this.hashOf(piece);
-          const id = this.chunkId(hash);
-          if (!(await this.backend.stat(chunkPath(id)))) await this.storeChunk(id, await this.encodeChunk(piece, hash));
-          return hash;
-        }),
-      ),
-    );
+    const writer = new SequenceWriter(this);
+    await writer.write(data);
+    return writer.finish();
   }
 
   /**
@@ -233,29 +220,47 @@ export class Repository {
    * would otherwise concatenate 128 GB).
    */
   async readSequence(hashes: readonly ChunkHash[], size: { exact: number } | { max: number }, what: string): Promise<Buffer> {
+    const pieces: Buffer[] = [];
+    let total = 0;
+    for await (const piece of this.sequencePieces(hashes, size, what)) {
+      pieces.push(piece);
+      total += piece.length;
+    }
+    return Buffer.concat(pieces, total);
+  }
+
+  /** The pieces of a metadata sequence in order, a few read ahead, with readSequence's limits. */
+  async *sequencePieces(hashes: readonly ChunkHash[], size: { exact: number } | { max: number }, what: string): AsyncGenerator<Buffer> {
     const { minimum, maximum } = this.config.metadataChunkSizes;
     const limit = 'exact' in size ? size.exact : size.max;
     // every piece the chunker cuts is `minimum` bytes at least, but the last
     if (hashes.length > Math.ceil(limit / minimum) + 1) throw new DbkError('CORRUPT', `${what}: ${hashes.length} metadata chunks for at most ${limit} bytes`);
-    const pieces: Buffer[] = [];
     let total = 0;
-    const batch = Math.max(4, this.threads);
-    // a piece named again (runs of equal chunk lengths or hashes repeat) is read once
-    const read = new Map<ChunkHash, Promise<Buffer>>();
-    const readOnce = (h: ChunkHash) => {
-      let p = read.get(h);
-      if (!p) read.set(h, (p = this.readChunk(h, maximum)));
-      return p;
-    };
-    for (let at = 0; at < hashes.length; at += batch) {
-      for (const piece of await Promise.all(hashes.slice(at, at + batch).map(readOnce))) {
-        total += piece.length;
-        if (total > limit) throw new DbkError('CORRUPT', `${what}: more than the ${limit} bytes it may hold`);
-        pieces.push(piece);
+    const ahead = Math.max(4, this.threads);
+    // a piece named again (runs of equal chunk lengths or hashes repeat) is read once, while it is near
+    const reading = new Map<number, Promise<Buffer>>();
+    const recent = new Map<ChunkHash, Promise<Buffer>>();
+    const start = (i: number) => {
+      const h = hashes[i]!;
+      let p = recent.get(h);
+      if (!p) {
+        p = this.readChunk(h, maximum);
+        p.catch(() => {}); // awaited in order below
+        recent.set(h, p);
+        if (recent.size > 4 * ahead) recent.delete(recent.keys().next().value!);
       }
+      reading.set(i, p);
+    };
+    for (let i = 0; i < Math.min(ahead, hashes.length); i++) start(i);
+    for (let i = 0; i < hashes.length; i++) {
+      const piece = await reading.get(i)!;
+      reading.delete(i);
+      if (i + ahead < hashes.length) start(i + ahead);
+      total += piece.length;
+      if (total > limit) throw new DbkError('CORRUPT', `${what}: more than the ${limit} bytes it may hold`);
+      yield piece;
     }
     if ('exact' in size && total !== size.exact) throw new DbkError('CORRUPT', `${what}: ${total} bytes where ${size.exact} were expected`);
-    return Buffer.concat(pieces, total);
   }
 
   async listSnapshotIds(): Promise<string[]> {
@@ -305,8 +310,21 @@ export class Repository {
   }
 
   async readFileList(r: Revision): Promise<FileEntry[]> {
+    const out: FileEntry[] = [];
+    for await (const e of this.fileListEntries(r)) out.push(e);
+    return out;
+  }
+
+  /** A revision's file list entry by entry, read a few metadata chunks ahead: the memory of a few chunks, whatever its length. */
+  async *fileListEntries(r: Revision): AsyncGenerator<FileEntry> {
     const size = r.fileListBytes === undefined ? { max: MAX_FILE_LIST_BYTES } : { exact: r.fileListBytes };
-    return decodeFileList(await this.readSequence(r.sequences.files, size, `file list of ${revisionPath(r.snapshotId, r.revision)}`), r.chunkCount);
+    const decoder = new FileListDecoder(r.chunkCount);
+    const hashes = r.sequences.files;
+    let n = 0;
+    for await (const piece of this.sequencePieces(hashes, size, `file list of ${revisionPath(r.snapshotId, r.revision)}`)) {
+      yield* decoder.push(piece, ++n === hashes.length);
+    }
+    if (hashes.length === 0) yield* decoder.push(Buffer.alloc(0), true);
   }
 
   /** The data chunk hashes of a revision, 32 bytes each, in sequence order. */

@@ -30,12 +30,15 @@ export interface ScanProblem {
   reason: string;
 }
 
-export interface ScanResult {
-  entries: ScannedEntry[];
+export interface ScanReport {
   /** not backed up: unreadable, vanished */
   problems: ScanProblem[];
   /** not backed up by design: sockets */
   skipped: ScanProblem[];
+}
+
+export interface ScanResult extends ScanReport {
+  entries: ScannedEntry[];
 }
 
 export interface ScanOptions {
@@ -46,13 +49,45 @@ export interface ScanOptions {
 }
 
 const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * The order of the walk, and so of every file list: name by name, each by code unit, a folder
+ * just before its contents ("a", "a/b", "a.txt": a name that ends sorts first).
+ */
+export function compareWalkOrder(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x === SLASH) return -1;
+    if (y === SLASH) return 1;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+const SLASH = 0x2f;
 const YIELD_EVERY_MS = 20;
 
 export async function scan(root: string, filters: Filters, options: ScanOptions = {}): Promise<ScanResult> {
   const out: ScanResult = { entries: [], problems: [], skipped: [] };
-  const walk: Walk = { base: withSlash(path.resolve(root)), filters, out, options };
+  for await (const batch of scanTree(root, filters, options, out)) for (const e of batch) out.entries.push(e);
+  return out;
+}
+
+/** Entries handed on at a time: a folder's worth, so a walk of millions costs no promise per entry. */
+const BATCH = 1024;
+
+/**
+ * The walk as it goes, in backup order, a batch of entries at a time: memory is the folders being
+ * walked, not the tree. What cannot be backed up goes to `report`.
+ */
+export async function* scanTree(root: string, filters: Filters, options: ScanOptions, report: ScanReport): AsyncGenerator<ScannedEntry[]> {
+  const walk: Walk = { base: withSlash(path.resolve(root)), filters, out: report, options };
   // the folders being walked, innermost last, each with the names still to visit
   const stack: Folder[] = [openFolder(walk, '')];
+  let batch: ScannedEntry[] = [];
   let since = performance.now();
   while (stack.length > 0) {
     const folder = stack.at(-1)!;
@@ -63,21 +98,25 @@ export async function scan(root: string, filters: Filters, options: ScanOptions 
     }
     const entry = scanEntry(walk, name);
     if (entry === undefined) continue;
-    out.entries.push(entry);
+    batch.push(entry);
     if (entry.type === 'dir') stack.push(openFolder(walk, name));
-    if (performance.now() - since > YIELD_EVERY_MS) {
+    if (batch.length >= BATCH) {
+      yield batch;
+      batch = [];
+      since = performance.now();
+    } else if (performance.now() - since > YIELD_EVERY_MS) {
       await yieldToEventLoop();
       since = performance.now();
     }
   }
-  return out;
+  if (batch.length > 0) yield batch;
 }
 
 interface Walk {
   /** the absolute root, ending in '/': an entry's path is this and its relative path */
   base: string;
   filters: Filters;
-  out: ScanResult;
+  out: ScanReport;
   options: ScanOptions;
 }
 
@@ -153,7 +192,7 @@ function scanEntry(walk: Walk, rel: string): ScannedEntry | undefined {
 const NS_PER_S = 1_000_000_000n;
 
 /** An entry whose extended attributes cannot be read is backed up without them, and that is said. */
-function addXattrs(entry: ScannedEntry, full: string, out: ScanResult): void {
+function addXattrs(entry: ScannedEntry, full: string, out: ScanReport): void {
   try {
     const xattrs = readXattrs(full);
     if (xattrs.length > 0) entry.xattrs = xattrs;
