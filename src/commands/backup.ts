@@ -198,7 +198,7 @@ interface Job {
  * previous revision keeps its chunks, a changed one is fed to the reader.
  */
 async function walkTree(job: Job, batches: AsyncIterable<ScannedEntry[]>, leftoversToSkip: boolean, scanned: ScanReport): Promise<void> {
-  const { list, reader, previous, o } = job;
+  const { list, reader, o } = job;
   const firstNames = new Set<string>();
   for await (const batch of batches) {
     const toRead: { path: string; size: number }[] = [];

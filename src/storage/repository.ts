@@ -7,7 +7,6 @@ import * as path from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Backend } from '../../backends/backend.js';
 import { openBackend } from '../../backends/registry.js';
-import { Chunker } from '../chunking/fastcdc.js';
 import { chunkHashOf, chunkIdOf, chunkKey as chunkKeyOf, subKey } from '../crypto/keys.js';
 import { DbkError, isDbkError } from '../errors.js';
 import { configIsEncrypted, decodeConfig, type StorageConfig } from '../format/config.js';
