@@ -118,6 +118,26 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, jsonValue, 2)}\n`);
 }
 
+/** One value as printJson() would write it, on one line: for output that is streamed. */
+export const jsonLine = (value: unknown): string => JSON.stringify(value, jsonValue);
+
+/** Writes to standard output, waiting while the pipe is full: a listing of millions is never held in its buffer. */
+export async function writeOut(text: string): Promise<void> {
+  if (!process.stdout.write(text)) await new Promise((resolve) => process.stdout.once('drain', resolve));
+}
+
+/** A JSON array printed as its items come, one a line. */
+export async function printJsonArray<T>(items: AsyncIterable<T>, itemText: (item: T) => Promise<string> | string = jsonLine): Promise<void> {
+  let first = true;
+  await writeOut('[');
+  for await (const item of items) {
+    await writeOut(first ? '\n' : ',\n');
+    await writeOut(await itemText(item)); // which may write part of the item itself
+    first = false;
+  }
+  await writeOut(first ? ']\n' : '\n]\n');
+}
+
 function jsonValue(this: Record<string, unknown>, key: string, v: unknown): unknown {
   const raw = this[key]; // before toJSON(): a Buffer is still one
   if (Buffer.isBuffer(raw)) return raw.toString('hex');
@@ -163,7 +183,10 @@ export function progressLine(enabled: boolean): { update(p: { files: number; tot
       if (!started) {
         bar.start(Math.max(1, p.totalBytes), p.bytes, payload);
         started = true;
-      } else bar.update(p.bytes, payload);
+      } else {
+        bar.setTotal(Math.max(1, p.totalBytes)); // a backup's total grows while the scan goes on
+        bar.update(p.bytes, payload);
+      }
     },
     stop() {
       if (started) bar.stop();

@@ -2,12 +2,12 @@
 
 import type { Command } from 'commander';
 import { cat } from '../commands/cat.js';
-import { diff } from '../commands/diff.js';
+import { diffStream } from '../commands/diff.js';
 import { history } from '../commands/history.js';
-import { list } from '../commands/list.js';
+import { listStream, type StreamedRevision } from '../commands/list.js';
 import { type EntryType, type FileEntry, mtimeMsOf } from '../format/file-list.js';
 import { displayName } from '../format/names.js';
-import { collectRevisions, formatBytes, parseInteger, printJson } from './context.js';
+import { collectRevisions, formatBytes, jsonLine, parseInteger, printJson, printJsonArray, writeOut } from './context.js';
 import { type OpenFlags, openOptions, withOpenFlags } from './open-flags.js';
 
 const when = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
@@ -15,6 +15,19 @@ const when = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T'
 const TYPE_MARK: Record<EntryType, string> = { file: '-', dir: 'd', symlink: 'l', fifo: 'p', chardev: 'c', blockdev: 'b' };
 const describe = (e: FileEntry) =>
   `${TYPE_MARK[e.type]}${(e.mode & 0o777).toString(8).padStart(3, '0')} ${String(e.size).padStart(12)} ${when(mtimeMsOf(e))} ${displayName(e.path)}${e.target !== undefined ? ` -> ${displayName(e.target)}` : ''}`;
+
+/** A revision as JSON, its files (a stream) written as they are read. */
+async function revisionJson({ files, ...rest }: StreamedRevision): Promise<string> {
+  const head = jsonLine(rest);
+  if (!files) return head;
+  await writeOut(`${head.slice(0, -1)},"files":[`);
+  let first = true;
+  for await (const e of files) {
+    await writeOut(`${first ? '' : ','}\n${jsonLine(e)}`);
+    first = false;
+  }
+  return ']}';
+}
 
 interface ListFlags extends OpenFlags {
   a?: boolean;
@@ -34,7 +47,7 @@ export function register(program: Command): void {
     .option('--chunks', 'list the chunk ids of each revision')
     .option('--json', 'print the result as JSON')
     .action(async (f: ListFlags & { all?: boolean }, cmd: Command) => {
-      const items = await list({
+      const items = listStream({
         ...openOptions(f, cmd),
         all: f.all ?? false,
         ...(f.id ? { snapshotId: f.id } : {}),
@@ -42,11 +55,11 @@ export function register(program: Command): void {
         files: f.files ?? false,
         chunks: f.chunks ?? false,
       });
-      if (f.json) return printJson(items);
-      for (const { revision: r, files, chunkIds } of items) {
-        process.stdout.write(`${r.snapshotId} revision ${r.revision} created at ${when(r.endTime)}${r.tag ? ` tag ${r.tag}` : ''}: ${r.fileCount} files, ${formatBytes(r.fileBytes)}\n`);
-        for (const e of files ?? []) process.stdout.write(`  ${describe(e)}\n`);
-        for (const id of chunkIds ?? []) process.stdout.write(`  chunk ${id}\n`);
+      if (f.json) return printJsonArray(items, revisionJson);
+      for await (const { revision: r, files, chunkIds } of items) {
+        await writeOut(`${r.snapshotId} revision ${r.revision} created at ${when(r.endTime)}${r.tag ? ` tag ${r.tag}` : ''}: ${r.fileCount} files, ${formatBytes(r.fileBytes)}\n`);
+        if (files) for await (const e of files) await writeOut(`  ${describe(e)}\n`);
+        for (const id of chunkIds ?? []) await writeOut(`  chunk ${id}\n`);
       }
     });
 
@@ -77,9 +90,9 @@ export function register(program: Command): void {
     .action(async (f: OpenFlags & { r: number[]; id?: string; json?: boolean }, cmd: Command) => {
       const [from, to] = f.r;
       if (from === undefined || to === undefined || f.r.length !== 2) throw new (await import('../errors.js')).DbkError('USAGE', 'diff needs exactly two revisions: -r A -r B');
-      const items = await diff({ ...openOptions(f, cmd), from, to, ...(f.id ? { snapshotId: f.id } : {}) });
-      if (f.json) return printJson(items);
+      const items = diffStream({ ...openOptions(f, cmd), from, to, ...(f.id ? { snapshotId: f.id } : {}) });
+      if (f.json) return printJsonArray(items);
       const mark = { added: '+', removed: '-', changed: '*' } as const;
-      for (const d of items) process.stdout.write(`${mark[d.change]} ${displayName(d.path)}\n`);
+      for await (const d of items) await writeOut(`${mark[d.change]} ${displayName(d.path)}\n`);
     });
 }

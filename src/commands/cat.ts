@@ -14,7 +14,7 @@ export async function* cat(o: CatOptions): AsyncGenerator<Buffer> {
   const repo = await Repository.open(o);
   try {
     const r = await repo.loadRevision(o.snapshotId ?? repo.snapshotId, o.revision);
-    const entry = (await repo.readFileList(r)).find((e) => e.path === o.path);
+    const entry = await repo.findEntry(r, o.path);
     if (entry?.type !== 'file') throw new DbkError('NOT_FOUND', `revision ${o.revision} has no file ${o.path}`);
     const range = entry.range;
     if (!range) return;

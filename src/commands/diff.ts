@@ -1,7 +1,10 @@
-// dbk diff -r A -r B: what was added, removed or changed between two revisions.
+// dbk diff -r A -r B: what was added, removed or changed between two revisions. Both file lists
+// are read as streams in walk order and merged, so two revisions of millions are compared in the
+// memory of a few metadata chunks.
 
 import type { FileEntry } from '../format/file-list.js';
 import { type OpenOptions, Repository } from '../storage/repository.js';
+import { compareWalkOrder } from '../tree/scanner.js';
 
 export interface DiffOptions extends OpenOptions {
   from: number;
@@ -19,20 +22,37 @@ export interface DiffItem {
 const same = (a: FileEntry, b: FileEntry) =>
   a.type === b.type && a.size === b.size && a.mode === b.mode && a.target === b.target && (a.hash === undefined ? b.hash === undefined : b.hash !== undefined && a.hash.equals(b.hash));
 
-export async function diff(o: DiffOptions): Promise<DiffItem[]> {
+/** The differences in walk order (the order of the lists). */
+export async function* diffStream(o: DiffOptions): AsyncGenerator<DiffItem> {
   const repo = await Repository.open(o);
   try {
     const id = o.snapshotId ?? repo.snapshotId;
-    const [a, b] = await Promise.all([o.from, o.to].map(async (n) => new Map((await repo.readFileList(await repo.loadRevision(id, n))).map((e) => [e.path, e]))));
-    const out: DiffItem[] = [];
-    for (const [p, before] of a!) {
-      const after = b!.get(p);
-      if (!after) out.push({ change: 'removed', path: p, before });
-      else if (!same(before, after)) out.push({ change: 'changed', path: p, before, after });
+    const [from, to] = await Promise.all([repo.loadRevision(id, o.from), repo.loadRevision(id, o.to)]);
+    const a = repo.fileListEntries(from);
+    const b = repo.fileListEntries(to);
+    let before = await a.next();
+    let after = await b.next();
+    while (!before.done || !after.done) {
+      const order = before.done ? 1 : after.done ? -1 : compareWalkOrder(before.value.path, after.value.path);
+      if (order < 0) {
+        yield { change: 'removed', path: before.value!.path, before: before.value! };
+        before = await a.next();
+      } else if (order > 0) {
+        yield { change: 'added', path: after.value!.path, after: after.value! };
+        after = await b.next();
+      } else {
+        if (!same(before.value!, after.value!)) yield { change: 'changed', path: after.value!.path, before: before.value!, after: after.value! };
+        before = await a.next();
+        after = await b.next();
+      }
     }
-    for (const [p, after] of b!) if (!a!.has(p)) out.push({ change: 'added', path: p, after });
-    return out.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
   } finally {
     await repo.close();
   }
+}
+
+export async function diff(o: DiffOptions): Promise<DiffItem[]> {
+  const out: DiffItem[] = [];
+  for await (const d of diffStream(o)) out.push(d);
+  return out;
 }

@@ -22,7 +22,7 @@ export async function history(o: HistoryOptions): Promise<HistoryItem[]> {
     const out: HistoryItem[] = [];
     for (const n of await repo.listRevisions(id)) {
       const r = await repo.loadRevision(id, n);
-      const entry = (await repo.readFileList(r)).find((e) => e.path === o.path);
+      const entry = await repo.findEntry(r, o.path);
       out.push({ revision: n, time: r.endTime, entry });
     }
     return out;

@@ -314,6 +314,12 @@ export class Repository {
     return out;
   }
 
+  /** The entry at `path` in a revision, read through its file list without holding it. */
+  async findEntry(r: Revision, path: string): Promise<FileEntry | undefined> {
+    for await (const e of this.fileListEntries(r)) if (e.path === path) return e;
+    return undefined;
+  }
+
   /** A revision's file list entry by entry, read a few metadata chunks ahead: the memory of a few chunks, whatever its length. */
   async *fileListEntries(r: Revision): AsyncGenerator<FileEntry> {
     const size = r.fileListBytes === undefined ? { max: MAX_FILE_LIST_BYTES } : { exact: r.fileListBytes };
