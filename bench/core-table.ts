@@ -1,6 +1,9 @@
 // Turns the JSON lines of one bench/core.sh corpus run (peers.sh's lines for restic and borg, and
 // the same shape for dbk) into a markdown table with dbk's ratios to the peers, and checks the
 // targets of issue 2. usage: node dist/bench/core-table.js RESULTS.jsonl TITLE
+// With --files N (bench/files.sh: N tiny files), the table and targets of issue 15 instead: each
+// step's peak RSS ≤ 300 MB and wall ≤ 0.5 × restic, and dbk's peak RSS per file.
+//   usage: node dist/bench/core-table.js --files N RESULTS.jsonl TITLE
 
 import { readFileSync } from 'node:fs';
 
@@ -86,17 +89,48 @@ function targets(steps: Map<string, Row>, lines: Line[]): string[] {
   return out;
 }
 
+/** issue 15's table: a row per step with restic (and borg, when it ran) beside dbk, and whether each target is met. */
+function renderFiles(lines: Line[], title: string, files: number): string {
+  const steps = new Map<string, Row>();
+  for (const l of lines) if (l.step !== 'verify') steps.set(`${l.tool}/${l.step}`, rowOf(l as StepLine));
+  const borg = lines.some((l) => l.tool === 'borg');
+  const figures = (r: Row | undefined) => (r ? `${fixed(r[0], 1)} / ${fixed(r[1], 1)} / ${fixed(r[2], 0)}` : '—');
+  const out = [
+    `### ${title}`,
+    '',
+    `| files | step | restic wall s / CPU s / RSS MB |${borg ? ' borg |' : ''} dbk wall s / CPU s / RSS MB | dbk / restic wall | dbk RSS B/file | RSS ≤ 300 MB | wall ≤ 0.5 × restic |`,
+    `| ---: | --- | ---: |${borg ? ' ---: |' : ''} ---: | ---: | ---: | --- | --- |`,
+  ];
+  const verdict = (got: number, limit: number) => (Number.isNaN(got) ? '—' : got <= limit ? 'met' : 'MISSED');
+  for (const step of STEPS) {
+    const restic = steps.get(`restic/${step}`);
+    const dbk = steps.get(`dbk/${step}`);
+    const wall = ratio(dbk?.[0] ?? NaN, restic?.[0]);
+    const rss = dbk?.[2] ?? NaN;
+    out.push(
+      `| ${files} | ${step} | ${figures(restic)} |${borg ? ` ${figures(steps.get(`borg/${step}`))} |` : ''} ${figures(dbk)} | ${fixed(wall, 2)} | ${fixed((rss * MB) / files, 0)} | ${verdict(rss, 300)} | ${verdict(wall, 0.5)} |`,
+    );
+  }
+  const stored = (tool: string) => fixed(steps.get(`${tool}/restore`)?.[3] ?? NaN, 1);
+  out.push('', `Stored MB: restic ${stored('restic')}${borg ? `, borg ${stored('borg')}` : ''}, dbk ${stored('dbk')}.`);
+  for (const l of lines) {
+    if (l.step === 'verify') out.push(`Restored tree of ${l.tool} ${(l as VerifyLine).identical ? 'byte-identical to the source' : `DIFFERS from the source: ${(l as VerifyLine).detail ?? ''}`}.`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
 function main(argv: string[]): number {
-  const [file, title] = argv;
-  if (!file || !title) {
-    process.stderr.write('usage: core-table.js RESULTS.jsonl TITLE\n');
+  const files = argv[0] === '--files' ? Number(argv[1]) : undefined;
+  const [file, title] = files === undefined ? argv : argv.slice(2);
+  if (!file || !title || (files !== undefined && !(files > 0))) {
+    process.stderr.write('usage: core-table.js [--files N] RESULTS.jsonl TITLE\n');
     return 2;
   }
   const lines = readFileSync(file, 'utf8')
     .split('\n')
     .filter((l) => l.trim().startsWith('{'))
     .map((l) => JSON.parse(l) as Line);
-  process.stdout.write(render(lines, title));
+  process.stdout.write(files === undefined ? render(lines, title) : renderFiles(lines, title, files));
   return 0;
 }
 

@@ -1,7 +1,7 @@
 // Deterministic corpora for the benchmarks: the same kind and scale give the same bytes on every
 // machine, so dbk, restic and borg read exactly the same data in one run.
 //
-// usage: node dist/bench/make-corpus.js KIND DIR [--scale F]
+// usage: node dist/bench/make-corpus.js KIND DIR [--scale F | --files N]
 //   small     lots of small files: 100,000 files of 1–16 KiB in 16 × 16 × 16 folders, every other one
 //             text (compressible), the others random (~850 MB)
 //   big       one file of 1 GiB of random bytes
@@ -11,6 +11,9 @@
 //             100 B to 64 MiB, half text
 //   blend     1 GiB: 60% in 8 large random files (incompressible), 40% in ~6,500 files of 4–256 KiB
 //             (log-uniform, half text) in 64 folders
+//   files     many tiny files (issue 15): --files N files of 64–264 random bytes (each distinct: its
+//             number in the first 4 bytes), 1,000 a folder, the folders under 32 top-level ones:
+//             d00/d000/f000 … d31/d031/f999, d00/d032/f000 …
 // --scale multiplies the counts (small, mixed) or the size (big, blend).
 
 import * as fs from 'node:fs';
@@ -101,16 +104,37 @@ function blend(dir: string, scale: number): void {
   }
 }
 
+/** Synchronous calls, one folder made once: 1,000,000 files in about a minute. */
+function files(dir: string, count: number): void {
+  const rnd = seededRandom(5);
+  const buf = Buffer.alloc(264);
+  let folder = '';
+  for (let i = 0; i < count; i++) {
+    if (i % 1000 === 0) {
+      const k = i / 1000;
+      folder = path.join(dir, `d${String(k % 32).padStart(2, '0')}`, `d${String(k).padStart(3, '0')}`);
+      fs.mkdirSync(folder, { recursive: true });
+    }
+    const data = randomFill(buf.subarray(0, 64 + rnd.int(201)), rnd);
+    data.writeUInt32LE(i, 0);
+    fs.writeFileSync(path.join(folder, `f${String(i % 1000).padStart(3, '0')}`), data);
+  }
+}
+
 const [kind, dir, ...rest] = process.argv.slice(2);
-const scaleAt = rest.indexOf('--scale');
-const scale = scaleAt >= 0 ? Number(rest[scaleAt + 1]) : 1;
-if (!kind || !dir || !(scale > 0) || !['small', 'big', 'big-edit', 'mixed', 'blend'].includes(kind)) {
-  process.stderr.write('usage: node dist/bench/make-corpus.js small|big|big-edit|mixed|blend DIR [--scale F]\n');
+const option = (name: string, otherwise: number) => (rest.includes(name) ? Number(rest[rest.indexOf(name) + 1]) : otherwise);
+const scale = option('--scale', 1);
+const count = option('--files', 0);
+if (!kind || !dir || !(scale > 0) || !['small', 'big', 'big-edit', 'mixed', 'blend', 'files'].includes(kind) || (kind === 'files' && !(Number.isInteger(count) && count > 0))) {
+  process.stderr.write('usage: node dist/bench/make-corpus.js small|big|big-edit|mixed|blend DIR [--scale F] | files DIR --files N\n');
   process.exit(2);
 }
 fs.mkdirSync(dir, { recursive: true });
+const started = performance.now();
 if (kind === 'small') small(dir, scale);
 else if (kind === 'big') big(dir, scale);
 else if (kind === 'big-edit') bigEdit(dir);
 else if (kind === 'blend') blend(dir, scale);
+else if (kind === 'files') files(dir, count);
 else mixed(dir, scale);
+process.stderr.write(`make-corpus ${kind}: ${dir} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);

@@ -7,13 +7,17 @@
 #                                              initial backup of SRC, then an unchanged one
 #        bash bench/peers.sh restore WORK DEST  the latest snapshot of each into DEST/restic, DEST/borg
 #
+# PEERS names the tools to run (default "restic borg"; e.g. PEERS=restic).
 # Installs Debian's restic, borgbackup and time packages when one is missing (as root, saying so).
 set -euo pipefail
 
+peers=${PEERS:-restic borg}
+runs() { [[ " $peers " == *" $1 "* ]]; }
+
 install_missing() {
   local missing=()
-  command -v restic >/dev/null || missing+=(restic)
-  command -v borg >/dev/null || missing+=(borgbackup)
+  if runs restic && ! command -v restic >/dev/null; then missing+=(restic); fi
+  if runs borg && ! command -v borg >/dev/null; then missing+=(borgbackup); fi
   [ -x /usr/bin/time ] || missing+=(time)
   [ ${#missing[@]} -eq 0 ] && return
   echo "peers.sh: installing ${missing[*]} from Debian's packages" >&2
@@ -50,13 +54,17 @@ backup)
   work=$3
   mkdir -p "$work"
   rm -rf "$work/restic" "$work/borg"
-  restic init --quiet --repo "$work/restic" >/dev/null
-  borg init --encryption repokey-blake2 "$work/borg" 2>/dev/null
+  if runs restic; then restic init --quiet --repo "$work/restic" >/dev/null; fi
+  if runs borg; then borg init --encryption repokey-blake2 "$work/borg" 2>/dev/null; fi
   for step in initial unchanged; do
-    sync
-    report restic "$step" "$(measure restic --quiet --repo "$work/restic" backup "$src" --host bench)" "$work/restic"
-    sync
-    report borg "$step" "$(measure borg create "$work/borg::$step" "$src")" "$work/borg"
+    if runs restic; then
+      sync
+      report restic "$step" "$(measure restic --quiet --repo "$work/restic" backup "$src" --host bench)" "$work/restic"
+    fi
+    if runs borg; then
+      sync
+      report borg "$step" "$(measure borg create "$work/borg::$step" "$src")" "$work/borg"
+    fi
   done
   ;;
 restore)
@@ -67,11 +75,15 @@ restore)
   rm -rf "$dest/restic" "$dest/borg"
   mkdir -p "$dest/restic" "$dest/borg"
   dest=$(realpath "$dest")
-  sync
-  report restic restore "$(measure restic --quiet --repo "$work/restic" restore latest --target "$dest/restic")" "$work/restic"
-  sync
-  last=$(borg list --short --last 1 "$work/borg")
-  report borg restore "$(cd "$dest/borg" && measure borg extract "$work/borg::$last")" "$work/borg"
+  if runs restic; then
+    sync
+    report restic restore "$(measure restic --quiet --repo "$work/restic" restore latest --target "$dest/restic")" "$work/restic"
+  fi
+  if runs borg; then
+    sync
+    last=$(borg list --short --last 1 "$work/borg")
+    report borg restore "$(cd "$dest/borg" && measure borg extract "$work/borg::$last")" "$work/borg"
+  fi
   ;;
 *)
   sed -n '7,9p' "$0" >&2
