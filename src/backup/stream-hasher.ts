@@ -5,7 +5,7 @@
 // file is cut many times before it ends). Bytes past the reported files belong to the file being
 // read when the chunk was cut: the reader reports every file it finished before posting a chunk.
 
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, type Hash, hash } from 'node:crypto';
 
 /** What the reader says of a file: the bytes it fed to the stream, and why it failed, if it did. */
 export interface FileFed {
@@ -20,14 +20,21 @@ export interface FileRead extends FileFed {
 
 interface Open {
   report: FileFed;
-  sha: Hash;
+  /** the hash so far, for a file whose bytes come in more than one chunk */
+  sha: Hash | undefined;
+  /** the file's hash, for one whose bytes all came in one chunk */
+  digest?: Buffer;
   /** bytes still to come in later chunks */
   missing: number;
 }
 
+const EMPTY_DIGEST = createHash('sha256').digest();
+
 export class StreamHasher {
   /** reported files whose bytes have not all arrived, in stream order */
   private readonly open: Open[] = [];
+  /** index in `open` of the first file not complete */
+  private head = 0;
   /** bytes of the file being read, not reported yet */
   private next: Hash | undefined;
   private nextBytes = 0;
@@ -35,8 +42,7 @@ export class StreamHasher {
   /** Takes the reader's reports; returns the files now complete, in order. */
   addReports(reports: readonly FileFed[]): FileRead[] {
     for (const report of reports) {
-      const sha = this.next ?? createHash('sha256');
-      this.open.push({ report, sha, missing: report.fed - this.nextBytes });
+      this.open.push({ report, sha: this.next, missing: report.fed - this.nextBytes });
       this.next = undefined;
       this.nextBytes = 0;
     }
@@ -46,10 +52,14 @@ export class StreamHasher {
   /** Takes the stream's next chunk; returns the files now complete, in order. */
   addChunk(data: Buffer): FileRead[] {
     let pos = 0;
-    for (const f of this.open) {
-      if (pos === data.length) break;
+    for (let i = this.head; i < this.open.length && pos < data.length; i++) {
+      const f = this.open[i]!;
       const take = Math.min(f.missing, data.length - pos);
-      f.sha.update(data.subarray(pos, pos + take));
+      const bytes = data.subarray(pos, pos + take);
+      // a small file lies whole in one chunk: hashed in one go, with no hash object kept for it
+      // while it waits (tens of thousands of tiny files wait for the chunk they end in)
+      if (f.sha === undefined && take === f.missing) f.digest = Buffer.from(hash('sha256', bytes, 'buffer'));
+      else (f.sha ??= createHash('sha256')).update(bytes);
       f.missing -= take;
       pos += take;
     }
@@ -63,11 +73,20 @@ export class StreamHasher {
 
   private complete(): FileRead[] {
     const done: FileRead[] = [];
-    while (this.open.length > 0 && this.open[0]!.missing === 0) {
-      const { report, sha } = this.open.shift()!;
+    while (this.head < this.open.length && this.open[this.head]!.missing === 0) {
+      const { report, sha, digest } = this.open[this.head]!;
+      this.open[this.head++] = undefined as unknown as Open;
+      if (report.error !== undefined) {
+        done.push(report);
+        continue;
+      }
       // digest() gives each hash an ArrayBuffer of its own, ~1 KB of memory for 32 bytes; kept
       // for every file of a backup, a copy into the shared buffer pool costs a tenth of that
-      done.push(report.error === undefined ? { ...report, hash: Buffer.from(sha.digest()) } : report);
+      done.push({ ...report, hash: digest ?? (sha ? Buffer.from(sha.digest()) : EMPTY_DIGEST) });
+    }
+    if (this.head > 4096 && this.head * 2 > this.open.length) {
+      this.open.splice(0, this.head);
+      this.head = 0;
     }
     return done;
   }

@@ -123,7 +123,7 @@ const MAX_UNREAD_FILES = 4096;
  * file whose last chunk the stream has not cut, because nothing more is being read: the reader
  * is then told to cut it where it stands.
  */
-const MAX_WAITING_ENTRIES = 65_536;
+const MAX_WAITING_ENTRIES = 32_768;
 
 async function backUp(repo: Repository, o: BackupOptions, announcement: BackupAnnouncement | undefined): Promise<BackupResult> {
   const startTime = now();
