@@ -12,17 +12,18 @@ import { isDbkError } from '../errors.js';
 import { entryProblem, type FileEntry, mtimeMsOf } from '../format/file-list.js';
 import type { ChunkHash } from '../format/ids.js';
 import { displayName, globFromDisplay, nameFromBytes, osPath } from '../format/names.js';
+import type { Revision } from '../format/revision.js';
 import { type AttributeChoices, RestoredAttributes } from '../restore/attributes.js';
 import { FileWriter, WriterStopped } from '../restore/file-writer.js';
-import { linkLeaders, makeLink } from '../restore/hard-links.js';
+import { LinkLeaders, makeLink } from '../restore/hard-links.js';
 import { planChunkLoads, RestoreChunks } from '../restore/restore-chunks.js';
 import { RestoreWriter } from '../restore/restore-writer.js';
 import { isSameSpecial, isSpecial, makeSpecial } from '../restore/special-files.js';
 import { DBK_DIR } from '../storage/preferences.js';
 import { MissingChunkError, type OpenOptions, Repository } from '../storage/repository.js';
 import { Filters } from '../tree/filters.js';
-import { checkRevisionPaths, SafeTree } from '../tree/safe-path.js';
-import { scan } from '../tree/scanner.js';
+import { checkRevisionPaths, RevisionPathCheck, SafeTree } from '../tree/safe-path.js';
+import { compareWalkOrder, scanTree } from '../tree/scanner.js';
 import { beginRestore, endRestore, isUnfinishedRestore } from '../tree/unfinished-file.js';
 
 export interface RestoreProgress {
@@ -93,60 +94,225 @@ function selector(typed: string[] | undefined): (e: FileEntry) => boolean {
   return (e) => match(e.path) || (e.type === 'dir' && patterns.some((p) => p.startsWith(`${e.path}/`)));
 }
 
+/** Why an entry is not restored although chosen, or undefined. */
+const problemOf = (e: FileEntry, lengths: readonly number[]) => (isDbkPath(e.path) ? "dbk's own folder is never restored into" : entryProblem(e, lengths));
+
+/** Entries read and restored at a time: the restore holds a batch, and the branch of folders it is in. */
+const BATCH = 4096;
+
+/** What a first pass over the list finds, before anything is written. */
+interface Survey {
+  /** the list is in walk order (lists dbk writes are): checked as a stream, and merged with the target's walk */
+  ordered: boolean;
+  /** indices of the entries later hard-link names point to */
+  linkGroups: Set<number>;
+  files: number;
+  bytes: number;
+}
+
+/** Checks every path before anything is written (a hostile list writes nothing), and finds the link groups and totals. */
+async function survey(repo: Repository, rev: Revision, select: (e: FileEntry) => boolean): Promise<Survey> {
+  const check = new RevisionPathCheck();
+  const out: Survey = { ordered: true, linkGroups: new Set(), files: 0, bytes: 0 };
+  for await (const e of repo.fileListEntries(rev)) {
+    if (out.ordered && !check.add(e)) out.ordered = false;
+    if (e.linkOf !== undefined) out.linkGroups.add(e.linkOf);
+    if (e.type === 'file' && select(e)) {
+      out.files++;
+      out.bytes += e.size;
+    }
+  }
+  // a list out of walk order (none that dbk wrote) is checked whole
+  if (!out.ordered) checkRevisionPaths(await repo.readFileList(rev));
+  return out;
+}
+
+async function* inBatches<T>(items: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
+  let batch: T[] = [];
+  for await (const item of items) {
+    batch.push(item);
+    if (batch.length === size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
+
+/** What the batches of one restore share. */
+interface Run {
+  repo: Repository;
+  o: RestoreOptions;
+  result: RestoreResult;
+  tree: SafeTree;
+  writer: FileWriter;
+  attributes: RestoredAttributes;
+  warnings: Warnings;
+  broken: BrokenFiles;
+  inFlight: HandedToWriter;
+  leaders: LinkLeaders;
+  links: PendingLink[];
+  folders: OpenFolders;
+  hashes: ChunkHash[];
+  lengths: number[];
+  progress: RestoreProgress;
+}
+
 async function runRestore(repo: Repository, o: RestoreOptions): Promise<RestoreResult> {
   const snapshotId = o.snapshotId ?? repo.snapshotId;
   const rev = await repo.loadRevision(snapshotId, o.revision);
-  const all = await repo.readFileList(rev);
-  checkRevisionPaths(all);
+  const select = selector(o.patterns);
+  const found = await survey(repo, rev, select);
   const [hashes, lengths] = await Promise.all([repo.readChunkHashes(rev), repo.readChunkLengths(rev)]);
   const result: RestoreResult = { snapshotId, revision: o.revision, restoredFiles: 0, restoredBytes: 0, unchangedFiles: 0, keptFiles: [], deletedFiles: [], broken: [], failed: [], warnings: [] };
-  const chosen = all.filter(selector(o.patterns)).filter((e) => {
-    const problem = isDbkPath(e.path) ? "dbk's own folder is never restored into" : entryProblem(e, lengths);
-    if (problem) result.failed.push({ path: e.path, reason: problem });
-    return problem === undefined;
-  });
   const tree = new SafeTree(repo.rootDir, o.overwrite ?? false);
-
   await beginRestore(repo.repoDir, repo.rootDir);
-  const folders = chosen.filter((e) => e.type === 'dir');
-  await tree.prepareFolders(
-    folders.map((e) => e.path),
-    (rel, e) => result.failed.push({ path: rel, reason: reasonOf(e) }),
-  );
-  const chosenFiles = chosen.filter((e) => e.type === 'file');
-  const written = await filesToWrite(tree, chosenFiles, o, result);
-  const kept = new Set(result.keptFiles);
-  const leaders = linkLeaders(all, new Set(chosenFiles.filter((e) => !kept.has(e.path))));
-  const files = written.filter((w) => !leaders.has(w.entry));
   // a third of the ring holds the largest chunk (see FileWriter.spanLimit)
   const writer = new FileWriter(Math.max(16 << 20, 3 * repo.config.chunkSizes.maximum));
-  const writeFailures = new WriteFailures(tree, chosen, result);
-  writer.onFileFailure = (abs, reason) => writeFailures.add(abs, reason);
-  const warnings = new Warnings(result);
-  writer.onWarning = (abs, reason) => warnings.add(abs, reason);
-  const attributes = new RestoredAttributes(o);
-  const broken = new BrokenFiles(repo, hashes);
+  const run: Run = {
+    repo,
+    o,
+    result,
+    tree,
+    writer,
+    attributes: new RestoredAttributes(o),
+    warnings: new Warnings(result),
+    broken: new BrokenFiles(repo, hashes),
+    inFlight: new HandedToWriter(tree, writer, result),
+    leaders: new LinkLeaders(found.linkGroups),
+    links: [],
+    folders: new OpenFolders(),
+    hashes,
+    lengths,
+    progress: { files: 0, totalFiles: found.files, bytes: 0, totalBytes: found.bytes },
+  };
+  writer.onFileFailure = (abs, reason) => run.inFlight.failed(abs, reason);
+  writer.onWarning = (abs, reason) => run.warnings.add(abs, reason);
   try {
-    await writeFiles(repo, tree, writer, files, lengths, hashes, broken, attributes, o, result);
-    // files first: a symlink made here, on this thread, never overtakes a file queued for the writer
-    await writer.drain();
-    const notRestored = new Set([...result.failed.map((f) => f.path), ...broken.list().flatMap((b) => b.files)]);
-    for (const w of written) {
-      const leader = leaders.get(w.entry);
-      if (leader) await perFile(result, w.entry.path, () => linkTo(tree, leader, w, notRestored, result));
+    let index = 0;
+    for await (const batch of inBatches(repo.fileListEntries(rev), BATCH)) {
+      const chosen: Indexed[] = [];
+      for (const e of batch) {
+        const at = index++;
+        if (!select(e)) continue;
+        const problem = problemOf(e, lengths);
+        if (problem) result.failed.push({ path: e.path, reason: problem });
+        else chosen.push({ e, index: at });
+      }
+      await restoreBatch(run, chosen);
     }
-    for (const e of chosen) if (e.type === 'symlink') await perFile(result, e.path, () => restoreSymlink(tree, writer, e, attributes, o, result));
-    for (const e of chosen) if (isSpecial(e)) await perFile(result, e.path, () => restoreSpecial(tree, e, attributes, warnings, o, result));
-    // folders last, deepest first, so writing their contents does not change their mtime again
-    for (const e of folders.reverse()) if (!tree.failed(e.path)) writer.folderAttributes(tree.abs(e.path), attributes.of(e));
+    setFolderAttributes(run, run.folders.closeAll());
     await writer.drain();
+    await makeLinks(run);
   } finally {
     await writer.close();
   }
   await endRestore(repo.repoDir);
-  result.broken = broken.list();
-  if (o.delete) await deleteExtra(repo.rootDir, Filters.load(repo.repoDir), chosen, o, result);
+  result.broken = run.broken.list();
+  if (o.delete) await deleteExtra(repo, rev, (e) => select(e) && problemOf(e, lengths) === undefined, found.ordered, o, result);
   return result;
+}
+
+interface Indexed {
+  e: FileEntry;
+  /** its index in the revision's list */
+  index: number;
+}
+
+/** A later name of a hard-linked file, made a link once its leader is written. */
+interface PendingLink {
+  leader: FileEntry;
+  w: ToWrite;
+  /** its folder, whose times the link changes */
+  folder: FileEntry | undefined;
+}
+
+async function restoreBatch(run: Run, chosen: Indexed[]): Promise<void> {
+  const { tree, result, o } = run;
+  // folders left behind for good by this batch get their times once its contents are handed over
+  const folderOf = new Map<FileEntry, FileEntry | undefined>();
+  const closed = chosen.flatMap(({ e }) => {
+    const left = run.folders.enter(e);
+    if (e.type === 'file') folderOf.set(e, run.folders.innermost());
+    return left;
+  });
+  await tree.prepareFolders(
+    chosen.filter(({ e }) => e.type === 'dir').map(({ e }) => e.path),
+    (rel, e) => result.failed.push({ path: rel, reason: reasonOf(e) }),
+  );
+  const files = chosen.filter(({ e }) => e.type === 'file');
+  const keptBefore = result.keptFiles.length;
+  const written = await filesToWrite(
+    tree,
+    files.map(({ e }) => e),
+    o,
+    result,
+  );
+  const kept = new Set(result.keptFiles.slice(keptBefore));
+  const toWrite = new Map(written.map((w) => [w.entry, w]));
+  for (const { e, index } of files) {
+    if (kept.has(e.path)) continue;
+    const leader = run.leaders.leaderOf(e, index);
+    const w = toWrite.get(e);
+    if (!leader || !w) continue;
+    toWrite.delete(e);
+    run.links.push({ leader, w, folder: folderOf.get(e) });
+  }
+  await writeFiles(run, [...toWrite.values()]);
+  for (const { e } of chosen) if (e.type === 'symlink') await perFile(result, e.path, () => restoreSymlink(run, e));
+  for (const { e } of chosen) if (isSpecial(e)) await perFile(result, e.path, () => restoreSpecial(tree, e, run.attributes, run.warnings, o, result));
+  setFolderAttributes(run, closed);
+}
+
+/** Folders get their owner, mode and times after what goes into them, which would change their mtime: deepest first. */
+function setFolderAttributes(run: Run, folders: readonly FileEntry[]): void {
+  for (const e of folders) {
+    if (run.tree.failed(e.path)) continue;
+    run.inFlight.add(e);
+    run.writer.folderAttributes(run.tree.abs(e.path), run.attributes.of(e));
+  }
+}
+
+/** Hard links last, once every leader is written; their folders' times are set again after. */
+async function makeLinks(run: Run): Promise<void> {
+  if (run.links.length === 0) return;
+  const notRestored = new Set([...run.result.failed.map((f) => f.path), ...run.broken.list().flatMap((b) => b.files)]);
+  const folders = new Set<FileEntry>();
+  for (const link of run.links) {
+    await perFile(run.result, link.w.entry.path, () => linkTo(run.tree, link.leader, link.w, notRestored, run.result));
+    if (link.folder) folders.add(link.folder);
+  }
+  setFolderAttributes(
+    run,
+    [...folders].sort((a, b) => b.path.length - a.path.length),
+  );
+  await run.writer.drain();
+}
+
+/**
+ * The folders chosen above the entry being restored, outermost first. The list is in walk
+ * order, so a folder is done with once an entry outside it comes (a list out of order only sets
+ * some folders' times before all of their contents are in).
+ */
+class OpenFolders {
+  private readonly open: FileEntry[] = [];
+
+  /** Takes the next entry; returns the folders it leaves behind, deepest first. */
+  enter(e: FileEntry): FileEntry[] {
+    const closed: FileEntry[] = [];
+    while (this.open.length > 0 && !e.path.startsWith(`${this.open.at(-1)!.path}/`)) closed.push(this.open.pop()!);
+    if (e.type === 'dir') this.open.push(e);
+    return closed;
+  }
+
+  /** The innermost open folder: after enter(e) for a file, the chosen folder holding it, if any. */
+  innermost(): FileEntry | undefined {
+    return this.open.at(-1);
+  }
+
+  closeAll(): FileEntry[] {
+    return this.open.splice(0).reverse();
+  }
 }
 
 /** A file to write, and whether something is at its path already (to be replaced). */
@@ -201,18 +367,8 @@ async function sameContent(abs: string, e: FileEntry): Promise<boolean> {
   return e.hash !== undefined && sha.digest().equals(e.hash);
 }
 
-async function writeFiles(
-  repo: Repository,
-  tree: SafeTree,
-  fileWriter: FileWriter,
-  files: ToWrite[],
-  lengths: number[],
-  hashes: ChunkHash[],
-  broken: BrokenFiles,
-  attributes: RestoredAttributes,
-  o: RestoreOptions,
-  result: RestoreResult,
-): Promise<void> {
+async function writeFiles(run: Run, files: ToWrite[]): Promise<void> {
+  const { repo, tree, writer, lengths, hashes, result, progress, o } = run;
   const start = (w: ToWrite) => w.entry.range!;
   const withData = files.filter((w) => w.entry.range).sort((a, b) => start(a).startChunk - start(b).startChunk || start(a).startOffset - start(b).startOffset);
   const plan = planChunkLoads(
@@ -221,22 +377,25 @@ async function writeFiles(
     lengths,
   );
   // as many loads as reads at once, and two more decoded or being decoded
-  const chunks = new RestoreChunks(repo, fileWriter, plan.loads, repo.threads + 2);
-  const writer = new RestoreWriter(tree, fileWriter, chunks, plan.loadOf, lengths, attributes);
-  const progress: RestoreProgress = { files: 0, totalFiles: files.length, bytes: 0, totalBytes: files.reduce((n, w) => n + w.entry.size, 0) };
-  for (const { entry: e, exists } of [...files.filter((w) => !w.entry.range), ...withData]) {
+  const chunks = new RestoreChunks(repo, writer, plan.loads, repo.threads + 2);
+  const restoring = new RestoreWriter(tree, writer, chunks, plan.loadOf, lengths, run.attributes);
+  for (const w of [...files.filter((w) => !w.entry.range), ...withData]) {
+    const e = w.entry;
     o.signal?.throwIfAborted();
     try {
-      await writer.restore(e, exists);
+      await run.inFlight.room();
+      run.inFlight.add(e);
+      await restoring.restore(e, w.exists);
       result.restoredFiles++;
       result.restoredBytes += e.size;
     } catch (err) {
-      if (!broken.add(err, e)) failedFile(result, e.path, err);
+      if (!run.broken.add(err, e)) failedFile(result, e.path, err);
     }
     progress.files++;
     progress.bytes += e.size;
     o.onProgress?.(progress);
   }
+  chunks.releaseBelow(plan.loads.length);
 }
 
 /** The top folder of dbk's own state: a revision never writes there (its filters, preferences, pinned host keys). */
@@ -259,21 +418,31 @@ async function perFile(result: RestoreResult, rel: string, work: () => Promise<v
 }
 
 /**
- * Files the writer thread failed to write, reported by absolute path after they were counted as
- * restored: they are taken off the count and listed with their reason.
+ * What was handed to the writer thread and may still fail there: a failure is reported by
+ * absolute path after the file was counted as restored, so it is taken off the count and listed
+ * with its reason. Kept for the writes under way only: past a bound the writer is drained first.
  */
-class WriteFailures {
-  private byPath: Map<string, FileEntry> | undefined;
+class HandedToWriter {
+  private byPath = new Map<string, FileEntry>();
 
   constructor(
     private readonly tree: SafeTree,
-    private readonly chosen: readonly FileEntry[],
+    private readonly writer: FileWriter,
     private readonly result: RestoreResult,
   ) {}
 
-  add(abs: string, reason: string): void {
-    // made on the first failure only: most restores have none
-    this.byPath ??= new Map(this.chosen.map((e) => [this.tree.abs(e.path), e]));
+  add(e: FileEntry): void {
+    this.byPath.set(this.tree.abs(e.path), e);
+  }
+
+  /** Waits for the writer when many writes are under way, and forgets them. */
+  async room(): Promise<void> {
+    if (this.byPath.size < 65_536) return;
+    await this.writer.drain();
+    this.byPath = new Map();
+  }
+
+  failed(abs: string, reason: string): void {
     const e = this.byPath.get(abs);
     if (e?.type !== 'dir') {
       this.result.restoredFiles--;
@@ -357,7 +526,8 @@ class Warnings {
   }
 }
 
-async function restoreSymlink(tree: SafeTree, writer: FileWriter, e: FileEntry, attributes: RestoredAttributes, o: RestoreOptions, result: RestoreResult): Promise<void> {
+async function restoreSymlink(run: Run, e: FileEntry): Promise<void> {
+  const { tree, writer, attributes, o, result } = run;
   await tree.prepareParent(e.path);
   const abs = tree.abs(e.path);
   const st = tree.inNewFolder(e.path) ? undefined : await fs.lstat(osPath(abs)).catch(() => undefined);
@@ -370,17 +540,44 @@ async function restoreSymlink(tree: SafeTree, writer: FileWriter, e: FileEntry, 
     return;
   }
   if (st) await fs.rm(osPath(abs), { recursive: st.isDirectory() });
+  run.inFlight.add(e);
   writer.symlink(abs, e.target ?? '', attributes.of(e));
   result.restoredFiles++;
 }
 
-async function deleteExtra(rootDir: string, filters: Filters, chosen: FileEntry[], o: RestoreOptions, result: RestoreResult): Promise<void> {
-  const keep = new Set(chosen.map((e) => e.path));
+/**
+ * Deletes what the target holds beyond the chosen entries (within the patterns). The target's
+ * walk and the list, both in walk order, are merged: neither is held. What goes is deleted
+ * innermost first, once the walk is over.
+ */
+async function deleteExtra(repo: Repository, rev: Revision, chosen: (e: FileEntry) => boolean, ordered: boolean, o: RestoreOptions, result: RestoreResult): Promise<void> {
   const inScope = o.patterns?.length ? picomatch(o.patterns.map(globFromDisplay), { dot: true }) : () => true;
-  const local = await scan(rootDir, filters);
-  for (const e of local.entries.reverse()) {
-    if (keep.has(e.path) || !inScope(e.path)) continue;
-    await fs.rm(osPath(path.join(rootDir, e.path)), { recursive: true, force: true });
-    result.deletedFiles.push(e.path);
+  const keptPaths = async function* () {
+    for await (const e of repo.fileListEntries(rev)) if (chosen(e)) yield e.path;
+  };
+  const isKept = ordered ? mergedWith(keptPaths()) : await inSet(keptPaths());
+  const doomed: string[] = [];
+  for await (const batch of scanTree(repo.rootDir, Filters.load(repo.repoDir), {}, { problems: [], skipped: [] })) {
+    for (const e of batch) if (!(await isKept(e.path)) && inScope(e.path)) doomed.push(e.path);
   }
+  for (const p of doomed.reverse()) {
+    await fs.rm(osPath(path.join(repo.rootDir, p)), { recursive: true, force: true });
+    result.deletedFiles.push(p);
+  }
+}
+
+/** Whether each path, asked in walk order, is among `paths` (also in walk order). */
+function mergedWith(paths: AsyncGenerator<string>): (p: string) => Promise<boolean> {
+  let next: IteratorResult<string> | undefined;
+  return async (p) => {
+    next ??= await paths.next();
+    while (!next.done && compareWalkOrder(next.value, p) < 0) next = await paths.next();
+    return !next.done && next.value === p;
+  };
+}
+
+async function inSet(paths: AsyncGenerator<string>): Promise<(p: string) => Promise<boolean>> {
+  const set = new Set<string>();
+  for await (const p of paths) set.add(p);
+  return async (p) => set.has(p);
 }

@@ -8,21 +8,29 @@ import type { FileEntry } from '../format/file-list.js';
 import { osPath } from '../format/names.js';
 
 /**
- * For each file to be linked rather than written, the file it is linked to. `placed` holds the
- * files this restore writes or found unchanged, in the order of `all` (the revision's list).
+ * Which files are linked rather than written, decided as the list goes by: the first name of a
+ * group that the restore writes (or finds already right) leads it, and a later name with the same
+ * content becomes a link to it. A group is known by the index in the list of its first entry.
  */
-export function linkLeaders(all: readonly FileEntry[], placed: ReadonlySet<FileEntry>): Map<FileEntry, FileEntry> {
-  // a group is known by the index of its first entry in the list
-  const firstPlaced = new Map<number, FileEntry>();
-  const leaders = new Map<FileEntry, FileEntry>();
-  for (const [i, e] of all.entries()) {
-    if (e.type !== 'file' || !placed.has(e)) continue;
-    const group = e.linkOf ?? i;
-    const first = firstPlaced.get(group);
-    if (!first) firstPlaced.set(group, e);
-    else if (sameContent(first, e)) leaders.set(e, first);
+export class LinkLeaders {
+  private readonly firstPlaced = new Map<number, FileEntry>();
+
+  /** `groups`: the indices later names point to (found in a first pass over the list) */
+  constructor(private readonly groups: ReadonlySet<number>) {}
+
+  /**
+   * `e`, at `index` in the revision's list, is written or found right: the file it is to be
+   * linked to, or undefined when it is a group's leader or in no group.
+   */
+  leaderOf(e: FileEntry, index: number): FileEntry | undefined {
+    const group = e.linkOf ?? index;
+    const first = this.firstPlaced.get(group);
+    if (!first) {
+      if (this.groups.has(group)) this.firstPlaced.set(group, e);
+      return undefined;
+    }
+    return sameContent(first, e) ? first : undefined;
   }
-  return leaders;
 }
 
 const sameContent = (a: FileEntry, b: FileEntry) => a.size === b.size && a.hash !== undefined && b.hash !== undefined && a.hash.equals(b.hash);

@@ -6,6 +6,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { DbkError } from '../errors.js';
 import { osPath } from '../format/names.js';
+import { compareWalkOrder } from './scanner.js';
 
 function checkRelativePath(p: string): void {
   const bad = p === '' || p.startsWith('/') || p.includes('\0') || /^[A-Za-z]:/.test(p) || p.split('/').some((seg) => seg === '' || seg === '.' || seg === '..');
@@ -17,17 +18,43 @@ function checkRelativePath(p: string): void {
  * revision: a crafted revision could otherwise restore a symlink `d` to elsewhere over the folder
  * `d` that holds a file `d/x` still to be written, and the write would follow it.
  */
-export function checkRevisionPaths(entries: readonly { path: string; type: string }[]): void {
+export function checkRevisionPaths(entries: Iterable<{ path: string; type: string }>): void {
   const notFolders = new Set<string>();
-  for (const e of entries) {
+  const all = [...entries];
+  for (const e of all) {
     checkRelativePath(e.path);
     if (e.type !== 'dir') notFolders.add(e.path);
   }
-  for (const e of entries) {
+  for (const e of all) {
     for (let i = e.path.indexOf('/'); i !== -1; i = e.path.indexOf('/', i + 1)) {
       const parent = e.path.slice(0, i);
-      if (notFolders.has(parent)) throw new DbkError('CORRUPT', `the revision holds ${JSON.stringify(e.path)} inside ${JSON.stringify(parent)}, which is not a folder; nothing was restored`);
+      if (notFolders.has(parent)) throw insideNotFolder(e.path, parent);
     }
+  }
+}
+
+const insideNotFolder = (p: string, parent: string) => new DbkError('CORRUPT', `the revision holds ${JSON.stringify(p)} inside ${JSON.stringify(parent)}, which is not a folder; nothing was restored`);
+
+/**
+ * checkRevisionPaths() for a list read as a stream, in the memory of one branch of the tree: in
+ * walk order (every list dbk writes) whatever lies inside an entry comes right after it, so the
+ * entries above the current one are all that need keeping. `add` returns false once the list turns
+ * out not to be in walk order; the caller then checks it whole with checkRevisionPaths().
+ */
+export class RevisionPathCheck {
+  /** the current entry and the entries above it, outermost first */
+  private readonly branch: { path: string; folder: boolean }[] = [];
+  private last: string | undefined;
+
+  add(e: { path: string; type: string }): boolean {
+    checkRelativePath(e.path);
+    if (this.last !== undefined && compareWalkOrder(this.last, e.path) >= 0) return false;
+    this.last = e.path;
+    while (this.branch.length > 0 && !e.path.startsWith(`${this.branch.at(-1)!.path}/`)) this.branch.pop();
+    const parent = this.branch.at(-1);
+    if (parent && !parent.folder) throw insideNotFolder(e.path, parent.path);
+    this.branch.push({ path: e.path, folder: e.type === 'dir' });
+    return true;
   }
 }
 
