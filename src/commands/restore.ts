@@ -98,7 +98,7 @@ function selector(typed: string[] | undefined): (e: FileEntry) => boolean {
 const problemOf = (e: FileEntry, lengths: readonly number[]) => (isDbkPath(e.path) ? "dbk's own folder is never restored into" : entryProblem(e, lengths));
 
 /** Entries read and restored at a time: the restore holds a batch, and the branch of folders it is in. */
-const BATCH = 4096;
+const BATCH = 16_384;
 
 /** What a first pass over the list finds, before anything is written. */
 interface Survey {
@@ -437,7 +437,7 @@ class HandedToWriter {
 
   /** Waits for the writer when many writes are under way, and forgets them. */
   async room(): Promise<void> {
-    if (this.byPath.size < 65_536) return;
+    if (this.byPath.size < 32_768) return;
     await this.writer.drain();
     this.byPath = new Map();
   }
