@@ -3,6 +3,7 @@
 // the same as one already verified in this run (the usual case across revisions) is not read again.
 
 import { createHash } from 'node:crypto';
+import { IdTable } from '../../cache/id-table.js';
 import { isDbkError } from '../errors.js';
 import type { FileEntry } from '../format/file-list.js';
 import type { RevisionRef } from '../format/fossil-collection.js';
@@ -31,7 +32,8 @@ export interface FileVerifyOptions {
 
 export async function verifyFiles(repo: Repository, revisions: readonly RevisionRef[], o: FileVerifyOptions): Promise<FileVerification> {
   const out: FileVerification = { verified: 0, findings: [] };
-  const seen = new Set<string>();
+  // what was verified, by a digest of each file's content and chunks: 32 bytes a file in a flat table
+  const seen = new IdTable();
   for (const [i, ref] of revisions.entries()) {
     if (!o.persist && out.findings.length > 0) break;
     await verifyRevision(repo, ref, seen, out, o);
@@ -40,27 +42,47 @@ export async function verifyFiles(repo: Repository, revisions: readonly Revision
   return out;
 }
 
-async function verifyRevision(repo: Repository, ref: RevisionRef, seen: Set<string>, out: FileVerification, o: FileVerifyOptions): Promise<void> {
+/** Files taken from the list at a time: their chunks are fetched in order, a few ahead. */
+const BATCH = 8192;
+
+async function verifyRevision(repo: Repository, ref: RevisionRef, seen: IdTable, out: FileVerification, o: FileVerifyOptions): Promise<void> {
   const fail = (path: string, detail: string) => out.findings.push({ kind: 'file', severity: 'error', ...ref, path, detail });
-  let files: FileEntry[];
-  let hashes: ChunkHash[];
   try {
     const r = await repo.loadRevision(ref.snapshotId, ref.revision);
-    [files, hashes] = await Promise.all([repo.readFileList(r), repo.readChunkHashes(r)]);
+    const hashes = await repo.readChunkHashes(r);
+    let batch: FileEntry[] = [];
+    for await (const e of repo.fileListEntries(r)) {
+      if (e.type !== 'file') continue;
+      batch.push(e);
+      if (batch.length < BATCH) continue;
+      if (!(await verifyBatch(repo, batch, hashes, seen, out, fail, o))) return;
+      batch = [];
+    }
+    await verifyBatch(repo, batch, hashes, seen, out, fail, o);
   } catch (e) {
     if (!isDbkError(e, 'MISSING_CHUNKS') && !isDbkError(e, 'CORRUPT')) throw e;
     fail('', `the revision's metadata cannot be read: ${(e as Error).message}`);
-    return;
   }
-  const todo: { e: FileEntry; key: string }[] = [];
+}
+
+/** Verifies some files of a revision; false when a failure ends the check (without `persist`). */
+async function verifyBatch(
+  repo: Repository,
+  files: readonly FileEntry[],
+  hashes: readonly ChunkHash[],
+  seen: IdTable,
+  out: FileVerification,
+  fail: (path: string, detail: string) => void,
+  o: FileVerifyOptions,
+): Promise<boolean> {
+  const todo: { e: FileEntry; key: Buffer }[] = [];
   for (const e of files) {
-    if (e.type !== 'file') continue;
     if (!e.range) {
       out.verified++; // empty file: nothing to rebuild
       continue;
     }
     const key = contentKey(e, hashes);
-    if (seen.has(key)) out.verified++;
+    if (seen.find(key) >= 0) out.verified++;
     else todo.push({ e, key });
   }
   todo.sort((a, b) => a.e.range!.startChunk - b.e.range!.startChunk);
@@ -71,12 +93,13 @@ async function verifyRevision(repo: Repository, ref: RevisionRef, seen: Set<stri
     const problem = await rebuild(e, hashes, chunks);
     if (problem) {
       fail(e.path, problem);
-      if (!o.persist) return;
+      if (!o.persist) return false;
     } else {
       seen.add(key);
       out.verified++;
     }
   }
+  return true;
 }
 
 /** Hashes a file's bytes from its chunks; returns what went wrong, if anything. Takes every chunk of the range, so the prefetch order stays in step. */
@@ -97,8 +120,10 @@ async function rebuild(e: FileEntry, hashes: readonly ChunkHash[], chunks: Chunk
   return e.hash && sha.digest().equals(e.hash) ? undefined : 'the rebuilt content does not match the file hash';
 }
 
-/** Identifies a file's content and the chunks it is rebuilt from. */
-function contentKey(e: FileEntry, hashes: readonly ChunkHash[]): string {
+/** Identifies a file's content and the chunks it is rebuilt from: a digest of them. */
+function contentKey(e: FileEntry, hashes: readonly ChunkHash[]): Buffer {
   const r = e.range!;
-  return `${e.hash?.toString('hex')}:${r.startOffset}:${r.endOffset}:${hashes.slice(r.startChunk, r.endChunk + 1).join('')}`;
+  return createHash('sha256')
+    .update(`${e.hash?.toString('hex')}:${r.startOffset}:${r.endOffset}:${hashes.slice(r.startChunk, r.endChunk + 1).join('')}`)
+    .digest();
 }
