@@ -123,9 +123,8 @@ async function describeInRevision(repo: Repository, ref: RevisionRef, byId: Read
     if (f) entryFor(f).metadata = true;
   }
   try {
-    const [files, hashes] = await Promise.all([repo.readFileList(r), repo.readChunkHashes(r)]);
-    const hit = hashes.map((h) => byId.get(repo.chunkId(h)));
-    for (const e of files) {
+    const hit = (await repo.readChunkHashes(r)).map((h) => byId.get(repo.chunkId(h)));
+    for await (const e of repo.fileListEntries(r)) {
       if (!e.range) continue;
       const broken = new Set<ChunkFinding>();
       for (let i = e.range.startChunk; i <= e.range.endChunk; i++) if (hit[i]) broken.add(hit[i]!);
