@@ -64,7 +64,7 @@ export class GraphCaller {
     threads: number,
     private readonly log: Logger,
   ) {
-    this.transport = new HttpsTransport({ caFile: config.caFile, maxSockets: Math.max(4, threads * 2), userAgent: USER_AGENT });
+    this.transport = new HttpsTransport({ caFile: config.caFile, maxSockets: Math.max(8, threads * 2), userAgent: USER_AGENT });
     this.tokens = new TokenSource(config.tokenFile, config, this.transport);
     this.client = Client.initWithMiddleware({
       middleware: new TransportMiddleware(this.transport),

@@ -124,7 +124,7 @@ describe('onedrive specifics', () => {
     const root = freshRoot();
     Object.assign(emu.knobs, { throttleEveryNth: 7, throttleRetryAfter: '0.1', innerThrottleEveryNth: 5, innerThrottleRetryAfter: '0.1' });
     const b = openOdb(emu, dir, root, { settings: { odb_max_batch_requests: 'max' }, threads: 4 });
-    expect(b.smallCallsInFlight).toBe(80);
+    expect(b.smallCallsInFlight).toBe(160);
     const names = Array.from({ length: 300 }, (_, i) => `chunks/${(i % 4).toString(16).padStart(2, '0')}/c${i}`);
     for (const n of names) emu.drive.addFile(`${root}/${n}`, Buffer.from(n));
     emu.drive.addFile(`${root}/${names[0]}.fsl`, Buffer.from('in the way'));
