@@ -383,9 +383,9 @@ async function writeFiles(run: Run, files: ToWrite[]): Promise<void> {
     const e = w.entry;
     o.signal?.throwIfAborted();
     try {
-      await run.inFlight.room();
       run.inFlight.add(e);
       await restoring.restore(e, w.exists);
+      run.inFlight.add(e);
       result.restoredFiles++;
       result.restoredBytes += e.size;
     } catch (err) {
@@ -420,35 +420,50 @@ async function perFile(result: RestoreResult, rel: string, work: () => Promise<v
 /**
  * What was handed to the writer thread and may still fail there: a failure is reported by
  * absolute path after the file was counted as restored, so it is taken off the count and listed
- * with its reason. Kept for the writes under way only: past a bound the writer is drained first.
+ * with its reason. Kept only until the writer has answered the message that carried it.
  */
 class HandedToWriter {
-  private byPath = new Map<string, FileEntry>();
+  /** each entry, and the last message that carries a job of it */
+  private readonly byPath = new Map<string, { e: FileEntry; until: number }>();
+  /** what was handed over, in order, with the message it goes out in */
+  private handed: { abs: string; message: number }[] = [];
+  private head = 0;
 
   constructor(
     private readonly tree: SafeTree,
     private readonly writer: FileWriter,
     private readonly result: RestoreResult,
-  ) {}
-
-  add(e: FileEntry): void {
-    this.byPath.set(this.tree.abs(e.path), e);
+  ) {
+    writer.onAnswered = () => this.forgetAnswered();
   }
 
-  /** Waits for the writer when many writes are under way, and forgets them. */
-  async room(): Promise<void> {
-    if (this.byPath.size < 32_768) return;
-    await this.writer.drain();
-    this.byPath = new Map();
+  /** Called before an entry's jobs are handed over, and again after the last (a long file's go out in several messages). */
+  add(e: FileEntry): void {
+    const abs = this.tree.abs(e.path);
+    const message = this.writer.sentMessages;
+    this.byPath.set(abs, { e, until: message });
+    this.handed.push({ abs, message });
   }
 
   failed(abs: string, reason: string): void {
-    const e = this.byPath.get(abs);
+    const e = this.byPath.get(abs)?.e;
     if (e?.type !== 'dir') {
       this.result.restoredFiles--;
       this.result.restoredBytes -= e?.size ?? 0;
     }
     this.result.failed.push({ path: e?.path ?? abs, reason });
+  }
+
+  private forgetAnswered(): void {
+    const answered = this.writer.answeredMessages;
+    while (this.head < this.handed.length && this.handed[this.head]!.message < answered) {
+      const { abs } = this.handed[this.head++]!;
+      if ((this.byPath.get(abs)?.until ?? answered) < answered) this.byPath.delete(abs);
+    }
+    if (this.head > 4096 && this.head * 2 > this.handed.length) {
+      this.handed = this.handed.slice(this.head);
+      this.head = 0;
+    }
   }
 }
 

@@ -103,6 +103,11 @@ export class FileWriter {
   /** ring bytes each posted message frees when answered, oldest first */
   private readonly posted: number[] = [];
   private nextId = 1;
+  /** messages posted to the worker, and answered by it (in the order posted) */
+  sentMessages = 0;
+  answeredMessages = 0;
+  /** the worker answered a message: what it held is written, or reported as failed */
+  onAnswered: () => void = () => {};
   private failure: Error | undefined;
   /** the worker is gone, or going */
   private stopped = false;
@@ -227,6 +232,7 @@ export class FileWriter {
     this.throwFailure();
     if (this.jobs.length === 0 && !(always && this.released > 0)) return;
     this.worker.postMessage(this.jobs);
+    this.sentMessages++;
     this.posted.push(this.released);
     this.jobs = [];
     this.jobBytes = 0;
@@ -240,6 +246,8 @@ export class FileWriter {
       if (this.onFileFailure) this.onFileFailure(f.path, f.message);
       else this.failure ??= Object.assign(new Error(f.message), f.code ? { code: f.code } : {});
     }
+    this.answeredMessages++;
+    this.onAnswered();
     this.notify();
     this.onFreed();
   }
