@@ -383,6 +383,7 @@ async function writeFiles(run: Run, files: ToWrite[]): Promise<void> {
     const e = w.entry;
     o.signal?.throwIfAborted();
     try {
+      await writer.room();
       run.inFlight.add(e);
       await restoring.restore(e, w.exists);
       run.inFlight.add(e);

@@ -82,6 +82,8 @@ export class WriterStopped extends Error {}
 /** jobs are posted when this many wait, or when they read this many bytes: the worker is never idle long */
 const BATCH_JOBS = 256;
 const BATCH_BYTES = 1 << 20;
+/** messages the worker may have yet to answer before room() waits: 16 × 256 jobs */
+const MAX_UNANSWERED = 16;
 
 export class FileWriter {
   /** ring space was freed */
@@ -195,6 +197,14 @@ export class FileWriter {
   /** Sets a folder's owner, mode and times (after what goes into it, which would change its mtime). */
   folderAttributes(target: string, attributes: FileAttributes): void {
     this.push({ op: 'folder', id: this.nextId++, target, attributes });
+  }
+
+  /**
+   * Waits while the worker has many messages to answer: tiny files take little of the ring, and
+   * without this a restore of millions would hand over their jobs far faster than they are written.
+   */
+  async room(): Promise<void> {
+    while (this.sentMessages - this.answeredMessages > MAX_UNANSWERED && !this.failure && !this.stopped) await this.waitForReport();
   }
 
   /** Waits until everything handed over is written; throws the first failure. */
