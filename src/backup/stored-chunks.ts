@@ -43,16 +43,16 @@ export class StoredChunks {
 }
 
 /**
- * The chunks the storage was last seen to hold: the cache's chunk list, brought up to date with
- * the prune records, or, when there is none and other snapshot ids share the storage, a listing
- * made now (and kept in the cache for check and prune). A storage only this id uses needs neither:
- * the previous revision says all there is to know.
+ * The chunks the storage was last seen to hold, when other snapshot ids share it: the cache's
+ * chunk list, brought up to date with the prune records, or, when there is none, a listing made
+ * now (and kept in the cache for check and prune). A storage only this id uses needs neither.
  */
 export async function listedChunks(repo: Repository): Promise<ListedPrefixes> {
-  const othersShare = async () => (await repo.listSnapshotIds()).some((id) => id !== repo.snapshotId);
+  // alone on its storage, an id's previous revision is all there is to know: its daily backup
+  // does not read a cached list of millions of chunks for nothing
+  if (!(await repo.listSnapshotIds()).some((id) => id !== repo.snapshotId)) return ListedPrefixes.none;
   return withStorageCache(repo, async ({ cache }) => {
     const cached = cache.hasListing();
-    if (!cached && !(await othersShare())) return ListedPrefixes.none;
     if (!cached) repo.log.info('other snapshot ids share this storage and the cache has no list of its chunks: listing them once');
     const { listing } = await obtainChunkListing(repo, cache, await RecordBook.open(repo), { fromCache: cached, log: repo.log });
     return ListedPrefixes.of(cache, listing);
