@@ -4,6 +4,7 @@
 // goes out in metadata chunks. Memory is the entries waiting, not the tree.
 
 import { DbkError } from '../errors.js';
+import { Fifo } from '../fifo.js';
 import type { ChunkRange, FileEntry } from '../format/file-list.js';
 import { FileListEncoder } from '../format/file-list.js';
 import type { ChunkHash } from '../format/ids.js';
@@ -30,9 +31,7 @@ export interface Waiting {
 const WRITE_BYTES = 1 << 20;
 
 export class FileListWriter {
-  private readonly waiting: Waiting[] = [];
-  /** index of the first entry still waiting */
-  private head = 0;
+  private readonly waiting = new Fifo<Waiting>();
   private readonly encoder = new FileListEncoder();
   private readonly sequenceWriter: SequenceWriter;
   /** hard-link groups: the first name's entry as written, and its index in the list */
@@ -58,7 +57,7 @@ export class FileListWriter {
 
   /** Entries not written yet. */
   get length(): number {
-    return this.waiting.length - this.head;
+    return this.waiting.length;
   }
 
   /** Resolves once fewer than `below` entries wait; rejects once the backup has failed. */
@@ -77,15 +76,9 @@ export class FileListWriter {
 
   /** Writes the entries at the head whose content is known. */
   async flush(): Promise<void> {
-    while (this.head < this.waiting.length) {
-      const w = this.waiting[this.head]!;
-      if (w.read && !w.read.done) break;
-      this.waiting[this.head++] = undefined as unknown as Waiting;
+    for (let w = this.waiting.peek(); w && !(w.read && !w.read.done); w = this.waiting.peek()) {
+      this.waiting.shift();
       this.write(w);
-    }
-    if (this.head > 4096 && this.head * 2 > this.waiting.length) {
-      this.waiting.splice(0, this.head);
-      this.head = 0;
     }
     this.shorter = this.shorter.filter((s) => (this.length < s.below ? void s.resolve() : true));
     if (this.encoder.pending >= WRITE_BYTES) await this.send();

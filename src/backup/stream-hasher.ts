@@ -6,6 +6,7 @@
 // read when the chunk was cut: the reader reports every file it finished before posting a chunk.
 
 import { createHash, type Hash, hash } from 'node:crypto';
+import { Fifo } from '../fifo.js';
 
 /** What the reader says of a file: the bytes it fed to the stream, and why it failed, if it did. */
 export interface FileFed {
@@ -32,9 +33,7 @@ const EMPTY_DIGEST = createHash('sha256').digest();
 
 export class StreamHasher {
   /** reported files whose bytes have not all arrived, in stream order */
-  private readonly open: Open[] = [];
-  /** index in `open` of the first file not complete */
-  private head = 0;
+  private readonly open = new Fifo<Open>();
   /** bytes of the file being read, not reported yet */
   private next: Hash | undefined;
   private nextBytes = 0;
@@ -52,8 +51,8 @@ export class StreamHasher {
   /** Takes the stream's next chunk; returns the files now complete, in order. */
   addChunk(data: Buffer): FileRead[] {
     let pos = 0;
-    for (let i = this.head; i < this.open.length && pos < data.length; i++) {
-      const f = this.open[i]!;
+    for (let i = 0; i < this.open.length && pos < data.length; i++) {
+      const f = this.open.at(i)!;
       const take = Math.min(f.missing, data.length - pos);
       const bytes = data.subarray(pos, pos + take);
       // a small file lies whole in one chunk: hashed in one go, with no hash object kept for it
@@ -73,9 +72,8 @@ export class StreamHasher {
 
   private complete(): FileRead[] {
     const done: FileRead[] = [];
-    while (this.head < this.open.length && this.open[this.head]!.missing === 0) {
-      const { report, sha, digest } = this.open[this.head]!;
-      this.open[this.head++] = undefined as unknown as Open;
+    while (this.open.peek()?.missing === 0) {
+      const { report, sha, digest } = this.open.shift()!;
       if (report.error !== undefined) {
         done.push(report);
         continue;
@@ -83,10 +81,6 @@ export class StreamHasher {
       // digest() gives each hash an ArrayBuffer of its own, ~1 KB of memory for 32 bytes; kept
       // for every file of a backup, a copy into the shared buffer pool costs a tenth of that
       done.push({ ...report, hash: digest ?? (sha ? Buffer.from(sha.digest()) : EMPTY_DIGEST) });
-    }
-    if (this.head > 4096 && this.head * 2 > this.open.length) {
-      this.open.splice(0, this.head);
-      this.head = 0;
     }
     return done;
   }

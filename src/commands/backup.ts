@@ -15,6 +15,7 @@ import { findLostChunks } from '../catalog/fossil-moves.js';
 import { BackupAnnouncement, runningBackups, runningPath } from '../catalog/running-backups.js';
 import { now } from '../clock.js';
 import { DbkError, isDbkError } from '../errors.js';
+import { Fifo } from '../fifo.js';
 import type { FileEntry } from '../format/file-list.js';
 import { entryProblem } from '../format/file-list.js';
 import type { ChunkHash, ChunkId } from '../format/ids.js';
@@ -137,7 +138,7 @@ async function backUp(repo: Repository, o: BackupOptions, announcement: BackupAn
   const { chunkSizes, keys } = repo.config;
   const reader = new StreamReader({ root: repo.rootDir, chunkSizes, chunkSeed: keys.chunkSeed, hashKey: keys.hashKey });
   const scanned: ScanReport = { problems: [], skipped: [] };
-  const job: Job = { repo, o, previous, list, reader, sequence, uploader, reading: [], progress: { files: 0, totalFiles: 0, bytes: 0, totalBytes: 0 }, readBytes: 0, readFiles: 0 };
+  const job: Job = { repo, o, previous, list, reader, sequence, uploader, reading: new Fifo(), progress: { files: 0, totalFiles: 0, bytes: 0, totalBytes: 0 }, readBytes: 0, readFiles: 0 };
 
   const consuming = consumeStream(job).catch((e: unknown) => {
     list.fail(e); // a walk waiting for entries to be written waits no more
@@ -187,7 +188,7 @@ interface Job {
   sequence: ChunkSequenceBuilder;
   uploader: ChunkUploader;
   /** entries of the files fed to the reader, in stream order, until their results come */
-  reading: Waiting[];
+  reading: Fifo<Waiting>;
   progress: BackupProgress;
   readBytes: number;
   readFiles: number;
@@ -260,7 +261,6 @@ async function keepListShort(job: Job, most: number): Promise<void> {
 async function consumeStream(job: Job): Promise<void> {
   const { sequence, uploader, list, progress, o } = job;
   let streamBytes = 0; // bytes in the stream so far: where the next file starts
-  let next = 0; // the file whose result comes next
   for await (const event of job.reader.events()) {
     o.signal?.throwIfAborted();
     if (event.kind === 'chunk') {
@@ -268,8 +268,7 @@ async function consumeStream(job: Job): Promise<void> {
       continue;
     }
     const { fed, hash, error } = event.read;
-    const w = job.reading[next]!;
-    job.reading[next++] = undefined as unknown as Waiting;
+    const w = job.reading.shift()!;
     const read = w.read!;
     read.start = streamBytes;
     streamBytes += fed;
@@ -287,10 +286,6 @@ async function consumeStream(job: Job): Promise<void> {
       job.readBytes += fed;
       w.entry.size = fed;
       w.entry.hash = hash;
-    }
-    if (next > 4096 && next * 2 > job.reading.length) {
-      job.reading.splice(0, next);
-      next = 0;
     }
     await list.flush();
   }

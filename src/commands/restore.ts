@@ -9,6 +9,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import picomatch from 'picomatch';
 import { isDbkError } from '../errors.js';
+import { Fifo } from '../fifo.js';
 import { entryProblem, type FileEntry, mtimeMsOf } from '../format/file-list.js';
 import type { ChunkHash } from '../format/ids.js';
 import { displayName, globFromDisplay, nameFromBytes, osPath } from '../format/names.js';
@@ -427,8 +428,7 @@ class HandedToWriter {
   /** each entry, and the last message that carries a job of it */
   private readonly byPath = new Map<string, { e: FileEntry; until: number }>();
   /** what was handed over, in order, with the message it goes out in */
-  private handed: { abs: string; message: number }[] = [];
-  private head = 0;
+  private readonly handed = new Fifo<{ abs: string; message: number }>();
 
   constructor(
     private readonly tree: SafeTree,
@@ -457,13 +457,9 @@ class HandedToWriter {
 
   private forgetAnswered(): void {
     const answered = this.writer.answeredMessages;
-    while (this.head < this.handed.length && this.handed[this.head]!.message < answered) {
-      const { abs } = this.handed[this.head++]!;
+    while ((this.handed.peek()?.message ?? answered) < answered) {
+      const { abs } = this.handed.shift()!;
       if ((this.byPath.get(abs)?.until ?? answered) < answered) this.byPath.delete(abs);
-    }
-    if (this.head > 4096 && this.head * 2 > this.handed.length) {
-      this.handed = this.handed.slice(this.head);
-      this.head = 0;
     }
   }
 }
