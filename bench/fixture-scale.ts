@@ -31,10 +31,12 @@ export interface ScaleShape {
 }
 
 /**
- * The benchmarked shapes. M: a large, long-lived backup set. S: a tenth of it in every stored
+ * The benchmarked shapes. M: a large, long-lived backup set. L: four times M in chunks and in
+ * references, the size of the storage this project started from. S: a tenth of M in every stored
  * quantity (chunks, and references: revisions × refs), with the same history of 1,000 revisions.
  */
 export const SHAPES: Record<string, ScaleShape> = {
+  L: { chunks: 4_000_000, revisions: 1000, ids: 7, refs: 400_000, churn: 0.01, seed: 1 },
   M: { chunks: 1_000_000, revisions: 1000, ids: 7, refs: 100_000, churn: 0.01, seed: 1 },
   S: { chunks: 100_000, revisions: 1000, ids: 7, refs: 10_000, churn: 0.01, seed: 1 },
 };
