@@ -4,6 +4,7 @@
 //   /abs/path, file:///abs/path   local disk
 //   sftp://user@host[:port]/path  SFTP (//path for an absolute path)
 //   odb://path                    OneDrive through Microsoft Graph
+//   s3://bucket/prefix            S3 (AWS); s3+https://host[:port]/bucket/prefix for any other S3 server
 //   memory:                       in-process, for tests
 
 import * as path from 'node:path';
@@ -28,6 +29,9 @@ const openers: Record<string, OpenStorage> = {
 const remoteModules: Record<string, () => Promise<{ openStorage: OpenStorage }>> = {
   sftp: () => import('./sftp/open.js'),
   odb: () => import('./onedrive/open.js'),
+  s3: () => import('./s3/open.js'),
+  's3+https': () => import('./s3/open.js'),
+  's3+http': () => import('./s3/open.js'),
 };
 
 /** Puts another opener in place of a scheme's, as tests do to slow a storage down. */
@@ -38,7 +42,7 @@ export function registerScheme(scheme: string, opener: OpenStorage): void {
 export function schemeOf(url: string): string {
   if (url.startsWith('/') || /^[A-Za-z]:[\\/]/.test(url)) return 'file';
   const m = /^([a-z][a-z0-9+.-]*):/i.exec(url);
-  if (!m?.[1]) throw usage(`not a storage URL: ${url} (expected /path, file:///path, sftp://user@host/path or odb://path)`);
+  if (!m?.[1]) throw usage(`not a storage URL: ${url} (expected /path, file:///path, sftp://user@host/path, odb://path, s3://bucket/prefix or s3+https://host/bucket/prefix)`);
   return m[1].toLowerCase();
 }
 

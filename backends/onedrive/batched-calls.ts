@@ -11,7 +11,7 @@
 
 import type { BatchPart, CallTrace, GraphCaller } from './graph-caller.js';
 import { dbkErrorOf, partFailure } from './graph-caller.js';
-import { backoffMs, sleep } from './throttle.js';
+import { backoffMs, sleep } from '../throttle.js';
 
 export interface SmallCall {
   /** "rename chunks/ab/cd…", for messages and errors */

@@ -8,7 +8,7 @@ import type { Settings } from '../../src/settings.js';
 import { odbEndpoints, SCOPE, USER_AGENT } from './config.js';
 import { HttpsTransport } from './https-transport.js';
 import { deviceCodeEndpoint, OAuthError, postForm, tokenEndpoint, tokenSetFrom } from './oauth.js';
-import { sleep } from './throttle.js';
+import { sleep } from '../throttle.js';
 import { writeTokenFile } from './token-file.js';
 
 export interface UserCodePrompt {

@@ -54,7 +54,7 @@ export function register(program: Command): void {
     .option('--storage-name <name>', 'name of the storage', 'default')
     .option('--repository <path>', 'back up this folder instead of the current one (.dbk/ stays here)')
     .argument('<snapshot-id>', 'name of this backup set')
-    .argument('<storage-url>', '/path, file:///path, sftp://user@host/path or odb://path')
+    .argument('<storage-url>', '/path, file:///path, sftp://user@host/path, odb://path, s3://bucket/prefix or s3+https://host/bucket/prefix')
     .action(async (snapshotId: string, storageUrl: string, f: Flags, cmd: Command) => {
       const o: InitOptions = {
         repoDir: process.cwd(),
@@ -72,7 +72,7 @@ export function register(program: Command): void {
   withStorageFlags(program.command('add').description('add a further storage to this repository'))
     .argument('<storage-name>', 'name of the new storage')
     .argument('<snapshot-id>', 'name of this backup set on that storage')
-    .argument('<storage-url>', '/path, file:///path, sftp://user@host/path or odb://path')
+    .argument('<storage-url>', '/path, file:///path, sftp://user@host/path, odb://path, s3://bucket/prefix or s3+https://host/bucket/prefix')
     .action(async (storageName: string, snapshotId: string, storageUrl: string, f: Flags, cmd: Command) => {
       const o = { repoDir: repoDir(), snapshotId, storageUrl, storageName, ...sizeOptions(f), log: stderrLogger(globalFlags(cmd)) };
       const ask = terminalPrompt();

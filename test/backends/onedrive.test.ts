@@ -11,7 +11,7 @@ import { collectTree } from '../../backends/list-tree.js';
 import { odbConfig, odbRoot } from '../../backends/onedrive/config.js';
 import { odbLogin, type UserCodePrompt } from '../../backends/onedrive/login.js';
 import { OneDriveBackend } from '../../backends/onedrive/onedrive.js';
-import { parseRetryAfter } from '../../backends/onedrive/throttle.js';
+import { parseRetryAfter } from '../../backends/throttle.js';
 import { openBackend } from '../../backends/registry.js';
 import { withRetry } from '../../backends/retry.js';
 import { DbkError } from '../../src/errors.js';

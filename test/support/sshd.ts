@@ -10,6 +10,7 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFi
 import * as net from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import * as path from 'node:path';
+import { freePort } from './ports.js';
 
 export const SSHD_PATH = process.env.DBK_TEST_SSHD ?? '/usr/sbin/sshd';
 
@@ -243,15 +244,4 @@ function descendants(root: number): number[] {
 function keygen(file: string, passphrase: string): string {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', 'dbk-test', '-f', file], { stdio: 'pipe' });
   return readFileSync(`${file}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }

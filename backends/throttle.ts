@@ -1,4 +1,4 @@
-// Throttling as Microsoft asks clients to handle it: a 429 or 503 with Retry-After pauses every
+// Throttling as Microsoft and AWS ask clients to handle it: a 429 or 503 with Retry-After pauses every
 // request of this storage (not just the refused one) for that long; failures without the header
 // back off exponentially with jitter, request by request.
 
