@@ -9,9 +9,9 @@
 // refused request does, and the call is sent again; other retryable answers, and calls a batch
 // left unanswered, are sent again alone, through the single-request policy in graph-caller.ts.
 
+import { backoffMs, sleep } from '../throttle.js';
 import type { BatchPart, CallTrace, GraphCaller } from './graph-caller.js';
 import { dbkErrorOf, partFailure } from './graph-caller.js';
-import { backoffMs, sleep } from '../throttle.js';
 
 export interface SmallCall {
   /** "rename chunks/ab/cd…", for messages and errors */

@@ -9,9 +9,9 @@ import { isAscii } from 'node:buffer';
 import { Client, GraphError, type GraphRequest, ResponseType } from '@microsoft/microsoft-graph-client';
 import { alreadyExists, DbkError, notFound } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
+import { backoffMs, parseRetryAfter, sleep, ThrottleGate } from '../throttle.js';
 import { type OdbConfig, USER_AGENT } from './config.js';
 import { BufferedResponse, type HttpRequest, type HttpResponse, HttpsTransport, NetworkError, TransportMiddleware } from './https-transport.js';
-import { backoffMs, parseRetryAfter, sleep, ThrottleGate } from '../throttle.js';
 import { TokenSource } from './token-file.js';
 
 /** tries for one request while throttled (each waits as long as the service asks) */

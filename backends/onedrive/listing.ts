@@ -11,8 +11,8 @@ import { isDbkError } from '../../src/errors.js';
 
 import type { Entry, FoundFiles, ListTreeOptions } from '../backend.js';
 import { isTempName } from '../temp-names.js';
-import { type BatchPart, dbkErrorOf, type GraphCaller, partFailure } from './graph-caller.js';
 import { backoffMs, sleep } from '../throttle.js';
+import { type BatchPart, dbkErrorOf, type GraphCaller, partFailure } from './graph-caller.js';
 
 interface Page {
   value: { name: string; size?: number; folder?: unknown }[];

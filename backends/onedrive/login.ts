@@ -5,10 +5,10 @@
 import * as path from 'node:path';
 import { DbkError } from '../../src/errors.js';
 import type { Settings } from '../../src/settings.js';
+import { sleep } from '../throttle.js';
 import { odbEndpoints, SCOPE, USER_AGENT } from './config.js';
 import { HttpsTransport } from './https-transport.js';
 import { deviceCodeEndpoint, OAuthError, postForm, tokenEndpoint, tokenSetFrom } from './oauth.js';
-import { sleep } from '../throttle.js';
 import { writeTokenFile } from './token-file.js';
 
 export interface UserCodePrompt {

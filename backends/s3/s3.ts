@@ -15,16 +15,7 @@ import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
-import {
-  CopyObjectCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  type StorageClass,
-} from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type StorageClass } from '@aws-sdk/client-s3';
 import { alreadyExists, isDbkError, notFound } from '../../src/errors.js';
 import type { Backend, Entry, FoundFiles, ListTreeOptions } from '../backend.js';
 import { isTempName } from '../temp-names.js';
@@ -67,7 +58,9 @@ export class S3Backend implements Backend {
         httpAgent: new http.Agent(agent),
         httpsAgent: new https.Agent({ ...agent, ...(config.caFile ? { ca: [...tls.rootCertificates, readFileSync(config.caFile)] } : {}) }),
         connectionTimeout: 15_000,
+        // a request silent for two minutes fails (TRANSIENT) instead of hanging the backup
         requestTimeout: 120_000,
+        throwOnRequestTimeout: true,
       },
     });
   }

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { describePlan, type PruneResult, prune } from '../commands/prune.js';
 import { parseKeepPolicy } from '../prune/retention.js';
-import { collect, collectRevisions, printJson } from './context.js';
+import { collect, collectRevisions, printJson, writeOut } from './context.js';
 import { type OpenFlags, openOptions, withOpenFlags } from './open-flags.js';
 import { phaseProgress } from './phase-progress.js';
 
@@ -57,16 +57,23 @@ export function register(program: Command): void {
         onProgress: (done, total) => progress.update('loading revisions', done, total),
       }).finally(() => progress.stop());
       if (f.json) printJson(r);
-      else process.stdout.write(report(r));
+      else await report(r);
     });
 }
 
-function report(r: PruneResult): string {
-  const lines = describePlan(r.plan, { dryRun: r.dryRun, eachChunk: r.dryRun });
+/** The plan (each chunk on a dry run) and the outcome, written as they are described. */
+async function report(r: PruneResult): Promise<void> {
+  let page = '';
+  for (const line of describePlan(r.plan, { dryRun: r.dryRun, eachChunk: r.dryRun })) {
+    page += `${line}\n`;
+    if (page.length >= 1 << 16) {
+      await writeOut(page);
+      page = '';
+    }
+  }
   const x = r.execution;
   if (x) {
-    lines.push(`done: ${x.deletedRevisions} revisions deleted, ${x.fossilized} chunks made fossils, ${x.deletedChunks} chunks or fossils deleted, ${x.resurrected} resurrected`);
+    page += `done: ${x.deletedRevisions} revisions deleted, ${x.fossilized} chunks made fossils, ${x.deletedChunks} chunks or fossils deleted, ${x.resurrected} resurrected\n`;
   }
-  lines.push(`log: ${r.logFile}`);
-  return `${lines.join('\n')}\n`;
+  await writeOut(`${page}log: ${r.logFile}\n`);
 }

@@ -98,7 +98,7 @@ async function runPrune(repo: Repository, session: CacheSession, o: PruneOptions
     o.onProgress,
   );
   const log = new PruneLog(repo.repoDir, now, o.dryRun ?? false);
-  log.write(...describePlan(plan, { dryRun: o.dryRun ?? false, eachChunk: true }));
+  log.writeAll(describePlan(plan, { dryRun: o.dryRun ?? false, eachChunk: true }));
   const result: PruneResult = { plan, dryRun: o.dryRun ?? false, logFile: log.file };
   if (o.dryRun) return result;
   result.execution = await executePrune(repo, plan, log);
@@ -108,19 +108,21 @@ async function runPrune(repo: Repository, session: CacheSession, o: PruneOptions
   return result;
 }
 
-/** The plan as lines: the log gets every chunk (`eachChunk`), a terminal the counts. */
-export function describePlan(plan: PrunePlan, o: { dryRun?: boolean; eachChunk?: boolean } = {}): string[] {
-  const lines = [`prune at ${new Date(plan.now).toISOString()}${o.dryRun ? ' (dry run: nothing is changed)' : ''}${plan.exclusive ? ' (exclusive)' : ''}`];
-  for (const r of plan.deleteRevisions) lines.push(`delete revision ${r.revision} of ${r.snapshotId}: ${r.reason}`);
-  for (const r of plan.spared) lines.push(`keep revision ${r.revision} of ${r.snapshotId}: ${r.reason}`);
+/**
+ * The plan as lines, one at a time: the log gets every chunk (`eachChunk`), a terminal the
+ * counts. A prune of millions of chunks is millions of lines, never held at once.
+ */
+export function* describePlan(plan: PrunePlan, o: { dryRun?: boolean; eachChunk?: boolean } = {}): Generator<string> {
+  yield `prune at ${new Date(plan.now).toISOString()}${o.dryRun ? ' (dry run: nothing is changed)' : ''}${plan.exclusive ? ' (exclusive)' : ''}`;
+  for (const r of plan.deleteRevisions) yield `delete revision ${r.revision} of ${r.snapshotId}: ${r.reason}`;
+  for (const r of plan.spared) yield `keep revision ${r.revision} of ${r.snapshotId}: ${r.reason}`;
   for (const c of plan.collections) {
-    if (c.ripe) lines.push(`collection ${c.name}: delete ${c.delete.length} fossils, resurrect ${c.resurrect.length}`);
-    else lines.push(`collection ${c.name}: waiting for ${c.waitingFor.join(', ')}`);
+    if (c.ripe) yield `collection ${c.name}: delete ${c.delete.length} fossils, resurrect ${c.resurrect.length}`;
+    else yield `collection ${c.name}: waiting for ${c.waitingFor.join(', ')}`;
   }
   const verb = plan.exclusive ? 'delete' : 'fossilize';
-  lines.push(`${verb} ${plan.fossilize.length} chunks`);
-  if (o.eachChunk) for (const id of plan.fossilize) lines.push(`  ${verb} chunk ${id}`);
-  if (plan.adoptFossils.length > 0) lines.push(`${plan.exclusive ? 'delete' : 'collect'} ${plan.adoptFossils.length} fossils no collection names`);
-  if (plan.resurrectOrphans.length > 0) lines.push(`resurrect ${plan.resurrectOrphans.length} referenced fossils no collection names`);
-  return lines;
+  yield `${verb} ${plan.fossilize.length} chunks`;
+  if (o.eachChunk) for (const id of plan.fossilize) yield `  ${verb} chunk ${id}`;
+  if (plan.adoptFossils.length > 0) yield `${plan.exclusive ? 'delete' : 'collect'} ${plan.adoptFossils.length} fossils no collection names`;
+  if (plan.resurrectOrphans.length > 0) yield `resurrect ${plan.resurrectOrphans.length} referenced fossils no collection names`;
 }

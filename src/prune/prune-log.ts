@@ -6,6 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DBK_DIR } from '../storage/preferences.js';
 
+const LINES_A_PAGE = 4096;
+
 export class PruneLog {
   readonly file: string;
 
@@ -17,5 +19,18 @@ export class PruneLog {
 
   write(...lines: string[]): void {
     if (lines.length > 0) fs.appendFileSync(this.file, `${lines.join('\n')}\n`);
+  }
+
+  /** Appends lines as they come, a page at a time: a plan may name millions of chunks. */
+  writeAll(lines: Iterable<string>): void {
+    let page: string[] = [];
+    for (const line of lines) {
+      page.push(line);
+      if (page.length === LINES_A_PAGE) {
+        this.write(...page);
+        page = [];
+      }
+    }
+    this.write(...page);
   }
 }

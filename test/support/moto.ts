@@ -36,8 +36,8 @@ export interface Moto {
   newBucket(): Promise<string>;
   /** Puts an object past dbk, as another program would. */
   putObject(bucket: string, key: string, data: Uint8Array): Promise<void>;
-  /** How many objects a bucket holds below a prefix. */
-  countObjects(bucket: string, prefix: string): Promise<number>;
+  /** Every key a bucket holds below a prefix, as the server lists them. */
+  listKeys(bucket: string, prefix: string): Promise<string[]>;
   /** Drops every open connection, as a network failure would; the server keeps its data. */
   dropConnections(): void;
   /** Stops the relay and the server. */
@@ -60,7 +60,12 @@ export async function startMoto(): Promise<Moto> {
   }
   const relay = await startRelay(port);
   const endpoint = `http://127.0.0.1:${relay.port}`;
-  const admin = new S3Client({ endpoint, forcePathStyle: true, region: MOTO_KEYS.s3_region, credentials: { accessKeyId: MOTO_KEYS.s3_access_key_id, secretAccessKey: MOTO_KEYS.s3_secret_access_key } });
+  const admin = new S3Client({
+    endpoint,
+    forcePathStyle: true,
+    region: MOTO_KEYS.s3_region,
+    credentials: { accessKeyId: MOTO_KEYS.s3_access_key_id, secretAccessKey: MOTO_KEYS.s3_secret_access_key },
+  });
   return {
     endpoint,
     async newBucket() {
@@ -71,15 +76,15 @@ export async function startMoto(): Promise<Moto> {
     async putObject(bucket, key, data) {
       await admin.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data }));
     },
-    async countObjects(bucket, prefix) {
-      let count = 0;
+    async listKeys(bucket, prefix) {
+      const keys: string[] = [];
       let token: string | undefined;
       do {
         const out = await admin.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
-        count += out.KeyCount ?? 0;
+        for (const o of out.Contents ?? []) keys.push(o.Key ?? '');
         token = out.IsTruncated ? out.NextContinuationToken : undefined;
       } while (token);
-      return count;
+      return keys;
     },
     dropConnections: () => relay.dropAll(),
     async close() {
