@@ -10,6 +10,7 @@ import { type ChunkSizes, configIsEncrypted, decodeConfig, encodeConfig, MAX_CHU
 import { checkSnapshotId } from '../format/revision.js';
 import { type Logger, silentLogger } from '../log.js';
 import { makeSettings } from '../settings.js';
+import { CONFIG_FILE, readConfigFile } from '../storage/config-file.js';
 import { type Preferences, preferencesPath, readPreferences, type StoragePreference, writePreferences } from '../storage/preferences.js';
 import { passwordFor } from '../storage/repository.js';
 
@@ -82,10 +83,7 @@ async function addStorage(o: InitOptions, prefs: Preferences): Promise<InitResul
   let created = false;
   let encrypted = false;
   try {
-    const existing = await backend.read('config').catch((e) => {
-      if (isDbkError(e, 'NOT_FOUND')) return undefined;
-      throw e;
-    });
+    const existing = await readConfigFile(backend);
     const join = async (config: Buffer) => {
       encrypted = configIsEncrypted(config);
       await decodeConfig(config, encrypted ? await passwordFor(settings, o.askPassword) : undefined);
@@ -104,11 +102,11 @@ async function addStorage(o: InitOptions, prefs: Preferences): Promise<InitResul
       };
       const seal = encrypted ? { password: await newPassword(settings, o.askPassword), kdf: newKdfParams(o.kdfLogN) } : undefined;
       try {
-        await backend.write('config', await encodeConfig(config, seal));
+        await backend.write(CONFIG_FILE, await encodeConfig(config, seal));
         created = true;
       } catch (e) {
         if (!isDbkError(e, 'ALREADY_EXISTS')) throw e;
-        await join(await backend.read('config')); // another client created it a moment before
+        await join(await backend.read(CONFIG_FILE)); // another client created it a moment before
       }
     }
   } finally {

@@ -120,6 +120,13 @@ export async function encodeConfig(c: StorageConfig, seal?: { password: string; 
   return Buffer.concat([head, nonce, body, cipher.getAuthTag()]);
 }
 
+/** What a config tells without its password: its version, and whether and how it is sealed. */
+export function configHeader(data: Buffer): { version: number; encrypted: boolean; kdf?: { algorithm: 'scrypt'; logN: number; r: number; p: number } } {
+  if (!configIsEncrypted(data)) return { version: data[4]!, encrypted: false };
+  if (data.length < 9) throw corrupt('config', 'truncated');
+  return { version: data[4]!, encrypted: true, kdf: { algorithm: 'scrypt', logN: data[6]!, r: data[7]!, p: data[8]! } };
+}
+
 /** True when the stored config needs a password to open. */
 export function configIsEncrypted(data: Buffer): boolean {
   checkHeader(data);

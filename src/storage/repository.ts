@@ -15,8 +15,9 @@ import { type ChunkHash, type ChunkId, chunkPath, fossilPath, HASH_BYTES } from 
 import { decodeObject, encodeObject, ObjectKind } from '../format/object.js';
 import { decodeRevision, encodeRevision, MAX_FILE_LIST_BYTES, MAX_REVISION_BYTES, type Revision, revisionNumberOf, revisionPath } from '../format/revision.js';
 import { type Logger, silentLogger } from '../log.js';
-import { intSetting, makeSettings, type Settings } from '../settings.js';
+import { intSetting, makeSettings, type Settings, settingEnvNames } from '../settings.js';
 import { CodecPool, type SharedSpan } from './codec-pool.js';
+import { readConfigFile } from './config-file.js';
 import { DBK_DIR, readPreferences, type StoragePreference, storagePreference } from './preferences.js';
 import { SequenceWriter } from './sequence-writer.js';
 
@@ -48,10 +49,27 @@ export async function passwordFor(settings: Settings, ask?: (prompt: string) => 
   const fromEnv = settings.get('password');
   if (fromEnv !== undefined) return fromEnv;
   if (ask) return ask(`Password for storage '${settings.storageName}': `);
-  const env = settings.storageName === 'default' ? 'DBK_PASSWORD' : `DBK_${settings.storageName.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_PASSWORD`;
   throw new DbkError('WRONG_PASSWORD', `storage '${settings.storageName}' is encrypted and no password was given`, {
-    hint: `set ${env}, or run on a terminal to be asked`,
+    hint: `set ${settingEnvNames(settings.storageName, 'password').at(-1)}, or run on a terminal to be asked`,
   });
+}
+
+/** The snapshot ids a storage holds, sorted. */
+export async function listSnapshotIds(backend: Backend): Promise<string[]> {
+  const entries = await backend.list('snapshots');
+  return entries
+    .filter((e) => e.dir)
+    .map((e) => e.name)
+    .sort();
+}
+
+/** The revision numbers of a snapshot id, ascending (not those an -exclusive prune marked deleted). */
+export async function listRevisions(backend: Backend, snapshotId: string): Promise<number[]> {
+  const entries = await backend.list(`snapshots/${snapshotId}`);
+  return entries
+    .filter((e) => !e.dir && revisionNumberOf(e.name)?.deleted === false)
+    .map((e) => Number(e.name))
+    .sort((a, b) => a - b);
 }
 
 export class Repository {
@@ -262,20 +280,12 @@ export class Repository {
     if ('exact' in size && total !== size.exact) throw new DbkError('CORRUPT', `${what}: ${total} bytes where ${size.exact} were expected`);
   }
 
-  async listSnapshotIds(): Promise<string[]> {
-    const entries = await this.backend.list('snapshots');
-    return entries
-      .filter((e) => e.dir)
-      .map((e) => e.name)
-      .sort();
+  listSnapshotIds(): Promise<string[]> {
+    return listSnapshotIds(this.backend);
   }
 
-  async listRevisions(snapshotId: string): Promise<number[]> {
-    const entries = await this.backend.list(`snapshots/${snapshotId}`);
-    return entries
-      .filter((e) => !e.dir && revisionNumberOf(e.name)?.deleted === false)
-      .map((e) => Number(e.name))
-      .sort((a, b) => a - b);
+  listRevisions(snapshotId: string): Promise<number[]> {
+    return listRevisions(this.backend, snapshotId);
   }
 
   /** The highest number a revision of this id has had, also one an -exclusive prune deleted (numbers are never used twice). */
@@ -371,14 +381,7 @@ export class Repository {
 const revisionKeyOf = (k: Uint8Array) => subKey(k, 'revision');
 
 async function loadConfig(backend: Backend, settings: Settings, ask?: (prompt: string) => Promise<string>): Promise<StorageConfig> {
-  let raw: Buffer;
-  try {
-    raw = await backend.read('config');
-  } catch (e) {
-    if (isDbkError(e, 'NOT_FOUND')) {
-      throw new DbkError('CONFIG', `no dbk storage at ${backend.location} (config is missing)`, { hint: "run 'dbk init' first" });
-    }
-    throw e;
-  }
+  const raw = await readConfigFile(backend);
+  if (!raw) throw new DbkError('CONFIG', `no dbk storage at ${backend.location} (config is missing)`, { hint: "run 'dbk init' first" });
   return decodeConfig(raw, configIsEncrypted(raw) ? await passwordFor(settings, ask) : undefined);
 }
