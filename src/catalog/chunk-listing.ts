@@ -9,7 +9,7 @@ import { listTree } from '../../backends/list-tree.js';
 import { ChunkListing } from '../../cache/chunk-list-cache.js';
 import type { StorageCache } from '../../cache/storage-cache.js';
 import { DAY_MS } from '../clock.js';
-import { type ChunkId, chunkPath, fossilPath } from '../format/ids.js';
+import { type ChunkId, chunkListingInto, chunkPath, fossilPath } from '../format/ids.js';
 import type { Logger } from '../log.js';
 import type { Repository } from '../storage/repository.js';
 import { ListedChunks } from './listed-chunks.js';
@@ -134,4 +134,17 @@ export async function confirmPresence(repo: Repository, listing: ChunkListing, w
     ),
   );
   return out;
+}
+
+/**
+ * Every chunk (not fossil) on the storage as it is now, by id: what a copy onto it need not send.
+ * A set of every id, for copies; check and prune keep their listings more compactly.
+ */
+export async function listChunkIds(repo: Repository): Promise<Set<ChunkId>> {
+  const ids = new Set<ChunkId>();
+  const id = Buffer.alloc(32);
+  await listTree(repo.backend, 'chunks', { threads: repo.threads }, (folder, files) => {
+    for (const f of files) if (chunkListingInto(folder, f.name, id, 0) === 'chunk') ids.add(id.toString('hex') as ChunkId);
+  });
+  return ids;
 }

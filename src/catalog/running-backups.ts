@@ -18,11 +18,13 @@ import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { now } from '../clock.js';
 import { subKey } from '../crypto/keys.js';
-import { isDbkError } from '../errors.js';
+import { DbkError, isDbkError } from '../errors.js';
 import { type Announcement, decodeAnnouncement, encodeAnnouncement, MAX_ANNOUNCEMENT_BYTES } from '../format/announcement.js';
+import type { ChunkId } from '../format/ids.js';
 import { decodeObject, encodeObject, ObjectKind } from '../format/object.js';
 import { DBK_DIR } from '../storage/preferences.js';
 import type { Repository } from '../storage/repository.js';
+import { findLostChunks } from './fossil-moves.js';
 
 export const RUNNING_DIR = 'running';
 const NAME = /^[0-9a-f]{16}$/;
@@ -162,5 +164,24 @@ export function clientId(repoDir: string): string {
     return fs.readFileSync(file, 'utf8').trim(); // another process made it first
   } finally {
     fs.rmSync(temporary, { force: true });
+  }
+}
+
+/**
+ * Called with every chunk a revision will reference, just before it is written. Normally the
+ * announcement is still there and nothing needs doing. If it has gone (a prune or a user took
+ * this backup or copy for dead while it was held), prunes may have made fossils of its chunks,
+ * even deleted some: announce again, then find every chunk, bringing back fossils, and refuse to
+ * write the revision if any is gone.
+ */
+export async function makeSureOfChunks(repo: Repository, announcement: BackupAnnouncement, ids: readonly ChunkId[], what = 'this backup'): Promise<void> {
+  if (await announcement.isStillThere()) return;
+  repo.log.warn(`${what}'s announcement ${runningPath(announcement.name)} was removed while it ran: making sure every chunk it references is on the storage`);
+  await announcement.renew(); // withdrawn, as the first would have been, once the revision is written
+  const lost = await findLostChunks(repo, new Set(ids));
+  if (lost.length > 0) {
+    throw new DbkError('CONFLICT', `${lost.length} chunks ${what} uploaded were deleted by a prune while it was held (its announcement had been removed); no revision was written`, {
+      hint: 'run it again: it uploads them anew',
+    });
   }
 }

@@ -13,6 +13,8 @@ interface Flags {
   compressionLevel?: string;
   storageName?: string;
   repository?: string;
+  copy?: string;
+  bitIdentical?: boolean;
   json?: boolean;
 }
 
@@ -70,11 +72,15 @@ export function register(program: Command): void {
     });
 
   withStorageFlags(program.command('add').description('add a further storage to this repository'))
+    .option('--copy <storage>', "give it the chunk keys and chunk sizes of this storage, for 'dbk copy' (an own password, an own encryption key)")
+    .option('--bit-identical', 'with --copy: also its encryption key, so chunk files are copied byte for byte')
     .argument('<storage-name>', 'name of the new storage')
     .argument('<snapshot-id>', 'name of this backup set on that storage')
     .argument('<storage-url>', '/path, file:///path, sftp://user@host/path, odb://path, s3://bucket/prefix or s3+https://host/bucket/prefix')
     .action(async (storageName: string, snapshotId: string, storageUrl: string, f: Flags, cmd: Command) => {
-      const o = { repoDir: repoDir(), snapshotId, storageUrl, storageName, ...sizeOptions(f), log: stderrLogger(globalFlags(cmd)) };
+      if (f.bitIdentical && !f.copy) throw usage('--bit-identical goes with --copy');
+      const copyOf = f.copy ? { copyOf: { from: f.copy, bitIdentical: f.bitIdentical ?? false } } : {};
+      const o = { repoDir: repoDir(), snapshotId, storageUrl, storageName, ...sizeOptions(f), ...copyOf, log: stderrLogger(globalFlags(cmd)) };
       const ask = terminalPrompt();
       report(f.json, await add(ask ? { ...o, askPassword: ask } : o));
     });

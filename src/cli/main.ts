@@ -13,6 +13,7 @@ import { DbkError, ExitCode } from '../errors.js';
 import * as backupCli from './backup.js';
 import * as checkCli from './check.js';
 import { catchInterruptions } from './context.js';
+import * as copyCli from './copy.js';
 import * as infoCli from './info.js';
 import * as initCli from './init.js';
 import * as listCli from './list.js';
@@ -29,7 +30,7 @@ export function buildProgram(): Command {
     .option('-d, --debug', 'debug log')
     .showHelpAfterError(false)
     .exitOverride();
-  for (const m of [initCli, backupCli, restoreCli, listCli, checkCli, pruneCli, passwordCli, infoCli, odbLoginCli]) m.register(program);
+  for (const m of [initCli, backupCli, restoreCli, listCli, checkCli, pruneCli, copyCli, passwordCli, infoCli, odbLoginCli]) m.register(program);
   program.addHelpText('after', EXIT_CODES);
   return program;
 }

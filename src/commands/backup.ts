@@ -11,8 +11,7 @@ import { IncompleteBackup } from '../backup/incomplete.js';
 import { PreviousFiles } from '../backup/previous-files.js';
 import { listedChunks, StoredChunks } from '../backup/stored-chunks.js';
 import { StreamReader } from '../backup/stream-reader.js';
-import { findLostChunks } from '../catalog/fossil-moves.js';
-import { BackupAnnouncement, runningBackups, runningPath } from '../catalog/running-backups.js';
+import { BackupAnnouncement, makeSureOfChunks, runningBackups } from '../catalog/running-backups.js';
 import { now } from '../clock.js';
 import { DbkError, isDbkError } from '../errors.js';
 import { Fifo } from '../fifo.js';
@@ -169,7 +168,13 @@ async function backUp(repo: Repository, o: BackupOptions, announcement: BackupAn
     ...uploader.stats,
   };
   if (announcement) {
-    const written = await writeRevision(repo, previous.latest, fileList, sequence, result, o.tag ?? '', (sequences) => makeSureOfChunks(repo, announcement, [...sequences, ...sequence.hashes]));
+    const written = await writeRevision(repo, previous.latest, fileList, sequence, result, o.tag ?? '', (sequences) =>
+      makeSureOfChunks(
+        repo,
+        announcement,
+        [...sequences, ...sequence.hashes].map((h) => repo.chunkId(h)),
+      ),
+    );
     result.revision = written.revision;
     incomplete?.clear();
     await cacheWrittenRevision(repo, written, sequence.hashes);
@@ -288,25 +293,6 @@ async function consumeStream(job: Job): Promise<void> {
       w.entry.hash = hash;
     }
     await list.flush();
-  }
-}
-
-/**
- * Called with every chunk the revision will reference, just before it is written. Normally the
- * announcement is still there and nothing needs doing. If it has gone (a prune or a user took
- * this backup for dead while it was held), prunes may have made fossils of this backup's chunks,
- * even deleted some: announce again, then find every chunk, bringing back fossils, and refuse to
- * write the revision if any is gone.
- */
-async function makeSureOfChunks(repo: Repository, announcement: BackupAnnouncement, hashes: readonly ChunkHash[]): Promise<void> {
-  if (await announcement.isStillThere()) return;
-  repo.log.warn(`this backup's announcement ${runningPath(announcement.name)} was removed while it ran: making sure every chunk it references is on the storage`);
-  await announcement.renew(); // withdrawn, as the first would have been, once the revision is written
-  const lost = await findLostChunks(repo, new Set(hashes.map((h) => repo.chunkId(h))));
-  if (lost.length > 0) {
-    throw new DbkError('CONFLICT', `${lost.length} chunks this backup uploaded were deleted by a prune while it was held (its announcement had been removed); no revision was written`, {
-      hint: 'run the backup again: it uploads them anew',
-    });
   }
 }
 

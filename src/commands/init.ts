@@ -6,13 +6,13 @@ import * as path from 'node:path';
 import { openBackend } from '../../backends/registry.js';
 import { newKdfParams, newStorageKeys } from '../crypto/keys.js';
 import { DbkError, isDbkError, usage } from '../errors.js';
-import { type ChunkSizes, configIsEncrypted, decodeConfig, encodeConfig, MAX_CHUNK_SIZE, type StorageConfig } from '../format/config.js';
+import { type ChunkSizes, configIsEncrypted, decodeConfig, encodeConfig, MAX_CHUNK_SIZE, type StorageConfig, sameChunkKeys } from '../format/config.js';
 import { checkSnapshotId } from '../format/revision.js';
 import { type Logger, silentLogger } from '../log.js';
 import { makeSettings } from '../settings.js';
 import { CONFIG_FILE, readConfigFile } from '../storage/config-file.js';
 import { type Preferences, preferencesPath, readPreferences, type StoragePreference, writePreferences } from '../storage/preferences.js';
-import { passwordFor } from '../storage/repository.js';
+import { passwordFor, Repository } from '../storage/repository.js';
 
 /** zstd level 1 stores about 7% more than level 3 on /usr/lib and compresses 1.8× faster */
 export const DEFAULT_COMPRESSION_LEVEL = 1;
@@ -36,6 +36,14 @@ export interface InitOptions {
   kdfLogN?: number;
   askPassword?: (prompt: string) => Promise<string>;
   log?: Logger;
+}
+
+/** add -copy: a storage whose chunks have the same ids as another's, so `dbk copy` moves them without chunking again. */
+export interface CopyOf {
+  /** the storage (of this repository) to copy from */
+  from: string;
+  /** also its encryption key, so chunk files are byte-identical and copied as they are */
+  bitIdentical?: boolean;
 }
 
 export interface InitResult {
@@ -66,13 +74,32 @@ export async function init(o: InitOptions): Promise<InitResult> {
 }
 
 /** dbk add: a further storage for an existing repository. */
-export async function add(o: InitOptions & { storageName: string }): Promise<InitResult> {
+export async function add(o: InitOptions & { storageName: string; copyOf?: CopyOf }): Promise<InitResult> {
   const prefs = readPreferences(o.repoDir);
   if (prefs.storages.some((s) => s.name === o.storageName)) throw usage(`a storage named '${o.storageName}' already exists`);
-  return addStorage(o, prefs);
+  if (o.copyOf && !prefs.storages.some((s) => s.name === o.copyOf!.from)) throw usage(`-copy names no storage of this repository: '${o.copyOf.from}'`);
+  const model = o.copyOf ? await copiedConfig(o, o.copyOf) : undefined;
+  return addStorage(o, prefs, model);
 }
 
-async function addStorage(o: InitOptions, prefs: Preferences): Promise<InitResult> {
+/**
+ * The config of a storage that copies `from`: its chunking and chunk keys; its own encryption key
+ * (or none), unless bit-identical, which takes the source's encryption as it is.
+ */
+async function copiedConfig(o: InitOptions, copyOf: CopyOf): Promise<StorageConfig> {
+  const source = await Repository.open({ repoDir: o.repoDir, storageName: copyOf.from, ...(o.askPassword ? { askPassword: o.askPassword } : {}), threads: 1 });
+  await source.close();
+  const from = source.config;
+  if (copyOf.bitIdentical && o.encrypt !== undefined && o.encrypt !== from.encrypted) {
+    throw usage(`-bit-identical copies the encryption of '${copyOf.from}', which is ${from.encrypted ? '' : 'not '}encrypted: ${o.encrypt ? 'drop -e' : 'give -e'}`);
+  }
+  const encrypted = copyOf.bitIdentical ? from.encrypted : (o.encrypt ?? false);
+  const { encryptionKey: ownKey } = newStorageKeys(encrypted);
+  const encryptionKey = copyOf.bitIdentical ? from.keys.encryptionKey : ownKey;
+  return { ...from, encrypted, keys: { hashKey: from.keys.hashKey, idKey: from.keys.idKey, chunkSeed: from.keys.chunkSeed, ...(encryptionKey ? { encryptionKey } : {}) } };
+}
+
+async function addStorage(o: InitOptions, prefs: Preferences, model?: StorageConfig): Promise<InitResult> {
   checkSnapshotId(o.snapshotId);
   const name = o.storageName ?? 'default';
   if (!/^[A-Za-z0-9_-]+$/.test(name)) throw usage(`bad storage name '${name}': use letters, digits, _ and -`);
@@ -86,14 +113,17 @@ async function addStorage(o: InitOptions, prefs: Preferences): Promise<InitResul
     const existing = await readConfigFile(backend);
     const join = async (config: Buffer) => {
       encrypted = configIsEncrypted(config);
-      await decodeConfig(config, encrypted ? await passwordFor(settings, o.askPassword) : undefined);
+      const joined = await decodeConfig(config, encrypted ? await passwordFor(settings, o.askPassword) : undefined);
+      if (model && !sameChunkKeys(joined.keys, model.keys)) {
+        throw new DbkError('CONFIG', `the storage at ${backend.location} exists already with other chunk keys: it cannot be a copy`, { hint: 'give -copy an empty storage' });
+      }
       log.info(`joined the existing storage at ${backend.location}`);
     };
     if (existing) {
       await join(existing);
     } else {
-      encrypted = o.encrypt ?? false;
-      const config: StorageConfig = {
+      encrypted = model?.encrypted ?? o.encrypt ?? false;
+      const config: StorageConfig = model ?? {
         chunkSizes: chunkSizes(o.chunkSize, o.minChunkSize, o.maxChunkSize),
         metadataChunkSizes: { average: 64 << 10, minimum: 16 << 10, maximum: 256 << 10 },
         compressionLevel: o.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL,

@@ -47,6 +47,9 @@ export interface StorageConfig {
   encrypted: boolean;
 }
 
+/** Whether two storages give every chunk the same id and cut the same chunks: what `dbk copy` needs. */
+export const sameChunkKeys = (a: StorageKeys, b: StorageKeys) => Buffer.from(a.hashKey).equals(b.hashKey) && Buffer.from(a.idKey).equals(b.idKey) && Buffer.from(a.chunkSeed).equals(b.chunkSeed);
+
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const unhex = (s: unknown, what: string): Buffer => {
   if (typeof s !== 'string' || !/^[0-9a-f]{64}$/.test(s)) throw corrupt('config', `bad ${what}`);

@@ -187,6 +187,15 @@ export class Repository {
     return this.decodeChunk(id, { op: 'decode', data: raw, kind: ObjectKind.CHUNK, maxLength, what: `chunk ${id}`, ...this.chunkCheck(hash) });
   }
 
+  /** A chunk's bytes as stored, after decoding and verifying them: for copies between storages that seal alike. */
+  async readStoredChunk(hash: ChunkHash, maxLength = this.config.chunkSizes.maximum): Promise<Buffer> {
+    const id = this.chunkId(hash);
+    const raw = await this.fetchChunk(hash, id);
+    // a copy goes to the worker: the stored bytes stay here
+    await this.decodeChunk(id, { op: 'decode', data: Buffer.from(raw), kind: ObjectKind.CHUNK, maxLength, what: `chunk ${id}`, ...this.chunkCheck(hash) });
+    return raw;
+  }
+
   /** As readChunk, into shared memory of exactly the chunk's length. */
   async readChunkInto(hash: ChunkHash, into: SharedSpan): Promise<void> {
     const id = this.chunkId(hash);
