@@ -11,6 +11,7 @@ import { init } from '../../src/commands/init.js';
 import { list } from '../../src/commands/list.js';
 import { prune } from '../../src/commands/prune.js';
 import { restore } from '../../src/commands/restore.js';
+import { copyRoundTrip } from '../support/copy-round-trip.js';
 import { asking, describeTree, KiB, PASSWORD, put, seededBytes, stampMtimes } from '../support/engine.js';
 import { GraphEmulator } from '../support/graph-emulator/server.js';
 import { odbSettings } from '../support/odb-storage.js';
@@ -22,11 +23,13 @@ describe('dbk over OneDrive (Graph emulator)', () => {
   let emu: GraphEmulator;
   let stores = 0;
   const envKeys: string[] = [];
+  let odbEnvSettings: Record<string, string> = {};
 
   beforeAll(async () => {
     emu = await GraphEmulator.start({ auth: 'issued' });
     // the 'default' storage's keys; engine.ts cleared DBK_* from the environment on import
     const settings = { ...odbSettings(emu, tempDir('dbk-odb-e2e-')), odb_max_batch_requests: 'max', odb_simple_upload_limit: String(100 * KiB) };
+    odbEnvSettings = settings;
     for (const [key, value] of Object.entries(settings)) {
       envKeys.push(`DBK_${key.toUpperCase()}`);
       process.env[`DBK_${key.toUpperCase()}`] = value;
@@ -116,5 +119,12 @@ describe('dbk over OneDrive (Graph emulator)', () => {
     emu.knobs.dropEveryNth = 0;
     await restore({ ...restored, revision: 1 });
     expect(describeTree(restored.repoDir)).toEqual(describeTree(source));
+  }, 120_000);
+
+  it('add -copy and copy from a local storage onto OneDrive: it restores from there byte for byte, and a rerun sends nothing', async () => {
+    const r = await copyRoundTrip(`odb://dbk/e2e-copy-${stores++}`, odbEnvSettings);
+    expect(r.restored).toEqual(r.source);
+    expect(r.chunksSent).toBeGreaterThan(10);
+    expect(r.rerunSent).toBe(0);
   }, 120_000);
 });

@@ -13,6 +13,7 @@ import { init } from '../../src/commands/init.js';
 import { list } from '../../src/commands/list.js';
 import { prune } from '../../src/commands/prune.js';
 import { restore } from '../../src/commands/restore.js';
+import { copyRoundTrip } from '../support/copy-round-trip.js';
 import { asking, describeTree, KiB, PASSWORD, put, seededBytes, stampMtimes } from '../support/engine.js';
 import { MOTO_KEYS, type Moto, motoUnavailable, startMoto } from '../support/moto.js';
 import { tempDir } from '../support/tmp.js';
@@ -126,6 +127,13 @@ describe.skipIf(unavailable)('dbk over S3 (moto_server)', () => {
     expect(describeTree(restored.repoDir)).toEqual(describeTree(source));
     expect((await check({ ...repo, all: true, chunks: true })).ok).toBe(true);
   }, 180_000);
+
+  it('add -copy and copy from a local storage onto S3: it restores from there byte for byte, and a rerun sends nothing', async () => {
+    const r = await copyRoundTrip(`s3+http://${moto.endpoint.slice('http://'.length)}/${await moto.newBucket()}/copy`, MOTO_KEYS);
+    expect(r.restored).toEqual(r.source);
+    expect(r.chunksSent).toBeGreaterThan(10);
+    expect(r.rerunSent).toBe(0);
+  }, 120_000);
 });
 
 /**

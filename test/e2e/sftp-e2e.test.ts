@@ -12,6 +12,7 @@ import { list } from '../../src/commands/list.js';
 import { prune } from '../../src/commands/prune.js';
 import { restore } from '../../src/commands/restore.js';
 import { DbkError } from '../../src/errors.js';
+import { copyRoundTrip } from '../support/copy-round-trip.js';
 import { asking, describeTree, KiB, PASSWORD, put, seededBytes, stampMtimes } from '../support/engine.js';
 import { type Sshd, sshdUnavailable, startSshd } from '../support/sshd.js';
 import { tempDir } from '../support/tmp.js';
@@ -117,6 +118,13 @@ describe.skipIf(unavailable)('dbk over SFTP', () => {
     expect(again.newChunks).toBeLessThan(again.chunks); // what the failed run uploaded was kept
     await restore({ ...restored, revision: 1 });
     expect(describeTree(restored.repoDir)).toEqual(describeTree(source));
+  }, 120_000);
+
+  it('add -copy and copy from a local storage onto SFTP: it restores from there byte for byte, and a rerun sends nothing', async () => {
+    const r = await copyRoundTrip(`sftp://${sshd.user}@${sshd.host}:${sshd.port}/${path.join(tempDir('dbk-sftp-copy-'), 'storage')}`, { ssh_key_file: sshd.userKey.privateKeyFile });
+    expect(r.restored).toEqual(r.source);
+    expect(r.chunksSent).toBeGreaterThan(10);
+    expect(r.rerunSent).toBe(0);
   }, 120_000);
 });
 
