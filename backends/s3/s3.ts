@@ -16,7 +16,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
 import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type StorageClass } from '@aws-sdk/client-s3';
-import { alreadyExists, isDbkError, notFound } from '../../src/errors.js';
+import { alreadyExists, DbkError, isDbkError, notFound } from '../../src/errors.js';
 import type { Backend, Entry, FoundFiles, ListTreeOptions } from '../backend.js';
 import { isTempName } from '../temp-names.js';
 import { backoffMs, parseRetryAfter, ThrottleGate } from '../throttle.js';
@@ -108,6 +108,13 @@ export class S3Backend implements Backend {
       }
       const folders = (out.CommonPrefixes ?? []).map((c) => (c.Prefix ?? '').slice(prefix.length, -1)).filter((n) => n !== '');
       page({ files, folders });
+      if (out.IsTruncated && !out.NextContinuationToken) {
+        // a server answering a V2 listing in V1's words: going on would miss keys, and a listing
+        // that misses revisions or chunks is worse than none
+        throw new DbkError('PERMANENT', `${this.location}: list ${dir}: the server says there is more but gives no continuation token`, {
+          hint: 'the server does not speak ListObjectsV2 fully; please report which server this is',
+        });
+      }
       token = out.IsTruncated ? out.NextContinuationToken : undefined;
     } while (token);
   }

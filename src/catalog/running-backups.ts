@@ -172,10 +172,11 @@ export function clientId(repoDir: string): string {
  * announcement is still there and nothing needs doing. If it has gone (a prune or a user took
  * this backup or copy for dead while it was held), prunes may have made fossils of its chunks,
  * even deleted some: announce again, then find every chunk, bringing back fossils, and refuse to
- * write the revision if any is gone.
+ * write the revision if any is gone. True when it announced again: whatever the caller learnt of
+ * the storage before that (a listing) no longer protects anything.
  */
-export async function makeSureOfChunks(repo: Repository, announcement: BackupAnnouncement, ids: readonly ChunkId[], what = 'this backup'): Promise<void> {
-  if (await announcement.isStillThere()) return;
+export async function makeSureOfChunks(repo: Repository, announcement: BackupAnnouncement, ids: readonly ChunkId[], what = 'this backup'): Promise<boolean> {
+  if (await announcement.isStillThere()) return false;
   repo.log.warn(`${what}'s announcement ${runningPath(announcement.name)} was removed while it ran: making sure every chunk it references is on the storage`);
   await announcement.renew(); // withdrawn, as the first would have been, once the revision is written
   const lost = await findLostChunks(repo, new Set(ids));
@@ -184,4 +185,5 @@ export async function makeSureOfChunks(repo: Repository, announcement: BackupAnn
       hint: 'run it again: it uploads them anew',
     });
   }
+  return true;
 }

@@ -168,13 +168,13 @@ async function backUp(repo: Repository, o: BackupOptions, announcement: BackupAn
     ...uploader.stats,
   };
   if (announcement) {
-    const written = await writeRevision(repo, previous.latest, fileList, sequence, result, o.tag ?? '', (sequences) =>
-      makeSureOfChunks(
+    const written = await writeRevision(repo, previous.latest, fileList, sequence, result, o.tag ?? '', async (sequences) => {
+      await makeSureOfChunks(
         repo,
         announcement,
         [...sequences, ...sequence.hashes].map((h) => repo.chunkId(h)),
-      ),
-    );
+      );
+    });
     result.revision = written.revision;
     incomplete?.clear();
     await cacheWrittenRevision(repo, written, sequence.hashes);

@@ -11,10 +11,10 @@
 import pLimit from 'p-limit';
 import { listChunkIds } from '../catalog/chunk-listing.js';
 import { BackupAnnouncement, makeSureOfChunks } from '../catalog/running-backups.js';
-import { DbkError, usage } from '../errors.js';
+import { DbkError, isDbkError, usage } from '../errors.js';
 import { sameChunkKeys } from '../format/config.js';
 import type { ChunkHash, ChunkId } from '../format/ids.js';
-import { MAX_FILE_LIST_BYTES, type Revision } from '../format/revision.js';
+import { deletedRevisionPath, MAX_FILE_LIST_BYTES, type Revision } from '../format/revision.js';
 import { type OpenOptions, Repository } from '../storage/repository.js';
 
 export interface CopyOptions extends Omit<OpenOptions, 'storageName'> {
@@ -42,6 +42,8 @@ export interface CopyResult {
   copied: string[];
   /** already on the destination, the same */
   present: string[];
+  /** not copied: gone from the source meanwhile, or a number the destination marked deleted */
+  skipped: string[];
   /** chunks sent, and their stored bytes */
   chunks: number;
   bytes: number;
@@ -103,8 +105,8 @@ async function copyRevisions(
   onProgress: CopyOptions['onProgress'],
 ): Promise<CopyResult> {
   const bitIdentical = sameEncryption(src, dst);
-  const onDestination = await listChunkIds(dst); // after the announcement: see the top of this file
-  const result: CopyResult = { from: src.storageName, to: dst.storageName, copied: [], present: [], chunks: 0, bytes: 0, skippedChunks: 0, bitIdentical };
+  let onDestination = await listChunkIds(dst); // after the announcement: see the top of this file
+  const result: CopyResult = { from: src.storageName, to: dst.storageName, copied: [], present: [], skipped: [], chunks: 0, bytes: 0, skippedChunks: 0, bitIdentical };
   const limit = pLimit(src.threads);
   const send = async (hashes: readonly ChunkHash[]): Promise<void> => {
     const wanted = new Map<ChunkId, ChunkHash>();
@@ -128,7 +130,20 @@ async function copyRevisions(
     );
   };
   for (const { snapshotId, revision } of chosen) {
-    const r = await src.loadRevision(snapshotId, revision);
+    if (await dst.backend.stat(deletedRevisionPath(snapshotId, revision))) {
+      dst.log.warn(`revision ${revision} of '${snapshotId}' was deleted on '${dst.storageName}' by an exclusive prune: its number is not used again`);
+      result.skipped.push(`${snapshotId}/${revision}`);
+      continue;
+    }
+    const r = await src.loadRevision(snapshotId, revision).catch((e: unknown) => {
+      if (!isDbkError(e, 'NOT_FOUND')) throw e;
+      src.log.warn(`revision ${revision} of '${snapshotId}' is gone from '${src.storageName}' (pruned while this copy ran): not copied`);
+      return undefined;
+    });
+    if (!r) {
+      result.skipped.push(`${snapshotId}/${revision}`);
+      continue;
+    }
     if (await alreadyThere(dst, r)) {
       result.present.push(`${snapshotId}/${revision}`);
       continue;
@@ -137,12 +152,12 @@ async function copyRevisions(
     const metadata = [...r.sequences.files, ...r.sequences.chunkHashes, ...r.sequences.chunkLengths];
     await send(data); // data first, then what names it, then the revision: never a revision without its chunks
     await send(metadata);
-    await makeSureOfChunks(
-      dst,
-      announcement,
-      [...data, ...metadata].map((h) => dst.chunkId(h)),
-      'this copy',
-    );
+    const ids = [...data, ...metadata].map((h) => dst.chunkId(h));
+    if (await makeSureOfChunks(dst, announcement, ids, 'this copy')) {
+      // announced anew: the old listing protects nothing from here on (a prune may have taken
+      // what it names while no announcement stood), so later revisions go by a new one
+      onDestination = await listChunkIds(dst);
+    }
     await dst.saveRevision({ ...r, fileListBytes: r.fileListBytes ?? (await fileListBytes(src, r)) }).catch((e: unknown) => {
       throw e instanceof DbkError && e.code === 'ALREADY_EXISTS' ? taken(dst, r) : e;
     });

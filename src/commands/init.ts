@@ -93,7 +93,8 @@ async function copiedConfig(o: InitOptions, copyOf: CopyOf): Promise<StorageConf
   if (copyOf.bitIdentical && o.encrypt !== undefined && o.encrypt !== from.encrypted) {
     throw usage(`-bit-identical copies the encryption of '${copyOf.from}', which is ${from.encrypted ? '' : 'not '}encrypted: ${o.encrypt ? 'drop -e' : 'give -e'}`);
   }
-  const encrypted = copyOf.bitIdentical ? from.encrypted : (o.encrypt ?? false);
+  // a copy of an encrypted storage is encrypted unless -bit-identical says otherwise: its chunks are not to land in the clear
+  const encrypted = copyOf.bitIdentical ? from.encrypted : (o.encrypt ?? false) || from.encrypted;
   const { encryptionKey: ownKey } = newStorageKeys(encrypted);
   const encryptionKey = copyOf.bitIdentical ? from.keys.encryptionKey : ownKey;
   return { ...from, encrypted, keys: { hashKey: from.keys.hashKey, idKey: from.keys.idKey, chunkSeed: from.keys.chunkSeed, ...(encryptionKey ? { encryptionKey } : {}) } };

@@ -24,11 +24,25 @@ export async function readConfigFile(backend: Backend): Promise<Buffer | undefin
 }
 
 /** Puts `bytes` in the config's place, never leaving the storage without a whole config. */
-export async function replaceConfigFile(backend: Backend, bytes: Uint8Array): Promise<void> {
-  if (await backend.stat(CONFIG_FILE))
-    await backend.delete(NEXT_CONFIG_FILE); // a change cut short before its swap: never in use
+export async function replaceConfigFile(backend: Backend, bytes: Buffer): Promise<void> {
+  if (await backend.stat(CONFIG_FILE)) await setAside(backend);
   else await backend.rename(NEXT_CONFIG_FILE, CONFIG_FILE); // a change cut short inside its swap: finish it first
   await backend.write(NEXT_CONFIG_FILE, bytes);
   await backend.delete(CONFIG_FILE);
-  await backend.rename(NEXT_CONFIG_FILE, CONFIG_FILE);
+  try {
+    await backend.rename(NEXT_CONFIG_FILE, CONFIG_FILE);
+  } catch (e) {
+    // a rename that landed but whose answer was lost (on S3 a copy, then a delete): done if config holds these bytes
+    if (!isDbkError(e, 'ALREADY_EXISTS') || !(await backend.read(CONFIG_FILE)).equals(bytes)) throw e;
+    await backend.delete(NEXT_CONFIG_FILE);
+  }
+}
+
+/**
+ * A config.new beside a config: most likely a change cut short before its swap, never in use; but
+ * it may hold the real keys (an older dbk, which knows only `config`, may have made a new storage
+ * in the gap of a change cut short). It is renamed aside, never deleted.
+ */
+async function setAside(backend: Backend): Promise<void> {
+  if (await backend.stat(NEXT_CONFIG_FILE)) await backend.rename(NEXT_CONFIG_FILE, `${NEXT_CONFIG_FILE}.${Date.now()}`);
 }

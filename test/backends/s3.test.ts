@@ -9,6 +9,7 @@ import { S3Backend } from '../../backends/s3/s3.js';
 import { DbkError } from '../../src/errors.js';
 import { makeSettings } from '../../src/settings.js';
 import { describeBackendConformance } from '../conformance/backend-suite.js';
+import { catchError } from '../support/engine.js';
 import { MOTO_KEYS, type Moto, motoUnavailable, startMoto } from '../support/moto.js';
 
 describe('s3 URLs and settings', () => {
@@ -123,12 +124,3 @@ describe.skipIf(unavailable)('s3 against moto_server', () => {
     }
   });
 });
-
-function catchError(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected an error');
-}

@@ -29,6 +29,7 @@ import { DbkError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { makeSettings } from '../../src/settings.js';
 import { describeBackendConformance } from '../conformance/backend-suite.js';
+import { catchError } from '../support/engine.js';
 import { type Sshd, sshdUnavailable, startSshd } from '../support/sshd.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -216,15 +217,6 @@ describe.skipIf(unavailable)('sftp against OpenSSH', () => {
     log: silentLogger,
   });
 });
-
-function catchError(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected an error');
-}
 
 async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   for (const start = Date.now(); !(await condition()); ) {

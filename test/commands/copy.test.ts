@@ -8,6 +8,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import type { Backend } from '../../backends/backend.js';
+import { LocalBackend } from '../../backends/local/local.js';
+import { registerScheme } from '../../backends/registry.js';
 import { backup } from '../../src/commands/backup.js';
 import { check } from '../../src/commands/check.js';
 import { copy } from '../../src/commands/copy.js';
@@ -131,5 +134,55 @@ describe('dbk copy', () => {
     await prune({ ...open, storageName: 'copy', revisions: [1, 2], exclusive: true });
     expect((await check({ ...open, storageName: 'copy', all: true, files: true })).ok).toBe(true);
     expect(describeTree(await restoredFromCopy(4))).toEqual(describeTree(repo.repoDir));
+  }, 120_000);
+
+  it('a copy whose announcement was removed while it ran lists the destination again before trusting it', async () => {
+    // a local storage whose writes can be held up, to act between the copy's steps
+    const hooks: { beforeChunk?: () => Promise<void>; beforeRevision?: (p: string) => Promise<void> } = {};
+    registerScheme('hooked', async (url) => {
+      const inner = new LocalBackend(url.slice('hooked://'.length), { fsync: false });
+      const hooked: Backend = Object.create(inner);
+      hooked.write = async (p, d) => {
+        const before = hooks.beforeChunk;
+        if (before && p.startsWith('chunks/')) {
+          hooks.beforeChunk = undefined;
+          await before();
+        }
+        if (p.startsWith('snapshots/')) await hooks.beforeRevision?.(p);
+        return inner.write(p, d);
+      };
+      return hooked;
+    });
+    const repo = await makeRepo({ encrypt: true });
+    const dst = path.join(tempDir('dbk-copy-'), 'storage');
+    const same = async () => PASSWORD;
+    await add({ repoDir: repo.repoDir, storageName: 'copy', snapshotId: 'test', storageUrl: `hooked://${dst}`, kdfLogN: 10, copyOf: { from: 'default' }, askPassword: same });
+    const open = { repoDir: repo.repoDir, askPassword: same, threads: 2 };
+    const a = seededBytes(300 * KiB, 'A');
+    const rm = (rel: string) => fs.rmSync(path.join(repo.repoDir, rel));
+    put(repo.repoDir, 'a.bin', a);
+    await backup(repo.open); // 1: A
+    rm('a.bin');
+    put(repo.repoDir, 'b.bin', seededBytes(300 * KiB, 'B'));
+    await backup(repo.open); // 2: B
+    put(repo.repoDir, 'c.bin', seededBytes(300 * KiB, 'C'));
+    await backup(repo.open); // 3: B C
+    rm('c.bin');
+    rm('b.bin');
+    put(repo.repoDir, 'a.bin', a);
+    await backup(repo.open); // 4: A again
+    await copy({ ...open, to: 'copy', snapshotId: 'test', revisions: [1, 2] });
+    hooks.beforeChunk = async () => {
+      // the copy has listed A's chunks on the destination; an admin removes its announcement (it
+      // held up prune), and a prune collects revision 1, the only one there using A
+      for (const f of fs.readdirSync(path.join(dst, 'running'))) fs.rmSync(path.join(dst, 'running', f));
+      expect((await prune({ ...open, storageName: 'copy', revisions: [1] })).execution!.fossilized).toBeGreaterThan(0);
+    };
+    hooks.beforeRevision = async (p) => {
+      if (p.endsWith('/3')) await prune({ ...open, storageName: 'copy', deleteOnly: true }); // A's fossils go: nobody was announced
+    };
+    const r = await copy({ ...open, to: 'copy' });
+    expect(r.copied).toEqual(['test/3', 'test/4']); // 1 was there when looked at
+    expect((await check({ ...open, storageName: 'copy', all: true, files: true })).ok).toBe(true);
   }, 120_000);
 });

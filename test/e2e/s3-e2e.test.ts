@@ -13,9 +13,9 @@ import { init } from '../../src/commands/init.js';
 import { list } from '../../src/commands/list.js';
 import { prune } from '../../src/commands/prune.js';
 import { restore } from '../../src/commands/restore.js';
-import { copyRoundTrip } from '../support/copy-round-trip.js';
 import { asking, describeTree, KiB, PASSWORD, put, seededBytes, stampMtimes } from '../support/engine.js';
 import { MOTO_KEYS, type Moto, motoUnavailable, startMoto } from '../support/moto.js';
+import { backupTwiceAndRestore, copyRoundTrip } from '../support/round-trips.js';
 import { tempDir } from '../support/tmp.js';
 
 const MiB = 1024 * KiB;
@@ -60,18 +60,9 @@ describe.skipIf(unavailable)('dbk over S3 (moto_server)', () => {
 
   it('backs up and restores byte for byte, and a second backup uploads only what changed', async () => {
     const { bucket, source, repo, restored } = await setup(tree('plain'));
-    const first = await backup(repo);
-    expect(first.revision).toBe(1);
-    expect((await moto.listKeys(bucket, 'dbk/chunks/')).length).toBeGreaterThan(10);
-    await restore({ ...restored, revision: 1 });
-    expect(describeTree(restored.repoDir)).toEqual(describeTree(source));
-
-    put(source, 'notes/new.txt', 'added\n');
-    const second = await backup(repo);
-    expect(second.revision).toBe(2);
-    expect(second.newBytes).toBeLessThan(MiB);
-    await restore({ ...restored, revision: 2, overwrite: true });
-    expect(describeTree(restored.repoDir)).toEqual(describeTree(source));
+    await backupTwiceAndRestore({ source, repo, restored }, async () => {
+      expect((await moto.listKeys(bucket, 'dbk/chunks/')).length).toBeGreaterThan(10);
+    });
   });
 
   it('prunes in two steps (fossils by copy and delete, then deleted) and what is left checks and restores', async () => {

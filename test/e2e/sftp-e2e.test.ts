@@ -12,8 +12,8 @@ import { list } from '../../src/commands/list.js';
 import { prune } from '../../src/commands/prune.js';
 import { restore } from '../../src/commands/restore.js';
 import { DbkError } from '../../src/errors.js';
-import { copyRoundTrip } from '../support/copy-round-trip.js';
 import { asking, describeTree, KiB, PASSWORD, put, seededBytes, stampMtimes } from '../support/engine.js';
+import { backupTwiceAndRestore, copyRoundTrip } from '../support/round-trips.js';
 import { type Sshd, sshdUnavailable, startSshd } from '../support/sshd.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -53,18 +53,9 @@ describe.skipIf(unavailable)('dbk over SFTP', () => {
       fs.symlinkSync('../notes', path.join(root, 'bin/link'));
       stampMtimes(root);
     });
-    const first = await backup(repo);
-    expect(first.revision).toBe(1);
-    expect(fs.readFileSync(path.join(source, '.dbk', 'known_hosts'), 'utf8')).toBe(`[127.0.0.1]:${sshd.port} ${sshd.hostPublicKey}\n`);
-    await restore({ ...restored, revision: 1 });
-    expect(describeTree(restored.repoDir)).toEqual(describeTree(source));
-
-    put(source, 'notes/new.txt', 'added\n');
-    const second = await backup(repo);
-    expect(second.revision).toBe(2);
-    expect(second.newBytes).toBeLessThan(MiB); // big.bin was not uploaded again
-    await restore({ ...restored, revision: 2, overwrite: true });
-    expect(describeTree(restored.repoDir)).toEqual(describeTree(source));
+    await backupTwiceAndRestore({ source, repo, restored }, () => {
+      expect(fs.readFileSync(path.join(source, '.dbk', 'known_hosts'), 'utf8')).toBe(`[127.0.0.1]:${sshd.port} ${sshd.hostPublicKey}\n`);
+    });
   });
 
   it('check passes, prune removes a revision and its own chunks, and what is left still checks and restores', async () => {

@@ -192,3 +192,13 @@ export function expectCorrupt(fn: () => unknown, what = ''): void {
   expect(caught, `expected CORRUPT ${what}`).toBeInstanceOf(DbkError);
   expect((caught as DbkError).code, what).toBe('CORRUPT');
 }
+
+/** The error `fn` throws; fails when it throws none. */
+export function catchError(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected an error');
+}

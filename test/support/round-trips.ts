@@ -1,8 +1,8 @@
-// One copy onto a remote storage, for each remote backend's end-to-end tests: a local repository
-// backs up twice, adds `url` with add -copy (its settings given for the storage named 'copy'),
-// copies both revisions there, and a fresh repository on `url` (the 'default' storage, whose
-// settings the caller has set) restores the newest byte for byte.
+// The round trips every remote backend's end-to-end tests make: two backups onto the storage,
+// each restored byte for byte; and a copy onto it from a local storage (add -copy, then copy),
+// restored from there byte for byte.
 
+import { expect } from 'vitest';
 import { backup } from '../../src/commands/backup.js';
 import { check } from '../../src/commands/check.js';
 import { copy } from '../../src/commands/copy.js';
@@ -10,6 +10,31 @@ import { add, init } from '../../src/commands/init.js';
 import { restore } from '../../src/commands/restore.js';
 import { settingEnvNames } from '../../src/settings.js';
 import { describeTree, KiB, makeRepo, PASSWORD, put, seededBytes, type TreeEntry } from './engine.js';
+
+interface RepoAndRestored {
+  source: string;
+  repo: { repoDir: string; askPassword: (prompt: string) => Promise<string>; threads: number };
+  restored: { repoDir: string; askPassword: (prompt: string) => Promise<string>; threads: number };
+}
+
+/**
+ * Backs up `source`, restores it into `restored` and compares; adds a file, backs up again (sending
+ * little), restores over the first and compares. `afterFirst` looks at the storage in between.
+ */
+export async function backupTwiceAndRestore({ source, repo, restored }: RepoAndRestored, afterFirst: () => Promise<void> | void = () => {}): Promise<void> {
+  const first = await backup(repo);
+  if (first.revision !== 1) throw new Error(`the first backup wrote revision ${first.revision}`);
+  await afterFirst();
+  await restore({ ...restored, revision: 1 });
+  expect(describeTree(restored.repoDir)).toEqual(describeTree(source));
+  put(source, 'notes/new.txt', 'added\n');
+  const second = await backup(repo);
+  expect(second.revision).toBe(2);
+  expect(second.newBytes).toBeLessThan(1024 * KiB);
+  await restore({ ...restored, revision: 2, overwrite: true });
+  expect(describeTree(restored.repoDir)).toEqual(describeTree(source));
+}
+
 import { tempDir } from './tmp.js';
 
 const COPY_PASSWORD = 'the copy has its own password';
@@ -22,9 +47,18 @@ export interface CopyRoundTrip {
   rerunSent: number;
 }
 
+/**
+ * A local repository backs up twice, adds `url` with add -copy (its settings given for the storage
+ * named 'copy'), copies both revisions there, and a fresh repository on `url` (the 'default'
+ * storage, whose settings the caller has set) restores the newest.
+ */
 export async function copyRoundTrip(url: string, settings: Record<string, string>): Promise<CopyRoundTrip> {
-  const names = Object.keys(settings).map((key) => settingEnvNames('copy', key)[0]!);
-  names.forEach((name, i) => (process.env[name] = Object.values(settings)[i]));
+  const names: string[] = [];
+  for (const [key, value] of Object.entries(settings)) {
+    const name = settingEnvNames('copy', key)[0]!;
+    names.push(name);
+    process.env[name] = value;
+  }
   try {
     const repo = await makeRepo({ encrypt: true });
     for (let i = 0; i < 3; i++) put(repo.repoDir, `data/${i}.bin`, seededBytes(400 * KiB, `copy-${i}`));
