@@ -1,12 +1,12 @@
-// check at scale over odb://: `check -a -tabular` on the scale fixture's shape S (a tenth of shape
-// M: 100,000 chunks, 1,000 revisions, 7 ids, 10,000 refs a revision), its storage served by the
+// check at scale over odb://: `check -a -tabular` on a shape of the scale fixture (by default S, a
+// tenth of shape M: 100,000 chunks, 1,000 revisions, 7 ids, 10,000 refs a revision), its storage served by the
 // Graph emulator in a separate process with a fixed latency per request, cold (caches emptied
 // first) and warm (--from-cache), beside the same checks on the local storage the fixture was made
 // in. The emulator's drive is a copy of that storage (--seed-dir), so both check the same data.
 //
-//   npm run --silent bench:odb-check -- [--dir DIR] [--latency-ms 30] [--runs 3] [--threads 16]
+//   npm run --silent bench:odb-check -- [--shape S|M] [--dir DIR] [--latency-ms 30] [--runs 3] [--threads 16]
 //
-// The fixture is made in DIR (default /tmp/dbk-scale-s, shared with bench:scale --shape S) unless it
+// The fixture is made in DIR (default /tmp/dbk-scale-<shape>, shared with bench:scale) unless it
 // is there. Each check runs `--runs` times (cold, warm, cold, warm, …) under /usr/bin/time; the
 // table gives the median wall time and peak RSS of dbk, the emulator's HTTP requests, and the load
 // average when each run started. Every run must print the same table.
@@ -20,8 +20,6 @@ import { loadAverage, startEmulatorProcess } from './emulator-process.js';
 import { makeScaleFixture, SHAPES } from './fixture-scale.js';
 import { type Measurement, tableOf, timed } from './timed-cli.js';
 
-const ODB_ROOT = 'bench/scale-s';
-
 interface Row {
   storage: string;
   check: 'cold' | 'warm';
@@ -31,25 +29,29 @@ interface Row {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      dir: { type: 'string', default: '/tmp/dbk-scale-s' },
+      shape: { type: 'string', default: 'S' },
+      dir: { type: 'string' },
       'latency-ms': { type: 'string', default: '30' },
       runs: { type: 'string', default: '3' },
       threads: { type: 'string', default: '16' },
     },
   });
-  const dir = path.resolve(values.dir);
-  const shape = SHAPES.S!;
+  const name = values.shape.toUpperCase();
+  const shape = SHAPES[name];
+  if (!shape) throw new Error(`unknown shape ${values.shape} (S, M or L)`);
+  const dir = path.resolve(values.dir ?? `/tmp/dbk-scale-${name.toLowerCase()}`);
   if (!fs.existsSync(path.join(dir, 'storage', 'config'))) {
-    process.stderr.write(`making the shape S fixture in ${dir}\n`);
+    process.stderr.write(`making the shape ${name} fixture in ${dir}\n`);
     await makeScaleFixture(dir, shape, (line) => process.stderr.write(`  ${line}\n`));
   }
   const work = fs.mkdtempSync(path.join(tmpdir(), 'dbk-odb-check-'));
+  const odbRoot = `bench/scale-${name.toLowerCase()}`;
   const started = Date.now();
-  const emulator = await startEmulatorProcess(work, ['--latency-ms', values['latency-ms'], '--seed-dir', path.join(dir, 'storage'), '--root', ODB_ROOT]);
+  const emulator = await startEmulatorProcess(work, ['--latency-ms', values['latency-ms'], '--seed-dir', path.join(dir, 'storage'), '--root', odbRoot]);
   try {
     process.stderr.write(`emulator holding the fixture's storage ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     const localRepo = path.join(dir, 'repo');
-    const odbRepo = odbRepository(localRepo, path.join(work, 'repo'), emulator.settings);
+    const odbRepo = odbRepository(localRepo, path.join(work, 'repo'), odbRoot, emulator.settings);
     const threads = ['-threads', values.threads];
     const rows: Row[] = [];
     for (const [storage, repoDir] of [
@@ -79,7 +81,7 @@ async function main(): Promise<void> {
     if (tables.size !== 1) throw new Error(`the checks printed ${tables.size} different tables`);
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     console.log(
-      `Shape S: ${shape.chunks.toLocaleString('en-US')} chunks, ${shape.revisions} revisions, ${shape.ids} ids, ` +
+      `Shape ${name}: ${shape.chunks.toLocaleString('en-US')} chunks, ${shape.revisions} revisions, ${shape.ids} ids, ` +
         `${shape.refs.toLocaleString('en-US')} refs a revision; odb:// on the Graph emulator with ${values['latency-ms']} ms per request, ` +
         `\`odb_max_batch_requests=max\`; medians of ${values.runs} runs\n`,
     );
@@ -99,9 +101,9 @@ async function main(): Promise<void> {
 }
 
 /** A repository folder like `localRepo` whose storage is the fixture's copy on the emulator. */
-function odbRepository(localRepo: string, repoDir: string, settings: Record<string, string>): string {
+function odbRepository(localRepo: string, repoDir: string, odbRoot: string, settings: Record<string, string>): string {
   const prefs = readPreferences(localRepo);
-  prefs.storages = prefs.storages.map((s) => ({ ...s, url: `odb://${ODB_ROOT}`, settings: { ...s.settings, ...settings, odb_max_batch_requests: 'max' } }));
+  prefs.storages = prefs.storages.map((s) => ({ ...s, url: `odb://${odbRoot}`, settings: { ...s.settings, ...settings, odb_max_batch_requests: 'max' } }));
   writePreferences(repoDir, prefs);
   return repoDir;
 }
