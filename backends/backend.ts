@@ -36,6 +36,14 @@ export interface Backend {
   /** Renames a file. NOT_FOUND when `from` is missing, ALREADY_EXISTS (nothing changed) when `to` exists. */
   rename(from: string, to: string): Promise<void>;
 
+  /**
+   * Optional, for storages whose rename is a copy and then a delete (S3): creates `to` with the
+   * bytes of `from` and leaves `from` in place. NOT_FOUND when `from` is missing, ALREADY_EXISTS
+   * (nothing changed) when `to` exists. A caller that must not remove `from` behind another
+   * client's back (a fossil another prune may have just made anew) copies instead of renaming.
+   */
+  copy?(from: string, to: string): Promise<void>;
+
   /** Deletes a file. Deleting a missing file is not an error. */
   delete(path: string): Promise<void>;
 

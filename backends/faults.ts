@@ -63,6 +63,10 @@ export function withFaults(inner: Backend, o: FaultOptions): Backend {
     mkdir: (p) => call(`mkdir ${p}`, true, () => inner.mkdir(p)),
     close: () => inner.close(),
   };
+  if (inner.copy) {
+    const copy = inner.copy.bind(inner);
+    wrapped.copy = (from, to) => call(`copy ${from}`, true, () => copy(from, to));
+  }
   if (inner.listTree) {
     const listTree = inner.listTree.bind(inner);
     wrapped.listTree = (dir: string, options: ListTreeOptions, found: FoundFiles) => call(`list ${dir}`, false, () => listTree(dir, options, found));

@@ -72,6 +72,21 @@ export function withRetry(inner: Backend, options: Partial<RetryOptions> = {}): 
   };
   const moved = async (from: string, to: string) => (await r(`stat ${from}`, () => inner.stat(from))) === undefined && (await r(`stat ${to}`, () => inner.stat(to))) !== undefined;
   const holds = async (p: string, data: Uint8Array) => Buffer.from(data.buffer, data.byteOffset, data.byteLength).equals(await r(`read ${p}`, () => inner.read(p)));
+  if (inner.copy) {
+    const copy = inner.copy.bind(inner);
+    // a retried copy that meets its own first attempt finds `to` holding from's bytes: done
+    wrapped.copy = async (from, to) => {
+      let attempts = 0;
+      try {
+        await r(`copy ${from}`, () => {
+          attempts++;
+          return copy(from, to);
+        });
+      } catch (e) {
+        if (!(attempts > 1 && isDbkError(e, 'ALREADY_EXISTS') && (await r(`read ${to}`, () => inner.read(to))).equals(await r(`read ${from}`, () => inner.read(from))))) throw e;
+      }
+    };
+  }
   if (inner.listTree) {
     const listTree = inner.listTree.bind(inner);
     // a listing that has handed files on is not started again: it would hand them on twice

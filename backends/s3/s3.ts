@@ -4,10 +4,10 @@
 //
 // - A PUT is atomic, so writes need no temporary name. Writes never overwrite: If-None-Match: *,
 //   or a HEAD first on servers without conditional writes (s3_conditional_writes=false).
-// - A rename is a server-side copy and then a delete. Interrupted between the two, both names
-//   hold the bytes; the next rename onto that name reports ALREADY_EXISTS as the contract says,
-//   which is the case catalog/fossil-moves.ts already reasons out (it replaces a fossil beside its
-//   chunk; a resurrection finds the chunk present).
+// - A rename is a server-side copy and then a delete (copy() alone is offered too). Interrupted
+//   between the two, both names hold the bytes; the next rename onto that name reports
+//   ALREADY_EXISTS as the contract says, which is the case catalog/fossil-moves.ts already reasons
+//   out (it replaces a fossil beside its chunk; a resurrection copies and finds the chunk present).
 // - Only this module's own retry policy (backends/retry.ts) retries, so the SDK makes one attempt;
 //   throttling (503 SlowDown, 429) pauses every request of the storage, as OneDrive's does.
 
@@ -145,9 +145,14 @@ export class S3Backend implements Backend {
   }
 
   async rename(from: string, to: string): Promise<void> {
+    await this.copy(from, to);
+    await this.delete(from);
+  }
+
+  async copy(from: string, to: string): Promise<void> {
     // the HEAD is for servers that ignore If-None-Match on a copy (AWS honours it; moto does not)
     if (await this.head(to)) throw alreadyExists(to);
-    await this.send(`rename ${from}`, from, (c) =>
+    await this.send(`copy ${from}`, from, (c) =>
       c.send(
         new CopyObjectCommand({
           Bucket: this.config.bucket,
@@ -158,7 +163,6 @@ export class S3Backend implements Backend {
         }),
       ),
     );
-    await this.delete(from);
   }
 
   async delete(p: string): Promise<void> {

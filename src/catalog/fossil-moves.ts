@@ -35,10 +35,16 @@ export async function fossilize(repo: Repository, id: ChunkId): Promise<Fossiliz
 /** Where a chunk is after an attempt to bring it back: 'resurrected' from its fossil, 'present' as a chunk already, or 'lost'. */
 export type Rescue = 'resurrected' | 'present' | 'lost';
 
-/** Renames a fossil back into its chunk, unless the chunk is there already. The fossil, if any is left, is its collection's to delete. */
+/**
+ * Renames a fossil back into its chunk, unless the chunk is there already. The fossil, if any is
+ * left, is its collection's to delete. On a storage whose rename is a copy and a delete (S3) the
+ * fossil is only copied: between the copy and the delete, a prune could make a fossil of the chunk
+ * anew (replacing this one), and the delete would then take away the chunk's only name.
+ */
 export async function resurrect(repo: Repository, id: ChunkId): Promise<Rescue> {
+  const backend = repo.backend;
   try {
-    await repo.backend.rename(fossilPath(id), chunkPath(id));
+    await (backend.copy ? backend.copy(fossilPath(id), chunkPath(id)) : backend.rename(fossilPath(id), chunkPath(id)));
     return 'resurrected';
   } catch (e) {
     if (isDbkError(e, 'ALREADY_EXISTS')) return 'present'; // uploaded again meanwhile

@@ -180,6 +180,20 @@ export function describeBackendConformance(name: string, setup: () => Promise<Co
       expect(await b.stat('r/three')).toBeUndefined();
     });
 
+    test('copy, where offered, makes a second name and leaves the first; never overwrites', async ({ skip }) => {
+      if (!b.copy) return skip(`${name} renames in one step and offers no copy`);
+      const [one, two] = [randomBytes(100), randomBytes(200)];
+      await b.write('c/one', one);
+      await b.write('c/two', two);
+      await b.copy('c/one', 'c/deeper/copy');
+      expect((await b.read('c/deeper/copy')).equals(one)).toBe(true);
+      expect((await b.read('c/one')).equals(one)).toBe(true);
+      await expectError(b.copy('c/one', 'c/two'), 'ALREADY_EXISTS');
+      expect((await b.read('c/two')).equals(two)).toBe(true);
+      await expectError(b.copy('c/missing', 'c/three'), 'NOT_FOUND');
+      expect(await b.stat('c/three')).toBeUndefined();
+    });
+
     test('delete removes a file; deleting a missing file is a no-op', async () => {
       await b.write('d/f', randomBytes(10));
       await b.write('d/g', randomBytes(10));
