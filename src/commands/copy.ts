@@ -159,7 +159,7 @@ async function copyRevisions(
       onDestination = await listChunkIds(dst);
     }
     await dst.saveRevision({ ...r, fileListBytes: r.fileListBytes ?? (await fileListBytes(src, r)) }).catch((e: unknown) => {
-      throw e instanceof DbkError && e.code === 'ALREADY_EXISTS' ? taken(dst, r) : e;
+      throw isDbkError(e, 'ALREADY_EXISTS') ? taken(dst, r) : e;
     });
     result.copied.push(`${snapshotId}/${revision}`);
   }
@@ -185,7 +185,7 @@ async function encodedFor(src: Repository, dst: Repository, hash: ChunkHash, bit
 /** True when the destination has this revision already, copied before; an error when it has another under that number. */
 async function alreadyThere(dst: Repository, r: Revision): Promise<boolean> {
   const there = await dst.loadRevision(r.snapshotId, r.revision).catch((e: unknown) => {
-    if (e instanceof DbkError && e.code === 'NOT_FOUND') return undefined;
+    if (isDbkError(e, 'NOT_FOUND')) return undefined;
     throw e;
   });
   if (!there) return false;
