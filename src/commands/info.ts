@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Backend } from '../../backends/backend.js';
 import { openBackend } from '../../backends/registry.js';
-import { DbkError } from '../errors.js';
+import { DbkError, isDbkError } from '../errors.js';
 import { type ChunkSizes, configHeader, decodeConfig } from '../format/config.js';
 import { type Logger, silentLogger } from '../log.js';
 import { makeSettings, type Settings } from '../settings.js';
@@ -45,7 +45,15 @@ export async function info(o: InfoOptions): Promise<StorageInfo> {
     if (!raw) throw new DbkError('CONFIG', `no dbk storage at ${backend.location} (config is missing)`, { hint: "check the URL, or run 'dbk init' to make one" });
     const header = configHeader(raw);
     const password = header.encrypted ? await optionalPassword(settings, o.askPassword) : undefined;
-    const config = header.encrypted && password === undefined ? undefined : await decodeConfig(raw, password);
+    const config =
+      header.encrypted && password === undefined
+        ? undefined
+        : await decodeConfig(raw, password).catch((e: unknown) => {
+            if (!isDbkError(e, 'WRONG_PASSWORD')) throw e;
+            throw new DbkError('WRONG_PASSWORD', `the password of storage settings '${settings.storageName}' does not open ${backend.location}`, {
+              hint: `name the storage whose password it is with -storage-name NAME (DBK_<NAME>_PASSWORD), or leave the password out to see less`,
+            });
+          });
     return {
       location: backend.location,
       formatVersion: header.version,
