@@ -1,4 +1,4 @@
-// npm run --silent torture -- [--trials N] [--seed S] [--steps K] [--storage local|sftp]
+// npm run --silent torture -- [--trials N] [--seed S] [--steps K] [--storage local|sftp|s3]
 // Prints one line: schedules, steps, kills, holds across prunes, chunks checked, chunks lost.
 // Exits 1 when a chunk was lost or anything else went wrong, with the details on stderr.
 
@@ -20,7 +20,7 @@ const count = (name: string, text: string) => {
   return n;
 };
 const storage = values.storage;
-if (storage !== 'local' && storage !== 'sftp') throw new Error(`--storage is local or sftp, not ${storage}`);
+if (storage !== 'local' && storage !== 'sftp' && storage !== 's3') throw new Error(`--storage is local, sftp or s3, not ${storage}`);
 const seed = count('seed', values.seed);
 let reported = 0;
 const result = await runTorture({

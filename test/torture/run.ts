@@ -1,9 +1,10 @@
-// Runs torture schedules one after another on a local or SFTP storage and adds up what they did.
+// Runs torture schedules one after another on a local, SFTP or S3 (moto_server) storage and adds up what they did.
 // Each schedule works in a folder of its own, removed afterwards unless something went wrong.
 
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { MOTO_KEYS, type Moto, startMoto } from '../support/moto.js';
 import { type Sshd, startSshd } from '../support/sshd.js';
 import { emptyTally, Schedule, type StorageSpec, type Tally } from './schedule.js';
 
@@ -11,7 +12,7 @@ export interface TortureOptions {
   trials: number;
   seed: number;
   steps: number;
-  storage: 'local' | 'sftp';
+  storage: 'local' | 'sftp' | 's3';
   /** told of each schedule as it ends */
   onSchedule?: (t: Tally) => void;
 }
@@ -28,14 +29,25 @@ export async function runTorture(o: TortureOptions): Promise<TortureResult> {
   const tally = emptyTally();
   const kept: string[] = [];
   let sshd: Sshd | undefined;
-  const saved = process.env.DBK_SSH_KEY_FILE;
+  let moto: Moto | undefined;
+  // every storage of the schedules is 'default': its keys go in DBK_<KEY>, for the clients too
+  const keys: Record<string, string> = {};
+  const saved = Object.fromEntries(['DBK_SSH_KEY_FILE', ...Object.keys(MOTO_KEYS).map((k) => `DBK_${k.toUpperCase()}`)].map((k) => [k, process.env[k]]));
   try {
     let storage: StorageSpec = { kind: 'local', url: (dir) => dir };
     if (o.storage === 'sftp') {
       const server = (sshd = await startSshd());
-      process.env.DBK_SSH_KEY_FILE = server.userKey.privateKeyFile; // every storage of the schedules is 'default'
+      keys.DBK_SSH_KEY_FILE = server.userKey.privateKeyFile;
       storage = { kind: 'sftp', url: (dir) => `sftp://${server.user}@${server.host}:${server.port}/${dir}` };
     }
+    if (o.storage === 's3') {
+      const server = (moto = await startMoto());
+      const bucket = await server.newBucket();
+      for (const [k, v] of Object.entries(MOTO_KEYS)) keys[`DBK_${k.toUpperCase()}`] = v;
+      // each schedule's storage is the prefix named after its folder
+      storage = { kind: 's3', url: (dir) => `s3+http://${server.endpoint.slice('http://'.length)}/${bucket}/${dir.replace(/^\/+/, '')}` };
+    }
+    Object.assign(process.env, keys);
     for (let i = 0; i < o.trials; i++) {
       const root = fs.mkdtempSync(path.join(tmpdir(), `dbk-torture-${o.seed + i}-`));
       const failuresBefore = tally.failures.length;
@@ -50,9 +62,12 @@ export async function runTorture(o: TortureOptions): Promise<TortureResult> {
       o.onSchedule?.(tally);
     }
   } finally {
-    if (saved === undefined) delete process.env.DBK_SSH_KEY_FILE;
-    else process.env.DBK_SSH_KEY_FILE = saved;
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
     await sshd?.close();
+    await moto?.close();
   }
   return { ...tally, storage: o.storage, seconds: (Date.now() - started) / 1000, kept };
 }

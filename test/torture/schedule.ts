@@ -15,7 +15,7 @@ import { copyTree, editTree, filesOf } from './trees.js';
 import { Verifier } from './verify.js';
 
 export interface StorageSpec {
-  kind: 'local' | 'sftp';
+  kind: 'local' | 'sftp' | 's3';
   /** the storage URL of a folder */
   url(dir: string): string;
 }
