@@ -24,7 +24,7 @@
 // blocks the event loop while dbk runs: every command is spawned and awaited.
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -37,6 +37,7 @@ import { makeSettings } from '../src/settings.js';
 import { cliNodeOptions } from '../test/support/cli-node-options.js';
 import { chunkPath } from '../test/support/graph-emulator/populate.js';
 import { MOTO_KEYS, MOTO_PATH, type Moto, startMoto } from '../test/support/moto.js';
+import { exec, mustExec } from './child-process.js';
 
 const USAGE = 'usage: npm run bench:s3 -- [--objects N] [--latency-ms N] [--runs N] [--work DIR] [--scale F] [--threads N]';
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
@@ -91,28 +92,6 @@ function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // from field 3 (state) on
   return fields.slice(11, 15).reduce((sum, f) => sum + Number(f), 0) / CLK_TCK; // utime stime cutime cstime
-}
-
-/** Runs a command to its end without blocking the event loop (the moto relay lives in it); its stderr to `log` if given. */
-function exec(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; log?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const errFd = opts.log === undefined ? undefined : openSync(opts.log, 'w');
-  const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', errFd ?? 'pipe'] });
-  let [stdout, stderr] = ['', ''];
-  child.stdout?.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (errFd !== undefined) closeSync(errFd);
-      resolve({ code: code ?? 1, stdout, stderr });
-    });
-  });
-}
-
-async function mustExec(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
-  const r = await exec(cmd, args, opts);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.code}):\n${r.stderr.slice(-2000)}`);
-  return r.stdout;
 }
 
 const loadAverages = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
@@ -366,7 +345,7 @@ const NODE_OPTIONS_OF_CLI = cliNodeOptions(CLI);
 async function timedDbk(args: string[], cwd: string, log: string, env: NodeJS.ProcessEnv, motoPid?: number): Promise<Timed> {
   await mustExec('sync', []);
   const [load, moto0] = [load1(), motoPid === undefined ? 0 : cpuSeconds(motoPid)];
-  const r = await exec('/usr/bin/time', ['-o', `${log}.time`, '-f', TIMEFMT, process.execPath, ...NODE_OPTIONS_OF_CLI, CLI, ...args], { cwd, env, log });
+  const r = await exec('/usr/bin/time', ['-o', `${log}.time`, '-f', TIMEFMT, process.execPath, ...NODE_OPTIONS_OF_CLI, CLI, ...args], { cwd, env, stderrTo: log });
   if (r.code !== 0) throw new Error(`dbk ${args.join(' ')} failed (exit ${r.code}) in ${cwd}:\n${readFileSync(log, 'utf8').slice(-3000)}`);
   const motoCpu = motoPid === undefined ? undefined : cpuSeconds(motoPid) - moto0;
   const m = JSON.parse(readFileSync(`${log}.time`, 'utf8').trim().split('\n').at(-1) ?? '') as { wall_s: number; user_s: number; sys_s: number; max_rss_kb: number };

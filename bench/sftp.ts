@@ -19,14 +19,14 @@
 // `init -repository CORPUS` and the corpus is never written to. /usr/bin/time sees dbk alone; the
 // server's CPU (sshd and the sessions it reaped) is read from /proc and shown apart.
 
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Sshd, sshdUnavailable, startSshd } from '../test/support/sshd.js';
+import { exec, mustExec } from './child-process.js';
 import { serverCpu } from './sshd-usage.js';
 
 const USAGE = 'usage: npm run bench:sftp -- [--work DIR] [--scale F] [--threads N] [--runs N] [--chunks N]';
@@ -63,38 +63,6 @@ function options(): Options {
 }
 
 // ---- processes ----
-
-interface Exit {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs a command to its end. Never synchronously: the sshd's log is read by this process's
- * event loop, and a blocked loop would stall the server once its stderr pipe is full.
- */
-function exec(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; stderrTo?: string } = {}): Promise<Exit> {
-  const errFd = opts.stderrTo === undefined ? undefined : openSync(opts.stderrTo, 'w');
-  const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', errFd ?? 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (errFd !== undefined) closeSync(errFd);
-      resolve({ code: code ?? 1, stdout, stderr });
-    });
-  });
-}
-
-async function mustExec(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
-  const r = await exec(cmd, args, opts);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.code}):\n${r.stderr.slice(-2000)}`);
-  return r.stdout;
-}
 
 interface Metrics {
   wall_s: number;
