@@ -38,12 +38,12 @@ import { cliNodeOptions } from '../test/support/cli-node-options.js';
 import { chunkPath } from '../test/support/graph-emulator/populate.js';
 import { MOTO_KEYS, MOTO_PATH, type Moto, startMoto } from '../test/support/moto.js';
 import { exec, mustExec } from './child-process.js';
+import { fileBytes, smallCorpus } from './small-corpus.js';
 
 const USAGE = 'usage: npm run bench:s3 -- [--objects N] [--latency-ms N] [--runs N] [--work DIR] [--scale F] [--threads N]';
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const CLI = path.join(here, '../src/cli/main.js');
 const LIST_SERVER = path.join(here, 's3-list-server.js');
-const MAKE_CORPUS = path.join(here, 'make-corpus.js');
 const TIMEFMT = '{"wall_s":%e,"user_s":%U,"sys_s":%S,"max_rss_kb":%M}';
 const [SERIAL, PARALLEL] = [1, 16];
 const MB = 1e6;
@@ -275,25 +275,6 @@ function motoMissing(): string | undefined {
   } catch {
     return `${MOTO_PATH} not found: install moto[server] (pip install 'moto[server]==5.2.*') to measure backup and restore over s3+http://`;
   }
-}
-
-/** make-corpus writes file by file: a marker beside the corpus says it finished (as in bench/core.sh). */
-async function smallCorpus(o: Options): Promise<string> {
-  const dir = path.join(o.work, 'corpus', `small-${o.scale}`);
-  if (!existsSync(`${dir}.done`)) {
-    console.error(`making the small corpus (scale ${o.scale}) in ${dir}`);
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(path.dirname(dir), { recursive: true });
-    await mustExec(process.execPath, [MAKE_CORPUS, 'small', dir, '--scale', o.scale]);
-    writeFileSync(`${dir}.done`, '');
-  }
-  return dir;
-}
-
-/** Bytes in the files below `dir` (du would add folder sizes). */
-async function fileBytes(dir: string): Promise<number> {
-  const sizes = await mustExec('find', [dir, '-type', 'f', '-printf', '%s\\n']);
-  return sizes.split('\n').reduce((sum, line) => sum + Number(line), 0);
 }
 
 /** Bytes in the objects of a bucket, as moto lists them. */

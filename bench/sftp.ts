@@ -27,13 +27,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Sshd, sshdUnavailable, startSshd } from '../test/support/sshd.js';
 import { exec, mustExec } from './child-process.js';
+import { fileBytes, smallCorpus } from './small-corpus.js';
 import { serverCpu } from './sshd-usage.js';
 
 const USAGE = 'usage: npm run bench:sftp -- [--work DIR] [--scale F] [--threads N] [--runs N] [--chunks N]';
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const CLI = path.join(here, '../src/cli/main.js');
 const LISTER = path.join(here, 'sftp-list.js');
-const MAKE_CORPUS = path.resolve(here, 'make-corpus.js');
 const TIMEFMT = '{"wall_s":%e,"user_s":%U,"sys_s":%S,"max_rss_kb":%M}';
 const LIST_THREADS = [1, 8];
 const MB = 1e6;
@@ -93,19 +93,6 @@ async function timed(command: string[], cwd: string, log: string, env: NodeJS.Pr
 
 // ---- data ----
 
-/** make-corpus writes file by file: a marker beside the corpus says it finished (as in bench/core.sh). */
-async function smallCorpus(o: Options): Promise<string> {
-  const dir = path.join(o.work, 'corpus', `small-${o.scale}`);
-  if (!existsSync(`${dir}.done`)) {
-    console.error(`making the small corpus (scale ${o.scale}) in ${dir}`);
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(path.dirname(dir), { recursive: true });
-    await mustExec(process.execPath, [MAKE_CORPUS, 'small', dir, '--scale', o.scale]);
-    writeFileSync(`${dir}.done`, '');
-  }
-  return dir;
-}
-
 /**
  * A storage holding only `n` chunk files of 64 bytes at chunks/<2 hex>/<62 hex>, named by the
  * SHA-256 of their index: what listing a storage of n chunks costs, without making n chunks.
@@ -121,12 +108,6 @@ function chunkTree(dir: string, n: number): void {
     writeFileSync(path.join(dir, 'chunks', id.slice(0, 2), id.slice(2)), body);
   }
   writeFileSync(`${dir}.done`, '');
-}
-
-/** Bytes in the files below `dir` (du would add folder sizes, which vary with the files that came and went). */
-async function fileBytes(dir: string): Promise<number> {
-  const sizes = await mustExec('find', [dir, '-type', 'f', '-printf', '%s\\n']);
-  return sizes.split('\n').reduce((sum, line) => sum + Number(line), 0);
 }
 
 // ---- the steps ----
