@@ -21,6 +21,7 @@ import * as odbLoginCli from './odb-login.js';
 import * as passwordCli from './password.js';
 import * as pruneCli from './prune.js';
 import * as restoreCli from './restore.js';
+import * as serveCli from './serve.js';
 
 export function buildProgram(): Command {
   const program = new Command('dbk')
@@ -30,7 +31,7 @@ export function buildProgram(): Command {
     .option('-d, --debug', 'debug log')
     .showHelpAfterError(false)
     .exitOverride();
-  for (const m of [initCli, backupCli, restoreCli, listCli, checkCli, pruneCli, copyCli, passwordCli, infoCli, odbLoginCli]) m.register(program);
+  for (const m of [initCli, backupCli, restoreCli, listCli, checkCli, pruneCli, copyCli, passwordCli, infoCli, serveCli, odbLoginCli]) m.register(program);
   program.addHelpText('after', EXIT_CODES);
   return program;
 }

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import picomatch from 'picomatch';
-import { isDbkError } from '../errors.js';
+import { isDbkError, usage } from '../errors.js';
 import { Fifo } from '../fifo.js';
 import { entryProblem, type FileEntry, mtimeMsOf } from '../format/file-list.js';
 import type { ChunkHash } from '../format/ids.js';
@@ -40,12 +40,16 @@ export interface RestoreOptions extends OpenOptions, AttributeChoices {
   snapshotId?: string;
   /** globs over paths; everything when empty */
   patterns?: string[];
+  /** exact paths as the file list holds them (no glob), each with everything inside it; with patterns, either may choose */
+  paths?: string[];
   /** replace existing files that differ */
   overwrite?: boolean;
   /** delete local files the revision does not have */
   delete?: boolean;
   /** compare existing files by content hash, not size and mtime */
   hash?: boolean;
+  /** a folder inside the repository folder to restore into, made when missing; the repository folder itself by default */
+  into?: string;
   onProgress?: (p: RestoreProgress) => void;
 }
 
@@ -79,6 +83,7 @@ export interface FailedEntry {
 }
 
 export async function restore(o: RestoreOptions): Promise<RestoreResult> {
+  if (o.delete && (o.into || o.paths?.length)) throw usage('-delete restores patterns into the repository folder only: not exact paths, nor into a folder inside it');
   const repo = await Repository.open(o);
   try {
     return await runRestore(repo, o);
@@ -88,11 +93,13 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
 }
 
 /** Patterns are typed as `list` shows names (names.ts), so `\xff` stands for that byte. */
-function selector(typed: string[] | undefined): (e: FileEntry) => boolean {
-  if (!typed || typed.length === 0) return () => true;
-  const patterns = typed.map(globFromDisplay);
-  const match = picomatch(patterns, { dot: true });
-  return (e) => match(e.path) || (e.type === 'dir' && patterns.some((p) => p.startsWith(`${e.path}/`)));
+function selector(typed: string[] | undefined, paths: string[] | undefined): (e: FileEntry) => boolean {
+  if (!typed?.length && !paths?.length) return () => true;
+  const patterns = (typed ?? []).map(globFromDisplay);
+  const match = patterns.length > 0 ? picomatch(patterns, { dot: true }) : () => false;
+  const exact = paths ?? [];
+  const folderAbove = (e: FileEntry) => e.type === 'dir' && [...patterns, ...exact].some((p) => p.startsWith(`${e.path}/`));
+  return (e) => match(e.path) || exact.some((p) => e.path === p || e.path.startsWith(`${p}/`)) || folderAbove(e);
 }
 
 /** Why an entry is not restored although chosen, or undefined. */
@@ -162,11 +169,12 @@ interface Run {
 async function runRestore(repo: Repository, o: RestoreOptions): Promise<RestoreResult> {
   const snapshotId = o.snapshotId ?? repo.snapshotId;
   const rev = await repo.loadRevision(snapshotId, o.revision);
-  const select = selector(o.patterns);
+  const select = selector(o.patterns, o.paths);
   const found = await survey(repo, rev, select);
   const [hashes, lengths] = await Promise.all([repo.readChunkHashes(rev), repo.readChunkLengths(rev)]);
   const result: RestoreResult = { snapshotId, revision: o.revision, restoredFiles: 0, restoredBytes: 0, unchangedFiles: 0, keptFiles: [], deletedFiles: [], broken: [], failed: [], warnings: [] };
-  const tree = new SafeTree(repo.rootDir, o.overwrite ?? false);
+  const root = await restoreRoot(repo, o.into);
+  const tree = new SafeTree(root, o.overwrite ?? false);
   await beginRestore(repo.repoDir, repo.rootDir);
   // a third of the ring holds the largest chunk (see FileWriter.spanLimit)
   const writer = new FileWriter(Math.max(16 << 20, 3 * repo.config.chunkSizes.maximum));
@@ -401,6 +409,19 @@ async function writeFiles(run: Run, files: ToWrite[]): Promise<void> {
 }
 
 /** The top folder of dbk's own state: a revision never writes there (its filters, preferences, pinned host keys). */
+/**
+ * Where the restore writes: the repository folder, or a folder inside it (made through real folders
+ * only). Never dbk's own folder; and with -delete only the repository folder, which its filters describe.
+ */
+async function restoreRoot(repo: Repository, into: string | undefined): Promise<string> {
+  if (into === undefined || into === '') return repo.rootDir;
+  const parts = into.split('/');
+  if (path.isAbsolute(into) || into.includes('\0') || parts.some((s) => s === '' || s === '.' || s === '..')) throw usage(`restore into a folder inside the repository folder, given as a relative path: not ${JSON.stringify(into)}`);
+  if (isDbkPath(into)) throw usage("dbk's own folder is never restored into");
+  await new SafeTree(repo.rootDir, false).prepareParent(`${into}/-`);
+  return path.join(repo.rootDir, into);
+}
+
 const isDbkPath = (rel: string) => rel === DBK_DIR || rel.startsWith(`${DBK_DIR}/`);
 
 const reasonOf = (e: unknown) => (e instanceof Error ? e.message : String(e));

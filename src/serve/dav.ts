@@ -1,0 +1,137 @@
+// Read-only WebDAV (RFC 4918, class 1) of every revision under /dav/:
+//   /dav/<storage>/<snapshot id>/<revision>/<path…>
+// OPTIONS, PROPFIND (depth 0 or 1), GET with one byte range, and HEAD; anything that would change
+// something is 405. Our own handler rather than a library: the maintained WebDAV servers for Node
+// are read-write file-system servers whose virtual-file-system layers hold listings in memory and
+// buffer content, where this needs a folder of 50,000 entries streamed from an index page by page
+// and a range read that fetches only the chunks it covers — a few hundred lines of protocol.
+// Files and folders are shown; symlinks and special files have no content to read and are left out.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IndexedEntry } from '../browse/revision-index.js';
+import { checkSnapshotId } from '../format/revision.js';
+import { etagOf, sendFileContent } from './downloads.js';
+import { HttpError, integerOf, urlPathParts } from './http.js';
+import type { ServedStorages } from './storages.js';
+
+export const DAV_PREFIX = '/dav';
+const LISTING_PAGE = 5000;
+const ALLOW = 'OPTIONS, GET, HEAD, PROPFIND';
+
+interface Resource {
+  /** the parts of its path below /dav/ */
+  parts: string[];
+  collection: boolean;
+  size?: number;
+  modified?: Date;
+  etag?: string;
+}
+
+export async function handleDav(req: IncomingMessage, res: ServerResponse, url: URL, storages: ServedStorages): Promise<void> {
+  const parts = urlPathParts(url.pathname.slice(DAV_PREFIX.length));
+  switch (req.method) {
+    case 'OPTIONS':
+      res.writeHead(200, { dav: '1', allow: ALLOW, 'ms-author-via': 'DAV', 'content-length': 0 }).end();
+      return;
+    case 'PROPFIND':
+      return propfind(req, res, parts, storages);
+    case 'GET':
+    case 'HEAD':
+      return get(req, res, parts, storages);
+    default:
+      res.writeHead(405, { allow: ALLOW, 'content-type': 'text/plain' }).end('dbk serves revisions read-only\n');
+  }
+}
+
+async function get(req: IncomingMessage, res: ServerResponse, parts: string[], storages: ServedStorages): Promise<void> {
+  if (parts.length < 4) throw new HttpError(405, 'a folder: list it with PROPFIND');
+  const [storage, id, rev, ...inside] = parts as [string, string, string, ...string[]];
+  await storages.withRevision(storage, snapshotIdOf(id), integerOf(rev, 'revision'), async (o) => {
+    const e = o.index.entry(inside.join('/'));
+    if (!e || (e.type !== 'file' && e.type !== 'dir')) throw new HttpError(404, 'no such file in this revision');
+    if (e.type === 'dir') throw new HttpError(405, 'a folder: list it with PROPFIND');
+    await sendFileContent(req, res, o.content, e, { download: false });
+  });
+}
+
+async function propfind(req: IncomingMessage, res: ServerResponse, parts: string[], storages: ServedStorages): Promise<void> {
+  req.resume(); // the body names properties; every response carries all of them
+  const depth = req.headers.depth ?? 'infinity';
+  if (depth !== '0' && depth !== '1') {
+    res.writeHead(403, { 'content-type': 'application/xml; charset=utf-8' }).end('<?xml version="1.0" encoding="utf-8"?>\n<D:error xmlns:D="DAV:"><D:propfind-finite-depth/></D:error>\n');
+    return;
+  }
+  const listing = await resolve(parts, storages, depth === '1');
+  res.writeHead(207, { 'content-type': 'application/xml; charset=utf-8', 'cache-control': 'no-store' });
+  res.write('<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">\n');
+  for await (const page of listing) {
+    const text = page.map(responseXml).join('');
+    if (!res.write(text)) await new Promise((resolve) => res.once('drain', resolve));
+    if (res.destroyed) return;
+  }
+  res.end('</D:multistatus>\n');
+}
+
+/** The resource at `parts` and, with children, what it holds, in pages: a large folder is read from its index a page at a time and written out as it goes. */
+async function resolve(parts: string[], storages: ServedStorages, children: boolean): Promise<AsyncIterable<Resource[]>> {
+  const folder = (p: string[], modified?: Date): Resource => ({ parts: p, collection: true, ...(modified ? { modified } : {}) });
+  if (parts.length === 0) return pages([folder([]), ...(children ? storages.list.map((s) => folder([s.name])) : [])]);
+  const [storage, id, rev, ...inside] = parts as [string, string?, string?, ...string[]];
+  const repo = storages.repo(storage);
+  if (id === undefined) return pages([folder(parts), ...(children ? (await repo.listSnapshotIds()).map((i) => folder([storage, i])) : [])]);
+  const revisions = await storages.revisionsOf(storage, snapshotIdOf(id));
+  if (rev === undefined) {
+    if (revisions.length === 0) throw new HttpError(404, `no revisions of '${id}'`);
+    return pages([folder(parts), ...(children ? revisions.map((r) => folder([storage, id, String(r.revision)], new Date(r.startTime))) : [])]);
+  }
+  const revision = integerOf(rev, 'revision');
+  return storages.withRevision(storage, id, revision, async (o) => {
+    const e = o.index.entry(inside.join('/'));
+    if (!e || !shown(e)) throw new HttpError(404, 'no such file or folder in this revision');
+    const self = resourceOf(parts, e);
+    if (!children || e.type !== 'dir') return pages([self]);
+    const prefix = [storage, id, rev];
+    // read now, while the revision is held: a page of the index at a time
+    const all: Resource[][] = [[self]];
+    for (let offset = 0; ; offset += LISTING_PAGE) {
+      const { entries } = o.index.children(e.path, offset, LISTING_PAGE);
+      all.push(entries.filter(shown).map((c) => resourceOf([...prefix, ...c.path.split('/')], c)));
+      if (entries.length < LISTING_PAGE) break;
+    }
+    return pages(...all);
+  });
+}
+
+const shown = (e: IndexedEntry) => e.type === 'file' || e.type === 'dir';
+
+function resourceOf(parts: string[], e: IndexedEntry): Resource {
+  const modified = new Date(e.mtimeS * 1000);
+  return e.type === 'dir' ? { parts, collection: true, modified } : { parts, collection: false, size: e.size, modified, etag: etagOf(e) };
+}
+
+async function* pages(...lists: Resource[][]): AsyncGenerator<Resource[]> {
+  for (const list of lists) yield list;
+}
+
+function snapshotIdOf(id: string): string {
+  try {
+    return checkSnapshotId(id);
+  } catch {
+    throw new HttpError(404, `no snapshot id ${JSON.stringify(id)}`);
+  }
+}
+
+const escapeXml = (s: string) => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function responseXml(r: Resource): string {
+  const href = r.parts.length === 0 ? `${DAV_PREFIX}/` : `${DAV_PREFIX}/${r.parts.map(encodeURIComponent).join('/')}${r.collection ? '/' : ''}`;
+  const name = r.parts.at(-1) ?? '';
+  const props = [
+    `<D:displayname>${escapeXml(name)}</D:displayname>`,
+    r.collection ? '<D:resourcetype><D:collection/></D:resourcetype>' : '<D:resourcetype/>',
+    r.modified ? `<D:getlastmodified>${r.modified.toUTCString()}</D:getlastmodified>` : '',
+    r.size === undefined ? '' : `<D:getcontentlength>${r.size}</D:getcontentlength><D:getcontenttype>application/octet-stream</D:getcontenttype>`,
+    r.etag ? `<D:getetag>${escapeXml(r.etag)}</D:getetag>` : '',
+  ].join('');
+  return `<D:response><D:href>${escapeXml(href)}</D:href><D:propstat><D:prop>${props}</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>\n`;
+}

@@ -1,0 +1,152 @@
+// What `dbk serve` holds open for the life of the server: each storage of the repository folder,
+// opened once (its password asked once, at start), and the browse indexes and chunk lists of the
+// revisions being looked at, a few at a time. Everything the routes read goes through here.
+
+import pLimit from 'p-limit';
+import { ChunkCache, RevisionContent } from '../browse/file-content.js';
+import { RevisionIndex } from '../browse/revision-index.js';
+import { DbkError } from '../errors.js';
+import type { Revision } from '../format/revision.js';
+import type { Logger } from '../log.js';
+import { readPreferences, storagePreference } from '../storage/preferences.js';
+import { type OpenOptions, Repository } from '../storage/repository.js';
+
+/** Revisions open for browsing at once: each holds a SQLite handle and its chunk hashes (32 bytes a chunk). */
+const OPEN_REVISIONS = 4;
+
+export interface OpenedRevision {
+  revision: Revision;
+  index: RevisionIndex;
+  content: RevisionContent;
+}
+
+interface HeldRevision {
+  opened: Promise<OpenedRevision>;
+  users: number;
+  /** pushed out by newer ones: closed when its last user is done */
+  dropped: boolean;
+}
+
+const closeHeld = (held: HeldRevision) => held.opened.then((o) => o.index.close()).catch(() => {});
+
+export interface StorageSummary {
+  name: string;
+  /** the storage's URL as written in preferences (credentials are never part of a URL dbk accepts) */
+  url: string;
+}
+
+export class ServedStorages {
+  private readonly repos = new Map<string, Repository>();
+  private readonly passwords = new Map<string, string>();
+  private readonly revisions = new Map<string, HeldRevision>();
+  private readonly loaded = new Map<string, Promise<Revision>>();
+  readonly chunkCache = new ChunkCache();
+
+  private constructor(
+    readonly repoDir: string,
+    readonly list: StorageSummary[],
+    private readonly log: Logger | undefined,
+    private readonly threads: number | undefined,
+  ) {}
+
+  /** Opens every storage of the repository folder; a password not in the environment is asked now, once. */
+  static async open(o: Pick<OpenOptions, 'repoDir' | 'log' | 'askPassword' | 'threads'> & { storage?: string }): Promise<ServedStorages> {
+    const prefs = readPreferences(o.repoDir);
+    const chosen = o.storage === undefined ? prefs.storages : [storagePreference(prefs, o.storage)];
+    const served = new ServedStorages(
+      o.repoDir,
+      chosen.map((s) => ({ name: s.name, url: s.url })),
+      o.log,
+      o.threads,
+    );
+    try {
+      for (const { name } of served.list) {
+        const ask = o.askPassword;
+        const remember = ask && (async (prompt: string) => served.passwords.get(name) ?? served.passwords.set(name, await ask(prompt)).get(name)!);
+        served.repos.set(name, await Repository.open({ ...served.openOptions(name), ...(remember ? { askPassword: remember } : {}) }));
+      }
+    } catch (e) {
+      await served.close();
+      throw e;
+    }
+    return served;
+  }
+
+  /** Options for a command run on a storage (a job): the password given at start, no prompt. */
+  openOptions(storage: string, signal?: AbortSignal): OpenOptions {
+    const password = this.passwords.get(storage);
+    return {
+      repoDir: this.repoDir,
+      storageName: storage,
+      ...(this.log ? { log: this.log } : {}),
+      ...(this.threads ? { threads: this.threads } : {}),
+      ...(password !== undefined ? { askPassword: async () => password } : {}),
+      ...(signal ? { signal } : {}),
+    };
+  }
+
+  repo(storage: string): Repository {
+    const repo = this.repos.get(storage);
+    if (!repo) throw new DbkError('NOT_FOUND', `no storage named '${storage}' here`);
+    return repo;
+  }
+
+  /** The revisions of a snapshot id, read a few at a time and remembered (a revision file never changes). */
+  async revisionsOf(storage: string, snapshotId: string): Promise<Revision[]> {
+    const repo = this.repo(storage);
+    const limit = pLimit(Math.max(4, this.threads ?? 4));
+    const numbers = await repo.listRevisions(snapshotId);
+    return Promise.all(
+      numbers.map((n) => {
+        const key = `${storage}\n${snapshotId}\n${n}`;
+        let r = this.loaded.get(key);
+        if (!r) {
+          r = limit(() => repo.loadRevision(snapshotId, n));
+          this.loaded.set(key, r);
+          r.catch(() => this.loaded.delete(key));
+        }
+        return r;
+      }),
+    );
+  }
+
+  /**
+   * Runs `use` with a revision ready to browse and read; its index is built on first use. The newest
+   * few stay open; one pushed out is closed once nothing uses it (a folder still streaming as a tar).
+   */
+  async withRevision<T>(storage: string, snapshotId: string, revision: number, use: (o: OpenedRevision) => Promise<T>): Promise<T> {
+    const key = `${storage}\n${snapshotId}\n${revision}`;
+    let held = this.revisions.get(key);
+    if (held) this.revisions.delete(key);
+    else held = { opened: this.openRevision(storage, snapshotId, revision), users: 0, dropped: false };
+    this.revisions.set(key, held);
+    held.opened.catch(() => this.revisions.get(key) === held && this.revisions.delete(key));
+    for (const [k, old] of this.revisions) {
+      if (this.revisions.size <= OPEN_REVISIONS) break;
+      this.revisions.delete(k);
+      old.dropped = true;
+      if (old.users === 0) closeHeld(old);
+    }
+    held.users++;
+    try {
+      return await use(await held.opened);
+    } finally {
+      if (--held.users === 0 && held.dropped) closeHeld(held);
+    }
+  }
+
+  private async openRevision(storage: string, snapshotId: string, revision: number): Promise<OpenedRevision> {
+    const repo = this.repo(storage);
+    const r = (await this.revisionsOf(storage, snapshotId)).find((x) => x.revision === revision);
+    if (!r) throw new DbkError('NOT_FOUND', `revision ${revision} of '${snapshotId}' does not exist`);
+    const [index, content] = await Promise.all([RevisionIndex.open(repo, r), RevisionContent.open(repo, r, this.chunkCache)]);
+    return { revision: r, index, content };
+  }
+
+  async close(): Promise<void> {
+    for (const held of this.revisions.values()) closeHeld(held);
+    this.revisions.clear();
+    for (const repo of this.repos.values()) await repo.close();
+    this.repos.clear();
+  }
+}
