@@ -85,7 +85,15 @@ export function tarOfFolder(index: RevisionIndex, content: RevisionContent, fold
     return top === '' ? inside : `${top}/${inside}`;
   };
   (async () => {
-    const headerOf = (e: FileEntry, name: string) => ({ name, mode: e.mode, mtime: new Date(e.mtimeS * 1000), uid: e.uid, gid: e.gid, ...(e.user ? { uname: e.user } : {}), ...(e.group ? { gname: e.group } : {}) });
+    const headerOf = (e: FileEntry, name: string) => ({
+      name,
+      mode: e.mode,
+      mtime: new Date(e.mtimeS * 1000),
+      uid: e.uid,
+      gid: e.gid,
+      ...(e.user ? { uname: e.user } : {}),
+      ...(e.group ? { gname: e.group } : {}),
+    });
     const self = index.entry(folder);
     if (top !== '' && self) tar.entry({ ...headerOf(self, `${top}/`), type: 'directory' });
     for (const e of index.inside(folder)) {

@@ -10,7 +10,6 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { DbkError, usage } from '../errors.js';
-import type { Logger } from '../log.js';
 import type { OpenOptions } from '../storage/repository.js';
 import { Access, isLoopbackHost } from './access.js';
 import { Api } from './api.js';
@@ -96,6 +95,9 @@ interface Routes {
 async function route(req: http.IncomingMessage, res: http.ServerResponse, r: Routes): Promise<void> {
   securityHeaders(res);
   if (!r.access.hostAllowed(req)) throw new HttpError(403, 'this server answers requests to its loopback address only');
+  // the URL parser would resolve '..' and '%2e%2e' quietly: a path that has them is refused as sent
+  const raw = (req.url ?? '/').split('?')[0]!;
+  if (raw.split('/').some((part) => /^(\.|%2e){1,2}$/i.test(part))) throw new HttpError(400, 'a path with . or .. in it');
   const url = new URL(req.url ?? '/', 'http://server');
   if (url.pathname === '/' && url.searchParams.has('token') && r.access.acceptTokenVisit(url, res, r.secure)) return;
   if (!r.access.authenticated(req)) {

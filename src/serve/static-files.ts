@@ -7,8 +7,9 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HttpError } from './http.js';
 
-/** dist/src/serve/ → dist/console/ */
-const CONSOLE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../console');
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** dist/src/serve/ → dist/console/; run from the sources (tests), src/serve/ → dist/console/ */
+const CONSOLE_DIR = [path.resolve(here, '../../console'), path.resolve(here, '../../dist/console')].find((d) => fs.existsSync(path.join(d, 'app.js'))) ?? path.resolve(here, '../../console');
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
