@@ -416,7 +416,8 @@ async function writeFiles(run: Run, files: ToWrite[]): Promise<void> {
 async function restoreRoot(repo: Repository, into: string | undefined): Promise<string> {
   if (into === undefined || into === '') return repo.rootDir;
   const parts = into.split('/');
-  if (path.isAbsolute(into) || into.includes('\0') || parts.some((s) => s === '' || s === '.' || s === '..')) throw usage(`restore into a folder inside the repository folder, given as a relative path: not ${JSON.stringify(into)}`);
+  if (path.isAbsolute(into) || into.includes('\0') || parts.some((s) => s === '' || s === '.' || s === '..'))
+    throw usage(`restore into a folder inside the repository folder, given as a relative path: not ${JSON.stringify(into)}`);
   if (isDbkPath(into)) throw usage("dbk's own folder is never restored into");
   await new SafeTree(repo.rootDir, false).prepareParent(`${into}/-`);
   return path.join(repo.rootDir, into);
