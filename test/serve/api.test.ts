@@ -7,11 +7,13 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backup } from '../../src/commands/backup.js';
 import { type RunningServer, startServer } from '../../src/serve/server.js';
 import { makeRepo, put, seededBytes, type TestRepo } from '../support/engine.js';
+import { makeSelfSignedCertificate } from '../support/graph-emulator/cert.js';
 import { tempDir } from '../support/tmp.js';
 
 let repo: TestRepo;
@@ -252,6 +254,26 @@ describe('jobs', () => {
     const { end } = await eventsUntilEnd(job.id);
     expect(['cancelled', 'done']).toContain(end.state);
     fs.rmSync(path.join(repo.repoDir, 'bulk'), { recursive: true });
+  });
+});
+
+describe('over TLS', () => {
+  it('serves HTTPS with the given certificate, and the cookie is Secure', async () => {
+    const pair = await makeSelfSignedCertificate();
+    const dir = tempDir('dbk-tls-');
+    fs.writeFileSync(path.join(dir, 'cert.pem'), pair.cert);
+    fs.writeFileSync(path.join(dir, 'key.pem'), pair.key);
+    await expect(startServer({ ...repo.open, listen: '127.0.0.1:0', tlsCert: path.join(dir, 'cert.pem') })).rejects.toThrow(/go together/);
+    const tls = await startServer({ ...repo.open, listen: '127.0.0.1:0', tlsCert: path.join(dir, 'cert.pem'), tlsKey: path.join(dir, 'key.pem') });
+    try {
+      expect(tls.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/\?token=/);
+      const visit = await new Promise<https.IncomingMessage>((resolve, reject) => https.get(tls.url, { ca: pair.cert }, resolve).on('error', reject));
+      visit.resume();
+      expect(visit.statusCode).toBe(303);
+      expect(visit.headers['set-cookie']![0]).toMatch(/; Secure/);
+    } finally {
+      await tls.close();
+    }
   });
 });
 
