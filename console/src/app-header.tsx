@@ -56,7 +56,7 @@ export function AppHeader({ session, storage, onStorage, route, theme, onToggleT
         <button type="button" class="theme-toggle" onClick={onToggleTheme} aria-label={`Switch to ${theme === 'dark' ? 'light' : 'dark'} theme`} title="Light or dark">
           {theme === 'dark' ? '☀' : '☾'}
         </button>
-        <span class="version">v{session.version}</span>
+        {session.version && <span class="version">v{session.version}</span>}
       </span>
     </header>
   );

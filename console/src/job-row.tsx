@@ -8,6 +8,8 @@ import { age, dateTime, duration } from './format';
 import { ProgressBar } from './progress-bar';
 import type { Job } from './types';
 
+const kindNames: Record<string, string> = { backup: 'Backup', check: 'Check', prune: 'Prune', restore: 'Restore' };
+
 interface Props {
   job: Job;
   log: string[] | undefined;
@@ -32,8 +34,8 @@ export function JobRow({ job, log, showStorage, onChange }: Props) {
     <li class={`job job-${job.state}`} data-testid={`job-${job.kind}`} data-job-id={job.id} data-state={job.state}>
       <div class="job-head">
         <span class="job-kind">
-          {job.kind}
-          {job.kind === 'prune' && job.result?.dryRun === true ? ' (dry run)' : ''}
+          {kindNames[job.kind] ?? job.kind}
+          {job.kind === 'prune' && job.result?.dryRun === true && <span class="muted"> (dry run)</span>}
         </span>
         {showStorage && <span class="muted">on {job.storage}</span>}
         <span class={`badge state-${job.state}`} data-testid="job-state">

@@ -35,7 +35,7 @@ export function SizeChart({ id, revisions }: Props) {
       width: Math.max(200, element.clientWidth),
       height: chartHeight,
       scales: {
-        x: { time: true },
+        x: { time: true, range: (_u, min, max) => timeRange(data[0], min, max) },
         y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] },
       },
       series: [
@@ -49,8 +49,11 @@ export function SizeChart({ id, revisions }: Props) {
         { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, size: 72, incrs: byteSteps, values: (_u, splits) => splits.map((v) => humanBytes(v)) },
       ],
       cursor: { drag: { x: false, y: false } },
+      // the legend shows the latest revision's figures unless the pointer is on another
+      hooks: { setCursor: [(u) => u.cursor.idx == null && u.setLegend({ idx: sorted.length - 1 }, false)] },
     };
     const chart = new uPlot(options, data, element);
+    chart.setLegend({ idx: sorted.length - 1 }, false);
     const observer = new ResizeObserver(() => {
       const width = Math.max(200, element.clientWidth);
       if (width !== chart.width) chart.setSize({ width, height: chartHeight });
@@ -63,4 +66,13 @@ export function SizeChart({ id, revisions }: Props) {
   }, [revisions, theme]);
 
   return <div class="chart" ref={container} data-testid={`chart-${id}`} aria-label={`Sizes of ${id}'s revisions over time`} role="img" />;
+}
+
+/** a day either side of a lone revision (uPlot would span a thousand days), else 4% of the span either side, so no point sits on the edge */
+function timeRange(times: ArrayLike<number>, min: number, max: number): [number, number] {
+  const first = times[0] ?? min;
+  const last = times[times.length - 1] ?? max;
+  if (last - first < 60) return [first - 86400, last + 86400];
+  const pad = (last - first) * 0.04;
+  return [first - pad, last + pad];
 }
