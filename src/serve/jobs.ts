@@ -45,6 +45,7 @@ interface Job {
   abort: AbortController;
   listeners: Set<(e: JobEvent) => void>;
   lastProgressEvent: number;
+  ended?: Promise<void>;
 }
 
 /** What a job reports back: a summary line and a result small enough to send as JSON. */
@@ -84,7 +85,7 @@ export class Jobs {
     const job: Job = { view: { id: randomUUID(), kind, storage, state: 'running', startedAt: Date.now() }, abort: new AbortController(), listeners: new Set(), lastProgressEvent: 0 };
     this.jobs.set(job.view.id, job);
     this.forgetOld();
-    void this.run(job, runner);
+    job.ended = this.run(job, runner);
     return { ...job.view };
   }
 
@@ -113,9 +114,11 @@ export class Jobs {
     return () => job.listeners.delete(listener);
   }
 
-  /** Stops every running job and waits for none: their signals stop them between steps. */
-  cancelAll(): void {
-    for (const job of this.jobs.values()) if (job.view.state === 'running') job.abort.abort(new Error('the server is stopping'));
+  /** Stops every running job and waits for each to clean up after itself (a backup withdraws its announcement). */
+  async cancelAll(): Promise<void> {
+    const running = [...this.jobs.values()].filter((j) => j.view.state === 'running');
+    for (const job of running) job.abort.abort(new Error('the server is stopping'));
+    await Promise.all(running.map((j) => j.ended));
   }
 
   private async run(job: Job, runner: Runner): Promise<void> {

@@ -76,9 +76,10 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     baseUrl,
     token: access.token,
     close: async () => {
-      jobs.cancelAll();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await jobs.cancelAll();
+      await closed;
       await storages.close();
     },
   };
