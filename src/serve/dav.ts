@@ -121,7 +121,10 @@ function snapshotIdOf(id: string): string {
   }
 }
 
-const escapeXml = (s: string) => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+// XML's five predefined entities, not character references: the `webdav` npm client's parser
+// (fast-xml-parser) decodes only these, and would show a name with ' or an ETag's quotes as `&#39;`.
+const XML_ENTITIES: Record<string, string> = { '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' };
+const escapeXml = (s: string) => s.replace(/[<>&"']/g, (c) => XML_ENTITIES[c]!);
 
 function responseXml(r: Resource): string {
   const href = r.parts.length === 0 ? `${DAV_PREFIX}/` : `${DAV_PREFIX}/${r.parts.map(encodeURIComponent).join('/')}${r.collection ? '/' : ''}`;
