@@ -134,7 +134,8 @@ export function EntryTable({ folder, initialName, selected, onSelect, onOpen, on
     rows.push(
       <tr key={entry.path} data-index={i} id={`entry-row-${i}`} data-testid={`entry-${entry.name}`} data-type={entry.type} class={i === cursor ? 'cursor' : undefined} aria-selected={i === cursor}>
         <td class="check">
-          <input type="checkbox" tabIndex={-1} checked={checked} onChange={(ev) => onSelect(entry, ev.currentTarget.checked)} aria-label={`Select ${entry.name}`} />
+          {/* onClick, not onChange: the table's click re-renders before the change event, and would undo the tick */}
+          <input type="checkbox" tabIndex={-1} checked={checked} onClick={(ev) => onSelect(entry, ev.currentTarget.checked)} aria-label={`Select ${entry.name}`} />
         </td>
         <td class="name">
           {entry.type === 'dir' ? (
