@@ -1,10 +1,11 @@
 // The web console in a real browser: Debian's chromium, headless through puppeteer-core, against
 // `dbk serve` on 127.0.0.1 over a storage with two snapshot ids: one with two revisions of a small
 // tree, days apart, and one whose last backup is 12 days old (stale). It logs in with the printed
-// URL, sees the overview's charts and the stale id, opens a revision and browses two folders deep (mouse, then keyboard),
-// downloads a file and compares its bytes, plans a prune and sees the plan, and runs a backup
-// whose progress it follows to the end. Screenshots of the main pages go to $DBK_SCREENSHOTS, else
-// to a folder in the temp dir, named on the output; `DBK_SCREENSHOTS=docs` makes the README's.
+// URL, sees the overview's charts and the stale id, opens a revision and browses two folders deep
+// (mouse, then keyboard), downloads a file and compares its bytes, plans a prune and sees the plan,
+// runs a backup whose progress it follows to the end, and restores a ticked file into a folder of
+// the repository. Screenshots of the main pages go to $DBK_SCREENSHOTS, else to a folder in the
+// temp dir, named on the output; `DBK_SCREENSHOTS=docs` makes the README's.
 
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -179,6 +180,20 @@ describe.skipIf(unavailable)('the web console in chromium', () => {
     // the overview, computed anew after the backup, counts the third revision
     await go('#/overview');
     await page.waitForFunction(() => document.querySelector('[data-testid="card-test"] .facts dd')?.textContent === '3', WAIT);
+  });
+
+  it('restores the ticked entries into a folder inside the repository', async () => {
+    await go('#/browse/test/1/docs');
+    await page.waitForSelector('[data-testid="entry-notes.txt"]');
+    await page.click('[data-testid="entry-notes.txt"] input[type="checkbox"]');
+    expect(await text('[data-testid="restore-open"]')).toBe('Restore 1 selected…');
+    await page.click('[data-testid="restore-open"]');
+    await page.type('[data-testid="restore-target"]', 'restored/r1');
+    await page.click('[data-testid="restore-start"]');
+    const row = '[data-testid="jobs"] > li:first-child[data-testid="job-restore"]';
+    await page.waitForSelector(`${row}[data-state="done"]`, { timeout: 45_000 });
+    expect(fs.readFileSync(path.join(repo.repoDir, 'restored/r1/docs/notes.txt'), 'utf8')).toBe('first notes\n');
+    expect(fs.existsSync(path.join(repo.repoDir, 'restored/r1/docs/guide'))).toBe(false);
     expect(pageErrors).toEqual([]);
     expect(await page.$('[data-testid="error-bar"]')).toBeNull();
   });
