@@ -44,11 +44,14 @@ export async function handleDav(req: IncomingMessage, res: ServerResponse, url: 
 }
 
 async function get(req: IncomingMessage, res: ServerResponse, parts: string[], storages: ServedStorages): Promise<void> {
-  if (parts.length < 4) throw new HttpError(405, 'a folder: list it with PROPFIND');
+  if (parts.length < 4) {
+    await visit(parts, storages, false, async () => {}); // 404 for what is not there
+    throw new HttpError(405, 'a folder: list it with PROPFIND');
+  }
   const [storage, id, rev, ...inside] = parts as [string, string, string, ...string[]];
   await storages.withRevision(storage, snapshotIdOf(id), integerOf(rev, 'revision'), async (o) => {
     const e = o.index.entry(inside.join('/'));
-    if (!e || (e.type !== 'file' && e.type !== 'dir')) throw new HttpError(404, 'no such file in this revision');
+    if (!e || !shown(e)) throw new HttpError(404, 'no such file in this revision');
     if (e.type === 'dir') throw new HttpError(405, 'a folder: list it with PROPFIND');
     await sendFileContent(req, res, o.content, e, { download: false });
   });
@@ -61,44 +64,53 @@ async function propfind(req: IncomingMessage, res: ServerResponse, parts: string
     res.writeHead(403, { 'content-type': 'application/xml; charset=utf-8' }).end('<?xml version="1.0" encoding="utf-8"?>\n<D:error xmlns:D="DAV:"><D:propfind-finite-depth/></D:error>\n');
     return;
   }
-  const listing = await resolve(parts, storages, depth === '1');
-  res.writeHead(207, { 'content-type': 'application/xml; charset=utf-8', 'cache-control': 'no-store' });
-  res.write('<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">\n');
-  for await (const page of listing) {
-    const text = page.map(responseXml).join('');
-    if (!res.write(text)) await new Promise((resolve) => res.once('drain', resolve));
-    if (res.destroyed) return;
-  }
+  await visit(parts, storages, depth === '1', async (page) => {
+    if (!res.headersSent) {
+      res.writeHead(207, { 'content-type': 'application/xml; charset=utf-8', 'cache-control': 'no-store' });
+      res.write('<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">\n');
+    }
+    if (!res.write(page.map(responseXml).join(''))) await new Promise((resolve) => res.once('drain', resolve));
+  });
   res.end('</D:multistatus>\n');
 }
 
-/** The resource at `parts` and, with children, what it holds, in pages: a large folder is read from its index a page at a time and written out as it goes. */
-async function resolve(parts: string[], storages: ServedStorages, children: boolean): Promise<AsyncIterable<Resource[]>> {
+/**
+ * Hands `write` the resource at `parts` and, with children, what it holds, a page at a time; the
+ * first page is the resource itself, so a missing one fails (404) before anything is written. A
+ * large folder is read from its index page by page while the response goes out.
+ */
+async function visit(parts: string[], storages: ServedStorages, children: boolean, write: (page: Resource[]) => Promise<void>): Promise<void> {
   const folder = (p: string[], modified?: Date): Resource => ({ parts: p, collection: true, ...(modified ? { modified } : {}) });
-  if (parts.length === 0) return pages([folder([]), ...(children ? storages.list.map((s) => folder([s.name])) : [])]);
+  if (parts.length === 0) {
+    await write([folder([])]);
+    if (children) await write(storages.list.map((s) => folder([s.name])));
+    return;
+  }
   const [storage, id, rev, ...inside] = parts as [string, string?, string?, ...string[]];
   const repo = storages.repo(storage);
-  if (id === undefined) return pages([folder(parts), ...(children ? (await repo.listSnapshotIds()).map((i) => folder([storage, i])) : [])]);
+  if (id === undefined) {
+    await write([folder(parts)]);
+    if (children) await write((await repo.listSnapshotIds()).map((i) => folder([storage, i])));
+    return;
+  }
   const revisions = await storages.revisionsOf(storage, snapshotIdOf(id));
   if (rev === undefined) {
     if (revisions.length === 0) throw new HttpError(404, `no revisions of '${id}'`);
-    return pages([folder(parts), ...(children ? revisions.map((r) => folder([storage, id, String(r.revision)], new Date(r.startTime))) : [])]);
+    await write([folder(parts)]);
+    if (children) await write(revisions.map((r) => folder([storage, id, String(r.revision)], new Date(r.startTime))));
+    return;
   }
-  const revision = integerOf(rev, 'revision');
-  return storages.withRevision(storage, id, revision, async (o) => {
+  await storages.withRevision(storage, id, integerOf(rev, 'revision'), async (o) => {
     const e = o.index.entry(inside.join('/'));
     if (!e || !shown(e)) throw new HttpError(404, 'no such file or folder in this revision');
-    const self = resourceOf(parts, e);
-    if (!children || e.type !== 'dir') return pages([self]);
+    await write([resourceOf(parts, e)]);
+    if (!children || e.type !== 'dir') return;
     const prefix = [storage, id, rev];
-    // read now, while the revision is held: a page of the index at a time
-    const all: Resource[][] = [[self]];
     for (let offset = 0; ; offset += LISTING_PAGE) {
       const { entries } = o.index.children(e.path, offset, LISTING_PAGE);
-      all.push(entries.filter(shown).map((c) => resourceOf([...prefix, ...c.path.split('/')], c)));
+      await write(entries.filter(shown).map((c) => resourceOf([...prefix, ...c.path.split('/')], c)));
       if (entries.length < LISTING_PAGE) break;
     }
-    return pages(...all);
   });
 }
 
@@ -107,10 +119,6 @@ const shown = (e: IndexedEntry) => e.type === 'file' || e.type === 'dir';
 function resourceOf(parts: string[], e: IndexedEntry): Resource {
   const modified = new Date(e.mtimeS * 1000);
   return e.type === 'dir' ? { parts, collection: true, modified } : { parts, collection: false, size: e.size, modified, etag: etagOf(e) };
-}
-
-async function* pages(...lists: Resource[][]): AsyncGenerator<Resource[]> {
-  for (const list of lists) yield list;
 }
 
 function snapshotIdOf(id: string): string {

@@ -16,7 +16,9 @@ import { tempDir } from './tmp.js';
 
 // Tests are hermetic: settings in the environment (a password, threads, a cache folder) must not
 // leak in from the shell that runs them.
-for (const key of Object.keys(process.env)) if (key.startsWith('DBK_')) delete process.env[key];
+// Only the variables naming the test servers' programs stay.
+const TOOL_PATHS = /^DBK_TEST_(SSHD|MOTO|RCLONE|CHROMIUM)$/;
+for (const key of Object.keys(process.env)) if (key.startsWith('DBK_') && !TOOL_PATHS.test(key)) delete process.env[key];
 
 export const KiB = 1024;
 export const PASSWORD = 'correct horse battery staple';
