@@ -1,7 +1,7 @@
 // "Restore selected…": asks for the target folder (inside the repository folder, as the server
 // restores nowhere else), starts a restore job and goes to Jobs.
 
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { startJob } from './api';
 import { showError } from './errors';
 import { navigate } from './router';
@@ -23,7 +23,8 @@ export function RestoreDialog({ storage, id, revision, paths, repository, onClos
   const [overwrite, setOverwrite] = useState(false);
   const [busy, setBusy] = useState(false);
 
-  useEffect(() => {
+  // open (and focus the target field) before the first paint, so no keystroke lands elsewhere
+  useLayoutEffect(() => {
     dialog.current?.showModal();
   }, []);
 
