@@ -188,12 +188,21 @@ describe.skipIf(unavailable)('the web console in chromium', () => {
     await page.click('[data-testid="entry-notes.txt"] input[type="checkbox"]');
     expect(await text('[data-testid="restore-open"]')).toBe('Restore 1 selected…');
     await page.click('[data-testid="restore-open"]');
-    await page.type('[data-testid="restore-target"]', 'restored/r1');
+    await page.type('dialog[open] [data-testid="restore-target"]', 'restored/r1');
     await page.click('[data-testid="restore-start"]');
     const row = '[data-testid="jobs"] > li:first-child[data-testid="job-restore"]';
     await page.waitForSelector(`${row}[data-state="done"]`, { timeout: 45_000 });
+    expect(await text(`${row} [data-testid="job-summary"]`)).toMatch(/^restored 1 files .* into restored\/r1;/);
     expect(fs.readFileSync(path.join(repo.repoDir, 'restored/r1/docs/notes.txt'), 'utf8')).toBe('first notes\n');
     expect(fs.existsSync(path.join(repo.repoDir, 'restored/r1/docs/guide'))).toBe(false);
+  });
+
+  it("lists the logs and shows one (the prune's)", async () => {
+    await go('#/logs');
+    const link = await page.waitForSelector('[data-testid^="log-prune-"]');
+    await link!.click();
+    expect(await (await page.waitForSelector('[data-testid="log-text"]'))!.evaluate((e) => e.textContent)).toMatch(/dry run/);
+    // nothing went wrong on the way: no script error, no failed request, no error bar
     expect(pageErrors).toEqual([]);
     expect(await page.$('[data-testid="error-bar"]')).toBeNull();
   });
