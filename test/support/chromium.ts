@@ -9,7 +9,7 @@ export const CHROMIUM_PATH = process.env.DBK_TEST_CHROMIUM ?? '/usr/bin/chromium
 
 /**
  * Where a browser test writes its screenshots, if told: read when this module loads, because
- * test/support/engine.ts clears every DBK_ variable from the environment when it loads.
+ * test/support/engine.ts clears the DBK_ variables (all but the test tools' paths) when it loads.
  */
 export const SCREENSHOTS_DIR = process.env.DBK_SCREENSHOTS;
 
