@@ -4,9 +4,7 @@
 set -euo pipefail
 missing() { ! command -v cc >/dev/null || ! command -v make >/dev/null || ! command -v python3 >/dev/null; }
 missing || exit 0
-sudo=()
-[ "$(id -u)" -eq 0 ] || sudo=(sudo)
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends build-essential python3 >/dev/null
+# shellcheck source=.ci/apt.sh
+. "$(dirname "$0")/apt.sh"
+apt_install build-essential python3
 if missing; then echo "install-build-tools: a compiler, make or python3 is still missing after installing them" >&2; exit 1; fi

@@ -4,9 +4,7 @@
 # Does nothing when openssl is present.
 set -euo pipefail
 command -v openssl >/dev/null && exit 0
-sudo=()
-[ "$(id -u)" -eq 0 ] || sudo=(sudo)
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends openssl >/dev/null
+# shellcheck source=.ci/apt.sh
+. "$(dirname "$0")/apt.sh"
+apt_install openssl
 command -v openssl >/dev/null || { echo "install-openssl: openssl still missing after installing it" >&2; exit 1; }

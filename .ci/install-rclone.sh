@@ -3,9 +3,7 @@
 # revision from `dbk serve`'s /dav/. Does nothing when it is present.
 set -euo pipefail
 command -v rclone >/dev/null && exit 0
-sudo=()
-[ "$(id -u)" -eq 0 ] || sudo=(sudo)
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends rclone >/dev/null
+# shellcheck source=.ci/apt.sh
+. "$(dirname "$0")/apt.sh"
+apt_install rclone
 command -v rclone >/dev/null || { echo "install-rclone: rclone still missing after installing it" >&2; exit 1; }

@@ -1,127 +1,22 @@
-// The shapes of what the server's JSON API returns (src/serve/).
+// The shapes of what the server's JSON API returns: defined once, beside the server.
 
-export interface Session {
-  csrf: string;
-  repository: string;
-  version: string;
-  storages: { name: string; url: string }[];
-}
-
-export interface RevisionStats {
-  revision: number;
-  startTime: number;
-  endTime: number;
-  tag: string;
-  files: number;
-  fileBytes: number;
-  chunks: number;
-  bytes: number;
-  uniqueChunks: number;
-  uniqueBytes: number;
-  newChunks: number;
-  newBytes: number;
-}
-
-export interface IdOverview {
-  id: string;
-  revisionCount: number;
-  lastBackup: number | null;
-  storedBytes: number;
-  revisions: RevisionStats[];
-}
-
-export interface OverviewReady {
-  state: 'ready';
-  storage: string;
-  computedAt: number;
-  ids: IdOverview[];
-}
-
-export interface OverviewComputing {
-  state: 'computing';
-  phase: string;
-  done: number;
-  total?: number;
-}
-
-export type Overview = OverviewReady | OverviewComputing;
-
-export interface Revision {
-  revision: number;
-  startTime: number;
-  endTime: number;
-  tag: string;
-  files: number;
-  fileBytes: number;
-}
-
-export interface DiffItem {
-  change: 'added' | 'removed' | 'changed';
-  path: string;
-  type: string;
-  sizeBefore?: number;
-  sizeAfter?: number;
-}
-
-export interface Diff {
-  items: DiffItem[];
-  truncated: boolean;
-}
-
-export type EntryType = 'file' | 'dir' | 'symlink' | 'fifo' | 'chardev' | 'blockdev';
-
-export interface Entry {
-  name: string;
-  path: string;
-  type: EntryType;
-  size: number;
-  mode: number;
-  mtime: number;
-  uid: number;
-  gid: number;
-  user?: string;
-  group?: string;
-  target?: string;
-}
-
-export interface TreePage {
-  path: string;
-  total: number;
-  entries: Entry[];
-}
-
-export type JobKind = 'backup' | 'check' | 'prune' | 'restore';
-export type JobState = 'running' | 'done' | 'failed' | 'cancelled';
-
-export interface JobProgress {
-  done: number;
-  total?: number;
-  unit: 'files' | 'bytes' | 'chunks' | 'revisions' | 'steps';
-  phase?: string;
-}
-
-export interface Job {
-  id: string;
-  kind: JobKind;
-  storage: string;
-  state: JobState;
-  startedAt: number;
-  endedAt?: number;
-  progress?: JobProgress;
-  summary?: string;
-  // biome-ignore lint/suspicious/noExplicitAny: each kind of job has its own result
-  result?: any;
-  error?: string;
-}
-
-export type JobRequest =
-  | { kind: 'backup'; storage: string }
-  | { kind: 'check'; storage: string; chunks?: boolean; files?: boolean }
-  | { kind: 'prune'; storage: string; keep?: string[]; exhaustive?: boolean; dryRun: boolean }
-  | { kind: 'restore'; storage: string; id: string; revision: number; paths: string[]; target: string; overwrite?: boolean };
-
-export interface LogFile {
-  name: string;
-  size: number;
-  mtime: number;
-}
+export type {
+  Diff,
+  DiffItem,
+  Entry,
+  EntryType,
+  IdOverview,
+  Job,
+  JobKind,
+  JobProgress,
+  JobRequest,
+  JobState,
+  LogFile,
+  Overview,
+  OverviewComputing,
+  OverviewReady,
+  Revision,
+  RevisionStats,
+  Session,
+  TreePage,
+} from '../../src/serve/wire.js';

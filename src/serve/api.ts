@@ -17,26 +17,12 @@ import type { Jobs } from './jobs.js';
 import { Overviews } from './overview.js';
 import { streamJobEvents } from './server-events.js';
 import type { ServedStorages } from './storages.js';
+import type { Diff, DiffItem, Entry, LogFile, Revision as RevisionView, Session, TreePage } from './wire.js';
 
 const TREE_PAGE = 1000;
 const TREE_PAGE_MAX = 10_000;
 const DIFF_ITEMS = 5000;
 const LOG_NAME = /^[\w.-]+\.log$/;
-
-export interface EntryView {
-  name: string;
-  path: string;
-  type: FileEntry['type'];
-  size: number;
-  mode: number;
-  /** milliseconds since the epoch */
-  mtime: number;
-  uid: number;
-  gid: number;
-  user?: string;
-  group?: string;
-  target?: string;
-}
 
 export class Api {
   private readonly overviews: Overviews;
@@ -64,7 +50,7 @@ export class Api {
     }
     switch (route) {
       case 'session':
-        return sendJson(res, 200, { csrf: this.access.csrf, repository: this.storages.repoDir, version: this.version, storages: this.storages.list });
+        return sendJson(res, 200, { csrf: this.access.csrf, repository: this.storages.repoDir, version: this.version, storages: this.storages.list } satisfies Session);
       case 'overview': {
         const o = this.overviews.get(this.storageOf(url), url.searchParams.get('refresh') === '1');
         return sendJson(res, o.state === 'ready' ? 200 : 202, o);
@@ -108,7 +94,7 @@ export class Api {
 
   private async diff(res: ServerResponse, url: URL): Promise<void> {
     const storage = this.storageOf(url);
-    const items: unknown[] = [];
+    const items: DiffItem[] = [];
     let truncated = false;
     const from = integerOf(required(url, 'from'), 'from');
     const to = integerOf(required(url, 'to'), 'to');
@@ -120,7 +106,7 @@ export class Api {
       const e = d.after ?? d.before!;
       items.push({ change: d.change, path: d.path, type: e.type, ...(d.before ? { sizeBefore: d.before.size } : {}), ...(d.after ? { sizeAfter: d.after.size } : {}) });
     }
-    sendJson(res, 200, { items, truncated });
+    sendJson(res, 200, { items, truncated } satisfies Diff);
   }
 
   private tree(res: ServerResponse, url: URL): Promise<void> {
@@ -129,7 +115,7 @@ export class Api {
     return this.withEntry(url, async (o, folder) => {
       if (folder.type !== 'dir') throw new HttpError(400, `${folder.path} is not a folder`);
       const { total, entries } = o.index.children(folder.path, offset, limit);
-      sendJson(res, 200, { path: folder.path, total, entries: entries.map(entryView) });
+      sendJson(res, 200, { path: folder.path, total, entries: entries.map(entryView) } satisfies TreePage);
     });
   }
 
@@ -156,7 +142,7 @@ export class Api {
     return path.join(this.storages.repoDir, DBK_DIR, 'logs');
   }
 
-  private logList(): { name: string; size: number; mtime: number }[] {
+  private logList(): LogFile[] {
     const names = fs.existsSync(this.logsDir()) ? fs.readdirSync(this.logsDir()).filter((n) => LOG_NAME.test(n)) : [];
     return names
       .map((name) => {
@@ -176,12 +162,12 @@ export class Api {
   }
 }
 
-function revisionView(r: Revision) {
+function revisionView(r: Revision): RevisionView {
   return { revision: r.revision, startTime: r.startTime, endTime: r.endTime, tag: r.tag, files: r.fileCount, fileBytes: r.fileBytes };
 }
 
-export function entryView(e: FileEntry & { name?: string }): EntryView {
-  const v: EntryView = {
+export function entryView(e: FileEntry & { name?: string }): Entry {
+  const v: Entry = {
     name: e.name ?? path.posix.basename(e.path),
     path: e.path,
     type: e.type,

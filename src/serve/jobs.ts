@@ -13,35 +13,12 @@ import type { Logger } from '../log.js';
 import { parseKeepPolicy } from '../prune/retention.js';
 import { HttpError, integerOf, revisionPathOf } from './http.js';
 import type { ServedStorages } from './storages.js';
+import type { Job, JobKind, JobProgress } from './wire.js';
 
-export type JobKind = 'backup' | 'check' | 'prune' | 'restore';
-export type JobState = 'running' | 'done' | 'failed' | 'cancelled';
+export type JobEvent = { type: 'progress' | 'end'; job: Job } | { type: 'log'; line: string };
 
-export interface JobProgress {
-  done: number;
-  total?: number;
-  unit: 'files' | 'bytes' | 'chunks' | 'revisions' | 'steps';
-  phase?: string;
-}
-
-export interface JobView {
-  id: string;
-  kind: JobKind;
-  storage: string;
-  state: JobState;
-  startedAt: number;
-  endedAt?: number;
-  progress?: JobProgress;
-  /** the outcome in a sentence or two */
-  summary?: string;
-  result?: unknown;
-  error?: string;
-}
-
-export type JobEvent = { type: 'progress' | 'end'; job: JobView } | { type: 'log'; line: string };
-
-interface Job {
-  view: JobView;
+interface RunningJob {
+  view: Job;
   abort: AbortController;
   listeners: Set<(e: JobEvent) => void>;
   lastProgressEvent: number;
@@ -67,7 +44,7 @@ const PLAN_LINES = 2000;
 const LISTED = 200;
 
 export class Jobs {
-  private readonly jobs = new Map<string, Job>();
+  private readonly jobs = new Map<string, RunningJob>();
 
   constructor(
     private readonly storages: ServedStorages,
@@ -75,29 +52,29 @@ export class Jobs {
   ) {}
 
   /** Starts a job from a request body; a storage already running one answers 409. */
-  start(body: Record<string, unknown>): JobView {
+  start(body: Record<string, unknown>): Job {
     const storage = typeof body.storage === 'string' ? body.storage : (this.storages.list[0]?.name ?? '');
     this.storages.repo(storage); // NOT_FOUND for a storage that is not here
     const kind = body.kind as JobKind;
     const runner = runnerFor(kind, body);
     const busy = [...this.jobs.values()].find((j) => j.view.storage === storage && j.view.state === 'running');
     if (busy) throw new HttpError(409, `a ${busy.view.kind} job is running on storage '${storage}'; one job at a time per storage`);
-    const job: Job = { view: { id: randomUUID(), kind, storage, state: 'running', startedAt: Date.now() }, abort: new AbortController(), listeners: new Set(), lastProgressEvent: 0 };
+    const job: RunningJob = { view: { id: randomUUID(), kind, storage, state: 'running', startedAt: Date.now() }, abort: new AbortController(), listeners: new Set(), lastProgressEvent: 0 };
     this.jobs.set(job.view.id, job);
     this.forgetOld();
     job.ended = this.run(job, runner);
     return { ...job.view };
   }
 
-  list(): JobView[] {
+  list(): Job[] {
     return [...this.jobs.values()].map((j) => ({ ...j.view })).reverse();
   }
 
-  get(id: string): JobView {
+  get(id: string): Job {
     return { ...this.job(id).view };
   }
 
-  cancel(id: string): JobView {
+  cancel(id: string): Job {
     const job = this.job(id);
     if (job.view.state === 'running') job.abort.abort(new Error('cancelled from the console'));
     return { ...job.view };
@@ -121,7 +98,7 @@ export class Jobs {
     await Promise.all(running.map((j) => j.ended));
   }
 
-  private async run(job: Job, runner: Runner): Promise<void> {
+  private async run(job: RunningJob, runner: Runner): Promise<void> {
     const emit = (e: JobEvent) => {
       for (const l of job.listeners) l(e);
     };
@@ -151,7 +128,7 @@ export class Jobs {
     job.listeners.clear();
   }
 
-  private job(id: string): Job {
+  private job(id: string): RunningJob {
     const job = this.jobs.get(id);
     if (!job) throw new HttpError(404, `no job ${id}`);
     return job;

@@ -6,34 +6,7 @@
 import { type CheckProgress, check } from '../commands/check.js';
 import { HttpError } from './http.js';
 import type { ServedStorages } from './storages.js';
-
-export interface OverviewRevision {
-  revision: number;
-  startTime: number;
-  endTime: number;
-  tag: string;
-  files: number;
-  fileBytes: number;
-  chunks: number;
-  bytes: number;
-  uniqueChunks: number;
-  uniqueBytes: number;
-  newChunks: number;
-  newBytes: number;
-}
-
-export interface OverviewId {
-  id: string;
-  revisionCount: number;
-  lastBackup: number | null;
-  /** the stored bytes of the chunks the id's revisions reference */
-  storedBytes: number;
-  revisions: OverviewRevision[];
-}
-
-export type Overview =
-  | { state: 'ready'; storage: string; computedAt: number; ok: boolean; findings: number; ids: OverviewId[] }
-  | ({ state: 'computing' } & Omit<CheckProgress, 'phase'> & { phase: string });
+import type { IdOverview, Overview } from './wire.js';
 
 interface Computation {
   progress: CheckProgress | undefined;
@@ -68,7 +41,7 @@ export class Overviews {
   private async compute(storage: string, c: Computation): Promise<void> {
     const r = await check({ ...this.storages.openOptions(storage), stats: true, fromCache: true, onProgress: (p) => (c.progress = p) });
     const ids = (r.stats ?? []).map(
-      (s): OverviewId => ({
+      (s): IdOverview => ({
         id: s.snapshotId,
         revisionCount: s.revisions.length,
         lastBackup: s.revisions.reduce<number | null>((last, x) => Math.max(last ?? 0, x.endTime), null),
