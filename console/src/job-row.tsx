@@ -35,7 +35,7 @@ export function JobRow({ job, log, showStorage, onChange }: Props) {
       <div class="job-head">
         <span class="job-kind">
           {kindNames[job.kind] ?? job.kind}
-          {job.kind === 'prune' && job.result?.dryRun === true && <span class="muted"> (dry run)</span>}
+          {job.request.kind === 'prune' && job.request.dryRun && <span class="muted"> (dry run)</span>}
         </span>
         {showStorage && <span class="muted">on {job.storage}</span>}
         <span class={`badge state-${job.state}`} data-testid="job-state">

@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { type BackupResult, backup } from '../commands/backup.js';
 import { ExitCode } from '../errors.js';
 import { displayName } from '../format/names.js';
-import { finishWith, formatBytes, printJson, progressLine } from './context.js';
+import { formatBytes } from '../human-size.js';
+import { finishWith, printJson, progressLine } from './context.js';
 import { type OpenFlags, openOptions, withOpenFlags } from './open-flags.js';
 
 interface Flags extends OpenFlags {

@@ -5,6 +5,7 @@ import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { DbkError, ExitCode, usage } from '../errors.js';
 import { bytesOfName, displayName } from '../format/names.js';
+import { formatBytes } from '../human-size.js';
 import type { Logger } from '../log.js';
 import { findRepository } from '../storage/preferences.js';
 
@@ -150,18 +151,6 @@ function jsonValue(this: Record<string, unknown>, key: string, v: unknown): unkn
     if (typeof name === 'string' && !name.isWellFormed()) exact[`${field}Base64`] = bytesOfName(name).toString('base64');
   }
   return Object.keys(exact).length > 0 ? { ...o, ...exact } : v;
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['K', 'M', 'G', 'T'];
-  let v = n / 1024;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}iB`;
 }
 
 /** A progress line on a terminal (files, bytes, speed, ETA); nothing in a pipe or with --json. */

@@ -2,7 +2,8 @@
 
 import type { Command } from 'commander';
 import { type CopyResult, copy } from '../commands/copy.js';
-import { collectRevisions, formatBytes, printJson } from './context.js';
+import { formatBytes } from '../human-size.js';
+import { collectRevisions, printJson } from './context.js';
 import { type OpenFlags, openOptions } from './open-flags.js';
 import { phaseProgress } from './phase-progress.js';
 

@@ -3,8 +3,9 @@
 import type { Command } from 'commander';
 import { info, type StorageInfo } from '../commands/info.js';
 import type { ChunkSizes } from '../format/config.js';
+import { formatBytes } from '../human-size.js';
 import { findRepository, readPreferences } from '../storage/preferences.js';
-import { formatBytes, globalFlags, printJson, stderrLogger, terminalPrompt } from './context.js';
+import { globalFlags, printJson, stderrLogger, terminalPrompt } from './context.js';
 
 interface Flags {
   storageName?: string;

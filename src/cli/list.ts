@@ -7,7 +7,8 @@ import { history } from '../commands/history.js';
 import { listStream, type StreamedRevision } from '../commands/list.js';
 import { type EntryType, type FileEntry, mtimeMsOf } from '../format/file-list.js';
 import { displayName } from '../format/names.js';
-import { collectRevisions, formatBytes, jsonLine, parseInteger, printJson, printJsonArray, writeOut } from './context.js';
+import { formatBytes } from '../human-size.js';
+import { collectRevisions, jsonLine, parseInteger, printJson, printJsonArray, writeOut } from './context.js';
 import { type OpenFlags, openOptions, withOpenFlags } from './open-flags.js';
 
 const when = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');

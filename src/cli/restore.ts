@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { type RestoreResult, restore } from '../commands/restore.js';
 import { ExitCode } from '../errors.js';
 import { displayName } from '../format/names.js';
-import { finishWith, formatBytes, parseInteger, printJson, progressLine } from './context.js';
+import { formatBytes } from '../human-size.js';
+import { finishWith, parseInteger, printJson, progressLine } from './context.js';
 import { type OpenFlags, openOptions, withOpenFlags } from './open-flags.js';
 
 interface Flags extends OpenFlags {

@@ -9,11 +9,12 @@ import { type BackupResult, backup } from '../commands/backup.js';
 import { type CheckResult, check } from '../commands/check.js';
 import { describePlan, type PruneResult, prune } from '../commands/prune.js';
 import { type RestoreResult, restore } from '../commands/restore.js';
+import { formatBytes } from '../human-size.js';
 import type { Logger } from '../log.js';
 import { parseKeepPolicy } from '../prune/retention.js';
 import { HttpError, integerOf, revisionPathOf } from './http.js';
 import type { ServedStorages } from './storages.js';
-import type { Job, JobKind, JobProgress } from './wire.js';
+import type { Job, JobKind, JobProgress, JobRequest } from './wire.js';
 
 export type JobEvent = { type: 'progress' | 'end'; job: Job } | { type: 'log'; line: string };
 
@@ -59,7 +60,9 @@ export class Jobs {
     const runner = runnerFor(kind, body);
     const busy = [...this.jobs.values()].find((j) => j.view.storage === storage && j.view.state === 'running');
     if (busy) throw new HttpError(409, `a ${busy.view.kind} job is running on storage '${storage}'; one job at a time per storage`);
-    const job: RunningJob = { view: { id: randomUUID(), kind, storage, state: 'running', startedAt: Date.now() }, abort: new AbortController(), listeners: new Set(), lastProgressEvent: 0 };
+    const request = { ...body, kind, storage } as JobRequest;
+    const view: Job = { id: randomUUID(), kind, storage, request, state: 'running', startedAt: Date.now() };
+    const job: RunningJob = { view, abort: new AbortController(), listeners: new Set(), lastProgressEvent: 0 };
     this.jobs.set(job.view.id, job);
     this.forgetOld();
     job.ended = this.run(job, runner);
@@ -164,7 +167,7 @@ async function runBackup(c: RunContext): Promise<Outcome> {
   });
   const problems = r.problems.length ? `; ${r.problems.length} not backed up` : '';
   return {
-    summary: `revision ${r.revision} of '${r.snapshotId}' saved: ${r.files} files, ${r.bytes} bytes; ${r.readFiles} files read${problems}`,
+    summary: `revision ${r.revision} of '${r.snapshotId}' saved: ${r.files} files, ${formatBytes(r.bytes)}; ${r.readFiles} files read${problems}`,
     result: { ...r, problems: r.problems.slice(0, LISTED), skipped: r.skipped.slice(0, LISTED) },
   };
 }
@@ -219,7 +222,7 @@ function restoreRunner(body: Record<string, unknown>): Runner {
     });
     const trouble = r.broken.length + r.failed.length;
     return {
-      summary: `restored ${r.restoredFiles} files (${r.restoredBytes} bytes) from revision ${r.revision} into ${into === '' ? 'the repository folder' : into}; ${r.unchangedFiles} already up to date${trouble ? `; ${trouble} problems` : ''}`,
+      summary: `restored ${r.restoredFiles} files (${formatBytes(r.restoredBytes)}) from revision ${r.revision} into ${into === '' ? 'the repository folder' : into}; ${r.unchangedFiles} already up to date${trouble ? `; ${trouble} problems` : ''}`,
       result: { ...r, keptFiles: r.keptFiles.slice(0, LISTED), deletedFiles: r.deletedFiles.slice(0, LISTED), failed: r.failed.slice(0, LISTED) },
     };
   };

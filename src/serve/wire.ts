@@ -104,6 +104,8 @@ export interface Job {
   id: string;
   kind: JobKind;
   storage: string;
+  /** what it was started with */
+  request: JobRequest;
   state: JobState;
   startedAt: number;
   endedAt?: number;
