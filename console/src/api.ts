@@ -2,6 +2,7 @@
 // the CSRF token from /api/session. A status of 400 or more becomes an ApiError with the server's
 // one-line message.
 
+import { percentEncodeName } from '../../src/serve/url-names.js';
 import type { Diff, Job, JobRequest, LogFile, Overview, Revision, Session, TreePage } from './types';
 
 export class ApiError extends Error {
@@ -17,12 +18,10 @@ let csrf = '';
 
 type Params = Record<string, string | number | boolean | undefined>;
 
-/** `/api/x?a=1&b=2`, leaving out undefined values */
+/** `/api/x?a=1&b=2`, leaving out undefined values; names go as their bytes (a path may hold bytes that are not UTF-8) */
 export function apiUrl(path: string, params: Params = {}): string {
-  const query = new URLSearchParams();
-  for (const [key, value] of Object.entries(params)) if (value !== undefined) query.set(key, String(value));
-  const text = query.toString();
-  return text ? `${path}?${text}` : path;
+  const pairs = Object.entries(params).flatMap(([key, value]) => (value === undefined ? [] : [`${key}=${percentEncodeName(String(value))}`]));
+  return pairs.length > 0 ? `${path}?${pairs.join('&')}` : path;
 }
 
 async function failure(response: Response): Promise<ApiError> {

@@ -17,6 +17,8 @@ const DEFAULT_CACHE_BYTES = 64 << 20;
 /** Decoded chunks by hash, the least recently used dropped first; a chunk being read is read once. */
 export class ChunkCache {
   private readonly chunks = new Map<string, Promise<Buffer>>();
+  /** the length of each chunk that has arrived; one still being read is not counted yet */
+  private readonly lengths = new Map<string, number>();
   private bytes = 0;
 
   constructor(private readonly maxBytes = DEFAULT_CACHE_BYTES) {}
@@ -32,19 +34,21 @@ export class ChunkCache {
     chunk = repo.readChunk(hash);
     this.chunks.set(key, chunk);
     chunk.then(
-      (b) => this.account(key, chunk!, b.length),
+      (b) => this.arrived(key, chunk!, b.length),
       () => this.chunks.get(key) === chunk && this.chunks.delete(key),
     );
     return chunk;
   }
 
-  private account(key: string, chunk: Promise<Buffer>, length: number): void {
-    if (this.chunks.get(key) !== chunk) return;
+  private arrived(key: string, chunk: Promise<Buffer>, length: number): void {
+    if (this.chunks.get(key) !== chunk) return; // dropped while it was read
+    this.lengths.set(key, length);
     this.bytes += length;
-    for (const [k, p] of this.chunks) {
+    for (const k of this.chunks.keys()) {
       if (this.bytes <= this.maxBytes || k === key) break;
       this.chunks.delete(k);
-      p.then((b) => (this.bytes -= b.length)).catch(() => {});
+      this.bytes -= this.lengths.get(k) ?? 0;
+      this.lengths.delete(k);
     }
   }
 }

@@ -5,6 +5,7 @@
 // revision's size. The file is built under a temporary name and renamed into place, so an
 // interrupted build leaves nothing that looks finished; the newest few are kept.
 
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
@@ -15,7 +16,7 @@ import type { Repository } from '../storage/repository.js';
 import { RevisionPathCheck } from '../tree/safe-path.js';
 
 /** Bumped when the table changes: an index of another version is built again. */
-const INDEX_VERSION = 2;
+const INDEX_VERSION = 3;
 const KEEP_INDEXES = 8;
 const INSERT_BATCH = 20_000;
 const INSIDE_PAGE = 1000;
@@ -24,10 +25,10 @@ const SCHEMA = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE entries (
   pos INTEGER PRIMARY KEY,  -- the entry's place in the file list
-  parent TEXT NOT NULL,     -- '' at the top
-  name TEXT NOT NULL,
+  parent BLOB NOT NULL,     -- '' at the top; names as UTF-16 code units (text() below)
+  name BLOB NOT NULL,
   type INTEGER NOT NULL, mode INTEGER NOT NULL, mtime_s INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-  size INTEGER NOT NULL, uid INTEGER NOT NULL, gid INTEGER NOT NULL, user TEXT, grp TEXT, target TEXT, rdev INTEGER,
+  size INTEGER NOT NULL, uid INTEGER NOT NULL, gid INTEGER NOT NULL, user BLOB, grp BLOB, target BLOB, rdev INTEGER,
   start_chunk INTEGER, start_offset INTEGER, end_chunk INTEGER, end_offset INTEGER, hash BLOB, link_of INTEGER,
   last INTEGER              -- folders: the place of the last entry inside them
 );
@@ -36,10 +37,17 @@ CREATE INDEX entries_by_parent ON entries (parent); -- its rows end in pos: a fo
 
 const TYPES: EntryType[] = ['file', 'dir', 'symlink', 'fifo', 'chardev', 'blockdev'];
 
+/**
+ * Names go in as their UTF-16 code units, not as SQLite TEXT: a name whose bytes are not UTF-8 is
+ * a string with lone surrogates (format/names.ts), which TEXT would turn into U+FFFD.
+ */
+const blob = (s: string) => Buffer.from(s, 'utf16le');
+const text = (b: Buffer) => b.toString('utf16le');
+
 interface Row {
   pos: number;
-  parent: string;
-  name: string;
+  parent: Buffer;
+  name: Buffer;
   type: number;
   mode: number;
   mtime_s: number;
@@ -47,9 +55,9 @@ interface Row {
   size: number;
   uid: number;
   gid: number;
-  user: string | null;
-  grp: string | null;
-  target: string | null;
+  user: Buffer | null;
+  grp: Buffer | null;
+  target: Buffer | null;
   rdev: number | null;
   start_chunk: number | null;
   start_offset: number | null;
@@ -78,9 +86,9 @@ const splitPath = (p: string) => {
 const identityOf = (r: Revision) => `${r.snapshotId}\n${r.revision}\n${r.startTime}\n${r.sequences.files.join(',')}`;
 
 export class RevisionIndex {
-  private readonly byPath: Database.Statement<[string, string], Row>;
-  private readonly byParent: Database.Statement<[string, number, number], Row>;
-  private readonly countOf: Database.Statement<[string], { n: number }>;
+  private readonly byPath: Database.Statement<[Buffer, Buffer], Row>;
+  private readonly byParent: Database.Statement<[Buffer, number, number], Row>;
+  private readonly countOf: Database.Statement<[Buffer], { n: number }>;
   private readonly range: Database.Statement<[number, number, number], Row>;
 
   private constructor(
@@ -101,15 +109,13 @@ export class RevisionIndex {
     const file = path.join(dir, `${r.snapshotId}.${r.revision}.sqlite`);
     const existing = RevisionIndex.tryOpen(file, r);
     if (existing) return existing;
-    fs.mkdirSync(dir, { recursive: true });
-    const partial = `${file}.${process.pid}.partial`;
-    try {
-      await build(repo, r, partial, onProgress);
-      fs.renameSync(partial, file);
-    } finally {
-      fs.rmSync(partial, { force: true });
+    // one build of a file at a time in this process; others wait for it
+    let building = builds.get(file);
+    if (!building) {
+      building = buildInto(repo, r, dir, file, onProgress).finally(() => builds.delete(file));
+      builds.set(file, building);
     }
-    forgetOldest(dir, file);
+    await building;
     const built = RevisionIndex.tryOpen(file, r);
     if (!built) throw new DbkError('CORRUPT', `the browse index ${file} could not be read back`);
     return built;
@@ -119,14 +125,14 @@ export class RevisionIndex {
   entry(p: string): IndexedEntry | undefined {
     if (p === '') return { path: '', name: '', type: 'dir', mode: 0o755, mtimeS: Math.floor(this.revision.startTime / 1000), mtimeNs: 0, size: 0, uid: 0, gid: 0 };
     const { parent, name } = splitPath(p);
-    const row = this.byPath.get(parent, name);
+    const row = this.byPath.get(blob(parent), blob(name));
     return row && entryOf(row);
   }
 
   /** A folder's entries in list order, a page at a time. */
   children(folder: string, offset = 0, limit = -1): { total: number; entries: IndexedEntry[] } {
-    const total = this.countOf.get(folder)!.n;
-    return { total, entries: this.byParent.all(folder, limit, offset).map(entryOf) };
+    const total = this.countOf.get(blob(folder))!.n;
+    return { total, entries: this.byParent.all(blob(folder), limit, offset).map(entryOf) };
   }
 
   /** Everything inside a folder, in list order (a folder's subtree is one run of the list). */
@@ -135,7 +141,7 @@ export class RevisionIndex {
     let last = this.entryCount - 1;
     if (folder !== '') {
       const { parent, name } = splitPath(folder);
-      const row = this.byPath.get(parent, name);
+      const row = this.byPath.get(blob(parent), blob(name));
       if (row?.last === null || row?.last === undefined) return;
       first = row.pos + 1;
       last = row.last;
@@ -174,6 +180,39 @@ export class RevisionIndex {
     }
     fs.rmSync(file, { force: true });
     return undefined;
+  }
+}
+
+/** Builds in progress, by file: a second request for the same revision waits for the first. */
+const builds = new Map<string, Promise<void>>();
+
+async function buildInto(repo: Repository, r: Revision, dir: string, file: string, onProgress?: (p: BuildProgress) => void): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  removeAbandonedBuilds(dir);
+  const partial = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.partial`;
+  try {
+    await build(repo, r, partial, onProgress);
+    fs.renameSync(partial, file);
+  } finally {
+    fs.rmSync(partial, { force: true });
+  }
+  forgetOldest(dir, file);
+}
+
+/** Partial files of processes that are gone (a server killed while it built an index). */
+function removeAbandonedBuilds(dir: string): void {
+  for (const name of fs.readdirSync(dir)) {
+    const pid = /\.(\d+)\.[0-9a-f]+\.partial$/.exec(name)?.[1];
+    if (pid !== undefined && !processAlive(Number(pid))) fs.rmSync(path.join(dir, name), { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -239,8 +278,8 @@ function rowOf(pos: number, e: FileEntry): Row {
   const { parent, name } = splitPath(e.path);
   return {
     pos,
-    parent,
-    name,
+    parent: blob(parent),
+    name: blob(name),
     type: TYPES.indexOf(e.type),
     mode: e.mode,
     mtime_s: e.mtimeS,
@@ -248,9 +287,9 @@ function rowOf(pos: number, e: FileEntry): Row {
     size: e.size,
     uid: e.uid,
     gid: e.gid,
-    user: e.user ?? null,
-    grp: e.group ?? null,
-    target: e.target ?? null,
+    user: e.user === undefined ? null : blob(e.user),
+    grp: e.group === undefined ? null : blob(e.group),
+    target: e.target === undefined ? null : blob(e.target),
     rdev: e.rdev ?? null,
     start_chunk: e.range?.startChunk ?? null,
     start_offset: e.range?.startOffset ?? null,
@@ -263,9 +302,11 @@ function rowOf(pos: number, e: FileEntry): Row {
 }
 
 function entryOf(row: Row): IndexedEntry {
+  const parent = text(row.parent);
+  const name = text(row.name);
   const e: IndexedEntry = {
-    path: row.parent === '' ? row.name : `${row.parent}/${row.name}`,
-    name: row.name,
+    path: parent === '' ? name : `${parent}/${name}`,
+    name,
     type: TYPES[row.type]!,
     mode: row.mode,
     mtimeS: row.mtime_s,
@@ -274,9 +315,9 @@ function entryOf(row: Row): IndexedEntry {
     uid: row.uid,
     gid: row.gid,
   };
-  if (row.user !== null) e.user = row.user;
-  if (row.grp !== null) e.group = row.grp;
-  if (row.target !== null) e.target = row.target;
+  if (row.user !== null) e.user = text(row.user);
+  if (row.grp !== null) e.group = text(row.grp);
+  if (row.target !== null) e.target = text(row.target);
   if (row.rdev !== null) e.rdev = row.rdev;
   if (row.start_chunk !== null) e.range = { startChunk: row.start_chunk, startOffset: row.start_offset!, endChunk: row.end_chunk!, endOffset: row.end_offset! };
   if (row.hash !== null) e.hash = row.hash;

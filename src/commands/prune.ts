@@ -95,8 +95,14 @@ async function runPrune(repo: Repository, session: CacheSession, o: PruneOptions
       now,
       running,
     },
-    o.onProgress,
+    (done, total) => {
+      o.signal?.throwIfAborted();
+      o.onProgress?.(done, total);
+    },
   );
+  // the last moment a cancel stops it: from here on it changes the storage, and runs to its end
+  // (a kill is safe at any moment; a cancel waits for a consistent end)
+  o.signal?.throwIfAborted();
   const log = new PruneLog(repo.repoDir, now, o.dryRun ?? false);
   log.writeAll(describePlan(plan, { dryRun: o.dryRun ?? false, eachChunk: true }));
   const result: PruneResult = { plan, dryRun: o.dryRun ?? false, logFile: log.file };

@@ -11,16 +11,20 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-export const TOKEN_COOKIE = 'dbk_token';
 export const CSRF_HEADER = 'x-dbk-csrf';
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
-export const isLoopbackHost = (host: string) => LOOPBACK_HOSTS.has(host) || host.startsWith('127.');
+export const isLoopbackHost = (host: string) => LOOPBACK_HOSTS.has(host.toLowerCase()) || /^127(\.\d{1,3}){3}$/.test(host);
 
 export class Access {
   readonly token = randomBytes(24).toString('base64url');
   readonly csrf = createHmac('sha256', this.token).update('csrf').digest('base64url');
+  /**
+   * A cookie name of this server's own: browsers keep cookies per host, not per port, so two
+   * servers (or one restarted) on 127.0.0.1 must not overwrite each other's.
+   */
+  readonly cookie = `dbk_${createHmac('sha256', this.token).update('cookie').digest('hex').slice(0, 12)}`;
 
   constructor(
     /** the server listens on loopback only: the Host header must name it */
@@ -36,17 +40,16 @@ export class Access {
     return isLoopbackHost(name);
   }
 
-  /** The token from the cookie, a Bearer header or a Basic password. */
+  /** The token in this server's cookie, a Bearer header or a Basic password: any one that matches will do. */
   authenticated(req: IncomingMessage): boolean {
-    const given = cookieToken(req) ?? headerToken(req);
-    return given !== undefined && sameSecret(given, this.token);
+    return [cookieValue(req, this.cookie), headerToken(req)].some((given) => given !== undefined && sameSecret(given, this.token));
   }
 
   /** A first visit with ?token=: sets the cookie and sends the browser on to the page without the token in its URL. */
   acceptTokenVisit(url: URL, res: ServerResponse, secure: boolean): boolean {
     const given = url.searchParams.get('token');
     if (given === null || !sameSecret(given, this.token)) return false;
-    const cookie = `${TOKEN_COOKIE}=${this.token}; HttpOnly; SameSite=Strict; Path=/${secure ? '; Secure' : ''}`;
+    const cookie = `${this.cookie}=${this.token}; HttpOnly; SameSite=Strict; Path=/${secure ? '; Secure' : ''}`;
     res.writeHead(303, { 'set-cookie': cookie, location: '/', 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).end();
     return true;
   }
@@ -66,10 +69,10 @@ export class Access {
   }
 }
 
-function cookieToken(req: IncomingMessage): string | undefined {
+function cookieValue(req: IncomingMessage, cookie: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [name, ...value] = part.trim().split('=');
-    if (name === TOKEN_COOKIE) return value.join('=');
+    if (name === cookie) return value.join('=');
   }
   return undefined;
 }

@@ -12,7 +12,7 @@ import type { Revision } from '../format/revision.js';
 import { DBK_DIR } from '../storage/preferences.js';
 import type { Access } from './access.js';
 import { contentDisposition, sendFileContent, tarOfFolder } from './downloads.js';
-import { HttpError, integerOf, readJson, required, revisionPathOf, sendJson } from './http.js';
+import { HttpError, integerOf, queryValue, readJson, required, revisionPathOf, sendJson, snapshotIdOf } from './http.js';
 import type { Jobs } from './jobs.js';
 import { Overviews } from './overview.js';
 import { streamJobEvents } from './server-events.js';
@@ -43,14 +43,14 @@ export class Api {
     if (post && !this.access.csrfAllowed(req)) throw new HttpError(403, 'a change must come from the console itself (CSRF check failed)');
     const job = /^jobs\/([\w-]+)(?:\/(events|cancel))?$/.exec(route);
     if (job) return this.jobRoute(req, res, job[1]!, job[2], post);
-    if (route.startsWith('logs/')) return this.logFile(res, route.slice('logs/'.length));
+    if (route.startsWith('logs/')) return this.logFile(req, res, route.slice('logs/'.length));
     if (post) {
       if (route !== 'jobs') throw new HttpError(404, `no POST route /api/${route}`);
       return sendJson(res, 201, { job: this.jobs.start(await readJson(req)) });
     }
     switch (route) {
       case 'session':
-        return sendJson(res, 200, { csrf: this.access.csrf, repository: this.storages.repoDir, version: this.version, storages: this.storages.list } satisfies Session);
+        return sendJson(res, 200, { csrf: this.access.csrf, repository: this.storages.rootDir, version: this.version, storages: this.storages.list } satisfies Session);
       case 'overview': {
         const o = this.overviews.get(this.storageOf(url), url.searchParams.get('refresh') === '1');
         return sendJson(res, o.state === 'ready' ? 200 : 202, o);
@@ -68,7 +68,15 @@ export class Api {
           if (e.type !== 'dir') throw new HttpError(400, `${e.path || 'the top folder'} is not a folder`);
           const name = `${e.path === '' ? `${o.revision.snapshotId}-${o.revision.revision}` : path.posix.basename(e.path)}.tar`;
           res.writeHead(200, { 'content-type': 'application/x-tar', 'content-disposition': contentDisposition(name), 'cache-control': 'no-store' });
-          await pipeline(tarOfFolder(o.index, o.content, e.path), res);
+          if (req.method === 'HEAD') return void res.end();
+          const tar = tarOfFolder(o.index, o.content, e.path);
+          const sent = pipeline(tar.stream, res).catch((err: Error) => err);
+          // the revision stays held while the producer reads it; if it failed, the response is cut
+          // short, so the client never takes a truncated archive for a whole one
+          const failure = await tar.finished;
+          if (failure) res.destroy(failure);
+          const unsent = await sent;
+          if (unsent && !failure) throw unsent;
         });
       case 'jobs':
         return sendJson(res, 200, this.jobs.list());
@@ -84,7 +92,8 @@ export class Api {
   }
 
   private idOf(url: URL, storage: string): string {
-    return url.searchParams.get('id') ?? this.storages.repo(storage).snapshotId;
+    const id = url.searchParams.get('id');
+    return id === null ? this.storages.repo(storage).snapshotId : snapshotIdOf(id);
   }
 
   private revisionsOf(url: URL): Promise<Revision[]> {
@@ -123,7 +132,7 @@ export class Api {
   private withEntry(url: URL, use: (o: Parameters<Parameters<ServedStorages['withRevision']>[3]>[0], e: FileEntry) => Promise<void>): Promise<void> {
     const storage = this.storageOf(url);
     const revision = integerOf(required(url, 'r'), 'r');
-    const p = revisionPathOf(url.searchParams.get('path'));
+    const p = revisionPathOf(queryValue(url, 'path'));
     return this.storages.withRevision(storage, this.idOf(url, storage), revision, async (o) => {
       const e = o.index.entry(p);
       if (!e) throw new HttpError(404, `revision ${revision} has no ${p}`);
@@ -152,12 +161,13 @@ export class Api {
       .sort((a, b) => b.mtime - a.mtime);
   }
 
-  private async logFile(res: ServerResponse, name: string): Promise<void> {
+  private async logFile(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
     if (!LOG_NAME.test(name)) throw new HttpError(400, `not a log name: ${JSON.stringify(name)}`);
     const file = path.join(this.logsDir(), name);
     const st = await fs.promises.stat(file).catch(() => undefined);
     if (!st?.isFile()) throw new HttpError(404, `no log ${name}`);
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': st.size, 'cache-control': 'no-store' });
+    if (req.method === 'HEAD') return void res.end();
     await pipeline(fs.createReadStream(file), res);
   }
 }

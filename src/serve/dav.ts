@@ -9,10 +9,10 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IndexedEntry } from '../browse/revision-index.js';
-import { checkSnapshotId } from '../format/revision.js';
 import { etagOf, sendFileContent } from './downloads.js';
-import { HttpError, integerOf, urlPathParts } from './http.js';
+import { drained, HttpError, integerOf, snapshotIdOf, urlPathParts } from './http.js';
 import type { ServedStorages } from './storages.js';
+import { percentEncodeName } from './url-names.js';
 
 export const DAV_PREFIX = '/dav';
 const LISTING_PAGE = 5000;
@@ -44,17 +44,21 @@ export async function handleDav(req: IncomingMessage, res: ServerResponse, url: 
 }
 
 async function get(req: IncomingMessage, res: ServerResponse, parts: string[], storages: ServedStorages): Promise<void> {
-  if (parts.length < 4) {
-    await visit(parts, storages, false, async () => {}); // 404 for what is not there
-    throw new HttpError(405, 'a folder: list it with PROPFIND');
-  }
+  if (parts.length < 4) return folderProbe(req, res, parts, storages);
   const [storage, id, rev, ...inside] = parts as [string, string, string, ...string[]];
   await storages.withRevision(storage, snapshotIdOf(id), integerOf(rev, 'revision'), async (o) => {
     const e = o.index.entry(inside.join('/'));
     if (!e || !shown(e)) throw new HttpError(404, 'no such file in this revision');
-    if (e.type === 'dir') throw new HttpError(405, 'a folder: list it with PROPFIND');
+    if (e.type === 'dir') return folderProbe(req, res, parts, storages);
     await sendFileContent(req, res, o.content, e, { download: false });
   });
+}
+
+/** HEAD of a folder that exists: 200 (clients probe folders so); GET of one: 405, since a folder is listed with PROPFIND. */
+async function folderProbe(req: IncomingMessage, res: ServerResponse, parts: string[], storages: ServedStorages): Promise<void> {
+  await visit(parts, storages, false, async () => {}); // 404 for what is not there
+  if (req.method !== 'HEAD') throw new HttpError(405, 'a folder: list it with PROPFIND');
+  res.writeHead(200, { 'content-length': 0 }).end();
 }
 
 async function propfind(req: IncomingMessage, res: ServerResponse, parts: string[], storages: ServedStorages): Promise<void> {
@@ -69,7 +73,8 @@ async function propfind(req: IncomingMessage, res: ServerResponse, parts: string
       res.writeHead(207, { 'content-type': 'application/xml; charset=utf-8', 'cache-control': 'no-store' });
       res.write('<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">\n');
     }
-    if (!res.write(page.map(responseXml).join(''))) await new Promise((resolve) => res.once('drain', resolve));
+    if (res.destroyed) throw new Error('the client went away');
+    if (!res.write(page.map(responseXml).join(''))) await drained(res);
   });
   res.end('</D:multistatus>\n');
 }
@@ -121,24 +126,19 @@ function resourceOf(parts: string[], e: IndexedEntry): Resource {
   return e.type === 'dir' ? { parts, collection: true, modified } : { parts, collection: false, size: e.size, modified, etag: etagOf(e) };
 }
 
-function snapshotIdOf(id: string): string {
-  try {
-    return checkSnapshotId(id);
-  } catch {
-    throw new HttpError(404, `no snapshot id ${JSON.stringify(id)}`);
-  }
-}
-
 // XML's five predefined entities, not character references: the `webdav` npm client's parser
 // (fast-xml-parser) decodes only these, and would show a name with ' or an ETag's quotes as `&#39;`.
 const XML_ENTITIES: Record<string, string> = { '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' };
 const escapeXml = (s: string) => s.replace(/[<>&"']/g, (c) => XML_ENTITIES[c]!);
+/** Text XML 1.0 can carry: characters it forbids (a name may hold any byte but '/' and NUL) shown as U+FFFD, a CR kept as a reference. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it replaces
+const xmlText = (s: string) => escapeXml(s.replace(/[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/g, '\uFFFD')).replace(/\r/g, '&#13;');
 
 function responseXml(r: Resource): string {
-  const href = r.parts.length === 0 ? `${DAV_PREFIX}/` : `${DAV_PREFIX}/${r.parts.map(encodeURIComponent).join('/')}${r.collection ? '/' : ''}`;
+  const href = r.parts.length === 0 ? `${DAV_PREFIX}/` : `${DAV_PREFIX}/${r.parts.map((p) => percentEncodeName(p)).join('/')}${r.collection ? '/' : ''}`;
   const name = r.parts.at(-1) ?? '';
   const props = [
-    `<D:displayname>${escapeXml(name)}</D:displayname>`,
+    `<D:displayname>${xmlText(name)}</D:displayname>`,
     r.collection ? '<D:resourcetype><D:collection/></D:resourcetype>' : '<D:resourcetype/>',
     r.modified ? `<D:getlastmodified>${r.modified.toUTCString()}</D:getlastmodified>` : '',
     r.size === undefined ? '' : `<D:getcontentlength>${r.size}</D:getcontentlength><D:getcontenttype>application/octet-stream</D:getcontenttype>`,

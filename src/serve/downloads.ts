@@ -13,7 +13,8 @@ import { type Pack, pack } from 'tar-stream';
 import type { RevisionContent } from '../browse/file-content.js';
 import type { RevisionIndex } from '../browse/revision-index.js';
 import type { FileEntry } from '../format/file-list.js';
-import { HttpError } from './http.js';
+import { drained, HttpError } from './http.js';
+import { percentEncodeName } from './url-names.js';
 
 const EMPTY_SHA256 = createHash('sha256').digest();
 
@@ -25,25 +26,22 @@ export const lastModifiedOf = (e: FileEntry) => new Date(e.mtimeS * 1000).toUTCS
 /** `attachment` with the name in both forms browsers read (RFC 6266). */
 export function contentDisposition(name: string): string {
   const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${percentEncodeName(name)}`;
 }
 
-/** The one range a Range header asks for; undefined for the whole file (no header, or several ranges). */
+/**
+ * The one range a Range header asks for; undefined for the whole file: no header, several ranges,
+ * one that is not valid (its last byte before its first) or an empty file, as RFC 9110 lets a
+ * server ignore them. A valid range that starts past the end is not satisfiable (416).
+ */
 export function requestedRange(header: string | undefined, size: number): { start: number; end: number } | undefined {
-  if (!header) return undefined;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === '' && m[2] === '')) return undefined;
-  let start: number;
-  let end: number;
-  if (m[1] === '') {
-    start = Math.max(0, size - Number(m[2]));
-    end = size;
-  } else {
-    start = Number(m[1]);
-    end = m[2] === '' ? size : Math.min(size, Number(m[2]) + 1);
-  }
-  if (start >= size || end <= start) throw new RangeNotSatisfiable(size);
-  return { start, end };
+  const m = header === undefined ? null : /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '') || size === 0) return undefined;
+  if (m[1] === '') return { start: Math.max(0, size - Number(m[2])), end: size };
+  const start = Number(m[1]);
+  if (m[2] !== '' && Number(m[2]) < start) return undefined;
+  if (start >= size) throw new RangeNotSatisfiable(size);
+  return { start, end: m[2] === '' ? size : Math.min(size, Number(m[2]) + 1) };
 }
 
 export class RangeNotSatisfiable extends HttpError {
@@ -76,43 +74,58 @@ export async function sendFileContent(req: IncomingMessage, res: ServerResponse,
   await pipeline(Readable.from(content.read(e, start, end), { objectMode: false }), res);
 }
 
-/** Everything inside a folder of a revision as a tar stream, its names starting with the folder's own. */
-export function tarOfFolder(index: RevisionIndex, content: RevisionContent, folder: string): Pack {
+/** A name tar keeps in its 32-byte owner fields; a longer one (or one with NUL) is left out, never let overflow into the next field. */
+const tarOwnerName = (name: string | undefined) => (name !== undefined && !name.includes('\0') && Buffer.byteLength(name) < 32 ? name : undefined);
+
+/**
+ * Everything inside a folder of a revision as a tar stream, its names starting with the folder's
+ * own. `finished` settles once the producer has stopped (the caller holds the revision open until
+ * then), with the error that stopped it, if any: content that fails its check, or a consumer gone.
+ */
+export function tarOfFolder(index: RevisionIndex, content: RevisionContent, folder: string): { stream: Pack; finished: Promise<Error | undefined> } {
   const tar = pack();
   const top = folder === '' ? '' : path.posix.basename(folder);
   const nameOf = (p: string) => {
     const inside = folder === '' ? p : p.slice(folder.length + 1);
     return top === '' ? inside : `${top}/${inside}`;
   };
-  (async () => {
-    const headerOf = (e: FileEntry, name: string) => ({
-      name,
-      mode: e.mode,
-      mtime: new Date(e.mtimeS * 1000),
-      uid: e.uid,
-      gid: e.gid,
-      ...(e.user ? { uname: e.user } : {}),
-      ...(e.group ? { gname: e.group } : {}),
-    });
+  const headerOf = (e: FileEntry, name: string) => {
+    const uname = tarOwnerName(e.user);
+    const gname = tarOwnerName(e.group);
+    return { name, mode: e.mode, mtime: new Date(e.mtimeS * 1000), uid: e.uid, gid: e.gid, ...(uname ? { uname } : {}), ...(gname ? { gname } : {}) };
+  };
+  const finished = (async () => {
     const self = index.entry(folder);
     if (top !== '' && self) tar.entry({ ...headerOf(self, `${top}/`), type: 'directory' });
     for (const e of index.inside(folder)) {
+      if (tar.destroyed) return;
       const header = headerOf(e, nameOf(e.path));
       if (e.type === 'dir') tar.entry({ ...header, name: `${header.name}/`, type: 'directory' });
       else if (e.type === 'symlink') tar.entry({ ...header, type: 'symlink', linkname: e.target ?? '' });
-      else if (e.type === 'file') await writeEntry(tar.entry({ ...header, type: 'file', size: e.size }), content.read(e));
+      else if (e.type === 'file') await writeEntry(tar, tar.entry({ ...header, type: 'file', size: e.size }), content.read(e));
       // fifos and devices have no content to download
     }
     tar.finalize();
-  })().catch((err) => tar.destroy(err));
-  return tar;
+  })().then(
+    () => undefined,
+    (err: Error) => {
+      tar.destroy(err);
+      return err;
+    },
+  );
+  return { stream: tar, finished };
 }
 
 /** tar-stream's entries are streamx streams: written by hand, waiting for drain, so a slow client holds back the reading. */
-async function writeEntry(entry: ReturnType<Pack['entry']>, pieces: AsyncIterable<Buffer>): Promise<void> {
-  for await (const piece of pieces) if (!entry.write(piece)) await new Promise<void>((resolve) => entry.once('drain', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    entry.once('error', reject);
-    entry.end(resolve);
+async function writeEntry(tar: Pack, entry: ReturnType<Pack['entry']>, pieces: AsyncIterable<Buffer>): Promise<void> {
+  entry.on('error', () => {}); // reported through the tar stream, which the response pipeline watches
+  for await (const piece of pieces) {
+    if (tar.destroyed || entry.destroyed) throw new Error('the download was abandoned');
+    if (!entry.write(piece)) await drained(entry);
+  }
+  await new Promise<void>((resolve) => {
+    entry.once('close', () => resolve());
+    entry.end(() => resolve());
   });
+  if (tar.destroyed) throw new Error('the download was abandoned');
 }

@@ -3,6 +3,8 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DbkError, isDbkError } from '../errors.js';
+import { nameFromBytes } from '../format/names.js';
+import { checkSnapshotId } from '../format/revision.js';
 
 const MAX_JSON_BODY = 64 << 10;
 
@@ -69,17 +71,50 @@ export function revisionPathOf(value: unknown): string {
  * '.' or '..' part is refused (400), so a decoded path never means more folders than its URL shows.
  */
 export function urlPathParts(pathname: string): string[] {
-  const parts = pathname.split('/').filter((s) => s !== '');
-  return parts.map((raw) => {
-    let part: string;
-    try {
-      part = decodeURIComponent(raw);
-    } catch {
-      throw new HttpError(400, 'a malformed escape in the path');
+  return pathname
+    .split('/')
+    .filter((s) => s !== '')
+    .map((raw) => {
+      const part = nameOfUrlPart(raw);
+      if (part === '.' || part === '..' || part.includes('/') || part.includes('\0')) throw new HttpError(400, `not a part of a path: ${JSON.stringify(part)}`);
+      return part;
+    });
+}
+
+/** The name whose bytes a percent-encoded URL part holds (see url-names.ts); in a query (`plusIsSpace`) '+' is a space. */
+export function nameOfUrlPart(raw: string, plusIsSpace = false): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    if (raw[i] === '%') {
+      const hex = raw.slice(i + 1, i + 3);
+      if (!/^[0-9a-fA-F]{2}$/.test(hex)) throw new HttpError(400, 'a malformed escape in the URL');
+      bytes.push(Number.parseInt(hex, 16));
+      i += 2;
+    } else {
+      bytes.push(...Buffer.from(plusIsSpace && raw[i] === '+' ? ' ' : raw[i]!, 'utf8'));
     }
-    if (part === '.' || part === '..' || part.includes('/') || part.includes('\0')) throw new HttpError(400, `not a part of a path: ${JSON.stringify(part)}`);
-    return part;
-  });
+  }
+  return nameFromBytes(Buffer.from(bytes));
+}
+
+/** A query parameter's value, byte for byte (URLSearchParams would turn bytes that are not UTF-8 into U+FFFD). */
+export function queryValue(url: URL, name: string): string | null {
+  for (const pair of url.search.slice(1).split('&')) {
+    const eq = pair.indexOf('=');
+    const key = eq < 0 ? pair : pair.slice(0, eq);
+    if (nameOfUrlPart(key, true) === name) return nameOfUrlPart(eq < 0 ? '' : pair.slice(eq + 1), true);
+  }
+  return null;
+}
+
+/** A snapshot id from a request: one the format allows (no path in it), else 400. */
+export function snapshotIdOf(value: unknown): string {
+  if (typeof value !== 'string') throw new HttpError(400, 'a snapshot id must be a string');
+  try {
+    return checkSnapshotId(value);
+  } catch {
+    throw new HttpError(400, `not a snapshot id: ${JSON.stringify(value)}`);
+  }
 }
 
 export const required = (url: URL, name: string): string => {
@@ -92,6 +127,19 @@ export function integerOf(text: unknown, what: string): number {
   const n = typeof text === 'number' ? text : typeof text === 'string' && /^\d+$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isSafeInteger(n) || n < 0) throw new HttpError(400, `${what} must be a whole number`);
   return n;
+}
+
+/** Resolves when a stream may take more, or has closed: a client that left never leaves a writer waiting. */
+export function drained(stream: { once(event: 'drain' | 'close', listener: () => void): unknown; off?(event: string, listener: () => void): unknown }): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off?.('drain', done);
+      stream.off?.('close', done);
+      resolve();
+    };
+    stream.once('drain', done);
+    stream.once('close', done);
+  });
 }
 
 export const notFound = (what: string) => new DbkError('NOT_FOUND', what);

@@ -12,7 +12,7 @@ import { type RestoreResult, restore } from '../commands/restore.js';
 import { formatBytes } from '../human-size.js';
 import type { Logger } from '../log.js';
 import { parseKeepPolicy } from '../prune/retention.js';
-import { HttpError, integerOf, revisionPathOf } from './http.js';
+import { HttpError, integerOf, revisionPathOf, snapshotIdOf } from './http.js';
 import type { ServedStorages } from './storages.js';
 import type { Job, JobKind, JobProgress, JobRequest } from './wire.js';
 
@@ -38,6 +38,9 @@ interface RunContext {
   progress: (p: JobProgress) => void;
 }
 
+/** Backups and restores work on the repository folder (a restore's marker and temporary files are the folder's, not a storage's). */
+const touchesFolder = (kind: JobKind) => kind === 'backup' || kind === 'restore';
+
 const KEEP_ENDED = 50;
 const PROGRESS_EVERY_MS = 200;
 /** lines of a prune plan sent to the page; the prune log holds all of them */
@@ -58,8 +61,9 @@ export class Jobs {
     this.storages.repo(storage); // NOT_FOUND for a storage that is not here
     const kind = body.kind as JobKind;
     const runner = runnerFor(kind, body);
-    const busy = [...this.jobs.values()].find((j) => j.view.storage === storage && j.view.state === 'running');
-    if (busy) throw new HttpError(409, `a ${busy.view.kind} job is running on storage '${storage}'; one job at a time per storage`);
+    const busy = [...this.jobs.values()].find((j) => j.view.state === 'running' && (j.view.storage === storage || (touchesFolder(kind) && touchesFolder(j.view.kind))));
+    if (busy)
+      throw new HttpError(409, `a ${busy.view.kind} job is running on storage '${busy.view.storage}': one job at a time per storage, and one backup or restore at a time in the repository folder`);
     const request = { ...body, kind, storage } as JobRequest;
     const view: Job = { id: randomUUID(), kind, storage, request, state: 'running', startedAt: Date.now() };
     const job: RunningJob = { view, abort: new AbortController(), listeners: new Set(), lastProgressEvent: 0 };
@@ -206,16 +210,19 @@ function pruneRunner(body: Record<string, unknown>): Runner {
 }
 
 function restoreRunner(body: Record<string, unknown>): Runner {
-  const snapshotId = typeof body.id === 'string' ? body.id : undefined;
+  const snapshotId = body.id === undefined ? undefined : snapshotIdOf(body.id);
   const revision = integerOf(body.revision, 'revision');
-  const paths = Array.isArray(body.paths) ? body.paths.map(revisionPathOf).filter((p) => p !== '') : [];
+  if (body.paths !== undefined && !(Array.isArray(body.paths) && body.paths.every((p) => typeof p === 'string'))) throw new HttpError(400, 'paths must be a list of paths in the revision');
+  // a path of '' is the whole revision, as no paths at all
+  const paths = ((body.paths as string[] | undefined) ?? []).map(revisionPathOf);
+  const whole = paths.length === 0 || paths.includes('');
   const into = revisionPathOf(body.target);
   return async (c) => {
     const r: RestoreResult = await restore({
       ...options(c),
       ...(snapshotId ? { snapshotId } : {}),
       revision,
-      paths,
+      ...(whole ? {} : { paths }),
       into,
       overwrite: body.overwrite === true,
       onProgress: (p) => c.progress({ done: p.bytes, total: p.totalBytes, unit: 'bytes', phase: `${p.files} of ${p.totalFiles} files` }),

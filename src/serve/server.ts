@@ -96,17 +96,20 @@ interface Routes {
 async function route(req: http.IncomingMessage, res: http.ServerResponse, r: Routes): Promise<void> {
   securityHeaders(res);
   if (!r.access.hostAllowed(req)) throw new HttpError(403, 'this server answers requests to its loopback address only');
-  // the URL parser would resolve '..' and '%2e%2e' quietly: a path that has them is refused as sent
+  // the URL parser would resolve '..' and '%2e%2e' quietly, and read a backslash as a slash: a path
+  // that has them is refused as sent (a name's backslash comes percent-encoded)
   const raw = (req.url ?? '/').split('?')[0]!;
-  if (raw.split('/').some((part) => /^(\.|%2e){1,2}$/i.test(part))) throw new HttpError(400, 'a path with . or .. in it');
+  if (raw.includes('\\') || raw.split('/').some((part) => /^(\.|%2e){1,2}$/i.test(part))) throw new HttpError(400, 'a path with ., .. or a backslash in it');
   const url = new URL(req.url ?? '/', 'http://server');
   if (url.pathname === '/' && url.searchParams.has('token') && r.access.acceptTokenVisit(url, res, r.secure)) return;
   if (!r.access.authenticated(req)) {
-    res.writeHead(401, { 'www-authenticate': 'Basic realm="dbk", charset="UTF-8"', 'content-type': 'text/plain; charset=utf-8' });
+    // the Basic challenge for WebDAV clients only: a console tab whose cookie went stale gets no login box
+    const challenge = isDav(url) ? { 'www-authenticate': 'Basic realm="dbk", charset="UTF-8"' } : {};
+    res.writeHead(401, { ...challenge, 'content-type': 'text/plain; charset=utf-8' });
     res.end('open the URL `dbk serve` printed (it holds the token), or send the token as a Bearer token or Basic password\n');
     return;
   }
-  if (url.pathname === DAV_PREFIX || url.pathname.startsWith(`${DAV_PREFIX}/`)) return handleDav(req, res, url, r.storages);
+  if (isDav(url)) return handleDav(req, res, url, r.storages);
   if (url.pathname.startsWith('/api/')) {
     if (r.readOnly && req.method === 'POST') throw new HttpError(403, 'this server is read-only (-read-only): it runs no jobs');
     return r.api.handle(req, res, url);
@@ -114,6 +117,8 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse, r: Rou
   if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method} is not allowed here`);
   return serveConsoleFile(res, url.pathname);
 }
+
+const isDav = (url: URL) => url.pathname === DAV_PREFIX || url.pathname.startsWith(`${DAV_PREFIX}/`);
 
 function securityHeaders(res: http.ServerResponse): void {
   res.setHeader('x-content-type-options', 'nosniff');

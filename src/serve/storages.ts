@@ -44,6 +44,8 @@ export class ServedStorages {
 
   private constructor(
     readonly repoDir: string,
+    /** the folder backed up and restored into (init -repository), the repository folder by default */
+    readonly rootDir: string,
     readonly list: StorageSummary[],
     private readonly log: Logger | undefined,
     private readonly threads: number | undefined,
@@ -55,6 +57,7 @@ export class ServedStorages {
     const chosen = o.storage === undefined ? prefs.storages : [storagePreference(prefs, o.storage)];
     const served = new ServedStorages(
       o.repoDir,
+      prefs.root ?? o.repoDir,
       chosen.map((s) => ({ name: s.name, url: s.url })),
       o.log,
       o.threads,

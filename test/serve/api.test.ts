@@ -91,13 +91,15 @@ function rawStatus(rawPath: string, headers: Record<string, string> = auth): Pro
 }
 
 describe('who gets in', () => {
-  it('refuses a request without the token, or with a wrong one', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong' }, { cookie: 'dbk_token=wrong' }, { authorization: `Basic ${Buffer.from('u:wrong').toString('base64')}` }]) {
+  it('refuses a request without the token, or with a wrong one; only WebDAV gets a Basic challenge', async () => {
+    for (const headers of [{}, { authorization: 'Bearer wrong' }, { cookie: 'dbk_0123456789ab=wrong' }, { authorization: `Basic ${Buffer.from('u:wrong').toString('base64')}` }]) {
       const res = await get('/api/session', headers);
       expect(res.status).toBe(401);
-      expect(res.headers.get('www-authenticate')).toMatch(/^Basic/);
+      expect(res.headers.get('www-authenticate')).toBeNull(); // no login box over the console's tab
     }
-    expect((await get('/dav/', {})).status).toBe(401);
+    const dav = await get('/dav/', {});
+    expect(dav.status).toBe(401);
+    expect(dav.headers.get('www-authenticate')).toMatch(/^Basic/);
     expect((await get('/', {})).status).toBe(401);
   });
 
@@ -111,6 +113,10 @@ describe('who gets in', () => {
     expect(cookie).toMatch(/SameSite=Strict/);
     const res = await get('/api/session', { cookie: cookie.split(';')[0]! });
     expect(res.status).toBe(200);
+    // a cookie of its own name: another server on this host (any port) neither reads nor overwrites it
+    expect(cookie).toMatch(/^dbk_[0-9a-f]{12}=/);
+    // a stale cookie of another server does not hide a valid token given otherwise
+    expect((await get('/api/session', { cookie: 'dbk_0123456789ab=stale', ...auth })).status).toBe(200);
     expect(((await res.json()) as { storages: unknown[] }).storages).toEqual([{ name: 'default', url: repo.storageDir }]);
     const wrong = await fetch(`${base}/?token=nope`, { redirect: 'manual' });
     expect(wrong.status).toBe(401);
@@ -119,6 +125,7 @@ describe('who gets in', () => {
   it('answers only requests naming a loopback host (DNS rebinding)', async () => {
     expect(await rawStatus('/api/session', { ...auth, host: 'evil.example:80' })).toBe(403);
     expect(await rawStatus('/api/session', { ...auth, host: `localhost:${new URL(base).port}` })).toBe(200);
+    for (const host of ['127.evil.example', '127.0.0.1.evil.example:80', '127.0.0.1@evil.example']) expect(await rawStatus('/api/session', { ...auth, host }), host).toBe(403);
   });
 
   it('refuses a change without the CSRF header, with a wrong one, or from another origin', async () => {
@@ -193,6 +200,9 @@ describe('what the console reads', () => {
     expect(await rawStatus('/dav/default/test/2/docs/../../../etc/passwd')).toBe(400);
     expect(await rawStatus('/api/logs/..%2Fpreferences')).toBe(400);
     expect(await rawStatus('/../../etc/passwd')).toBe(400);
+    expect(await rawStatus('/dav/default/test/2/docs\\..\\..\\x')).toBe(400);
+    expect((await get('/api/revisions?id=..%2F..')).status).toBe(400);
+    expect((await post('/api/jobs', { kind: 'restore', id: '../x', revision: 1 })).status).toBe(400);
   });
 });
 
