@@ -71,6 +71,8 @@ interface Row {
 export interface IndexedEntry extends FileEntry {
   /** the last part of the path */
   name: string;
+  /** its place in the file list (-1 for the top folder, which has no entry) */
+  pos: number;
 }
 
 export interface BuildProgress {
@@ -89,6 +91,7 @@ export class RevisionIndex {
   private readonly byPath: Database.Statement<[Buffer, Buffer], Row>;
   private readonly byParent: Database.Statement<[Buffer, number, number], Row>;
   private readonly countOf: Database.Statement<[Buffer], { n: number }>;
+  private readonly byParentAfter: Database.Statement<[Buffer, number, number], Row>;
   private readonly range: Database.Statement<[number, number, number], Row>;
 
   private constructor(
@@ -99,6 +102,7 @@ export class RevisionIndex {
   ) {
     this.byPath = db.prepare('SELECT * FROM entries WHERE parent = ? AND name = ?');
     this.byParent = db.prepare('SELECT * FROM entries INDEXED BY entries_by_parent WHERE parent = ? ORDER BY pos LIMIT ? OFFSET ?');
+    this.byParentAfter = db.prepare('SELECT * FROM entries INDEXED BY entries_by_parent WHERE parent = ? AND pos > ? ORDER BY pos LIMIT ?');
     this.countOf = db.prepare('SELECT count(*) AS n FROM entries INDEXED BY entries_by_parent WHERE parent = ?');
     this.range = db.prepare('SELECT * FROM entries WHERE pos BETWEEN ? AND ? ORDER BY pos LIMIT ?');
   }
@@ -123,7 +127,7 @@ export class RevisionIndex {
 
   /** The entry at a path ('' is the top folder, which has no entry of its own and is given one). */
   entry(p: string): IndexedEntry | undefined {
-    if (p === '') return { path: '', name: '', type: 'dir', mode: 0o755, mtimeS: Math.floor(this.revision.startTime / 1000), mtimeNs: 0, size: 0, uid: 0, gid: 0 };
+    if (p === '') return { path: '', name: '', pos: -1, type: 'dir', mode: 0o755, mtimeS: Math.floor(this.revision.startTime / 1000), mtimeNs: 0, size: 0, uid: 0, gid: 0 };
     const { parent, name } = splitPath(p);
     const row = this.byPath.get(blob(parent), blob(name));
     return row && entryOf(row);
@@ -133,6 +137,11 @@ export class RevisionIndex {
   children(folder: string, offset = 0, limit = -1): { total: number; entries: IndexedEntry[] } {
     const total = this.countOf.get(blob(folder))!.n;
     return { total, entries: this.byParent.all(blob(folder), limit, offset).map(entryOf) };
+  }
+
+  /** A folder's entries that come after list place `after` (-1: from its first), up to `limit`: paging without OFFSET's rescans. */
+  childrenAfter(folder: string, after: number, limit: number): IndexedEntry[] {
+    return this.byParentAfter.all(blob(folder), after, limit).map(entryOf);
   }
 
   /** Everything inside a folder, in list order (a folder's subtree is one run of the list). */
@@ -307,6 +316,7 @@ function entryOf(row: Row): IndexedEntry {
   const e: IndexedEntry = {
     path: parent === '' ? name : `${parent}/${name}`,
     name,
+    pos: row.pos,
     type: TYPES[row.type]!,
     mode: row.mode,
     mtimeS: row.mtime_s,

@@ -116,13 +116,17 @@ interface Survey {
   linkGroups: Set<number>;
   files: number;
   bytes: number;
+  /** exact paths asked for that the revision does not have */
+  missing: string[];
 }
 
 /** Checks every path before anything is written (a hostile list writes nothing), and finds the link groups and totals. */
-async function survey(repo: Repository, rev: Revision, select: (e: FileEntry) => boolean): Promise<Survey> {
+async function survey(repo: Repository, rev: Revision, select: (e: FileEntry) => boolean, paths: readonly string[]): Promise<Survey> {
   const check = new RevisionPathCheck();
-  const out: Survey = { ordered: true, linkGroups: new Set(), files: 0, bytes: 0 };
+  const unseen = new Set(paths);
+  const out: Survey = { ordered: true, linkGroups: new Set(), files: 0, bytes: 0, missing: [] };
   for await (const e of repo.fileListEntries(rev)) {
+    unseen.delete(e.path);
     if (out.ordered && !check.add(e)) out.ordered = false;
     if (e.linkOf !== undefined) out.linkGroups.add(e.linkOf);
     if (e.type === 'file' && select(e)) {
@@ -132,6 +136,7 @@ async function survey(repo: Repository, rev: Revision, select: (e: FileEntry) =>
   }
   // a list out of walk order (none that dbk wrote) is checked whole
   if (!out.ordered) checkRevisionPaths(await repo.readFileList(rev));
+  out.missing = [...unseen];
   return out;
 }
 
@@ -170,9 +175,10 @@ async function runRestore(repo: Repository, o: RestoreOptions): Promise<RestoreR
   const snapshotId = o.snapshotId ?? repo.snapshotId;
   const rev = await repo.loadRevision(snapshotId, o.revision);
   const select = selector(o.patterns, o.paths);
-  const found = await survey(repo, rev, select);
+  const found = await survey(repo, rev, select, o.paths ?? []);
   const [hashes, lengths] = await Promise.all([repo.readChunkHashes(rev), repo.readChunkLengths(rev)]);
   const result: RestoreResult = { snapshotId, revision: o.revision, restoredFiles: 0, restoredBytes: 0, unchangedFiles: 0, keptFiles: [], deletedFiles: [], broken: [], failed: [], warnings: [] };
+  for (const p of found.missing) result.warnings.push(`${displayName(p)}: not in revision ${o.revision}, nothing restored for it`);
   const root = await restoreRoot(repo, o.into);
   const tree = new SafeTree(root, o.overwrite ?? false);
   await beginRestore(repo.repoDir, repo.rootDir);
@@ -408,7 +414,6 @@ async function writeFiles(run: Run, files: ToWrite[]): Promise<void> {
   chunks.releaseBelow(plan.loads.length);
 }
 
-/** The top folder of dbk's own state: a revision never writes there (its filters, preferences, pinned host keys). */
 /**
  * Where the restore writes: the repository folder, or a folder inside it (made through real folders
  * only). Never dbk's own folder; and with -delete only the repository folder, which its filters describe.
@@ -423,6 +428,7 @@ async function restoreRoot(repo: Repository, into: string | undefined): Promise<
   return path.join(repo.rootDir, into);
 }
 
+/** The top folder of dbk's own state: a revision never writes there (its filters, preferences, pinned host keys). */
 const isDbkPath = (rel: string) => rel === DBK_DIR || rel.startsWith(`${DBK_DIR}/`);
 
 const reasonOf = (e: unknown) => (e instanceof Error ? e.message : String(e));

@@ -18,7 +18,8 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 export const isLoopbackHost = (host: string) => LOOPBACK_HOSTS.has(host.toLowerCase()) || /^127(\.\d{1,3}){3}$/.test(host);
 
 export class Access {
-  readonly token = randomBytes(24).toString('base64url');
+  // hex: nothing a shell or a command line option could take for something else (a leading '-')
+  readonly token = randomBytes(20).toString('hex');
   readonly csrf = createHmac('sha256', this.token).update('csrf').digest('base64url');
   /**
    * A cookie name of this server's own: browsers keep cookies per host, not per port, so two

@@ -15,7 +15,8 @@ import type { ServedStorages } from './storages.js';
 import { percentEncodeName } from './url-names.js';
 
 export const DAV_PREFIX = '/dav';
-const LISTING_PAGE = 5000;
+/** entries read and written at a time: a page of names of 64 KiB each (the most a path may have) is still 64 MB */
+const LISTING_PAGE = 1000;
 const ALLOW = 'OPTIONS, GET, HEAD, PROPFIND';
 
 interface Resource {
@@ -111,10 +112,11 @@ async function visit(parts: string[], storages: ServedStorages, children: boolea
     await write([resourceOf(parts, e)]);
     if (!children || e.type !== 'dir') return;
     const prefix = [storage, id, rev];
-    for (let offset = 0; ; offset += LISTING_PAGE) {
-      const { entries } = o.index.children(e.path, offset, LISTING_PAGE);
+    for (let after = -1; ; ) {
+      const entries = o.index.childrenAfter(e.path, after, LISTING_PAGE);
       await write(entries.filter(shown).map((c) => resourceOf([...prefix, ...c.path.split('/')], c)));
       if (entries.length < LISTING_PAGE) break;
+      after = entries.at(-1)!.pos;
     }
   });
 }

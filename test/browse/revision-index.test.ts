@@ -56,6 +56,7 @@ describe('the browse index', () => {
       const page = index.children('wide', 1000, 3);
       expect(page.total).toBe(FOLDER_SIZE);
       expect(page.entries.map((e) => e.name)).toEqual(['01000', '01001', '01002']);
+      expect(index.childrenAfter('wide', page.entries[1]!.pos, 2).map((e) => e.name)).toEqual(['01002', '01003']);
       expect(index.entry('a b/ünï cödé #%?.txt')?.size).toBe(8);
       expect(index.entry('a/big.bin')?.hash).toBeDefined();
       expect(index.entry('a/nothing')).toBeUndefined();
@@ -134,7 +135,8 @@ describe('reading a file from its chunks', () => {
 
 describe('restore of chosen paths', () => {
   it('restores exact paths (glob characters taken literally) into a folder inside the repository', async () => {
-    await restore({ ...repo.open, revision: 1, paths: ['a b/ünï cödé #%?.txt', 'a/b'], into: 'back/here' });
+    const r = await restore({ ...repo.open, revision: 1, paths: ['a b/ünï cödé #%?.txt', 'a/b', 'not/there'], into: 'back/here' });
+    expect(r.warnings).toEqual(['not/there: not in revision 1, nothing restored for it']);
     const into = path.join(repo.repoDir, 'back/here');
     expect(fs.readFileSync(path.join(into, 'a b/ünï cödé #%?.txt'), 'utf8')).toBe('odd name');
     expect(fs.readFileSync(path.join(into, 'a/b/c/deep.txt'), 'utf8')).toBe('deep');
