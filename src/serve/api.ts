@@ -11,7 +11,7 @@ import type { FileEntry } from '../format/file-list.js';
 import type { Revision } from '../format/revision.js';
 import { DBK_DIR } from '../storage/preferences.js';
 import type { Access } from './access.js';
-import { contentDisposition, sendFileContent, tarOfFolder } from './downloads.js';
+import { sendFileContent, sendFolderAsTar } from './downloads.js';
 import { HttpError, integerOf, queryValue, readJson, required, revisionPathOf, sendJson, snapshotIdOf } from './http.js';
 import type { Jobs } from './jobs.js';
 import { Overviews } from './overview.js';
@@ -64,20 +64,7 @@ export class Api {
       case 'file':
         return this.withEntry(url, (o, e) => sendFileContent(req, res, o.content, e, { download: true }));
       case 'tar':
-        return this.withEntry(url, async (o, e) => {
-          if (e.type !== 'dir') throw new HttpError(400, `${e.path || 'the top folder'} is not a folder`);
-          const name = `${e.path === '' ? `${o.revision.snapshotId}-${o.revision.revision}` : path.posix.basename(e.path)}.tar`;
-          res.writeHead(200, { 'content-type': 'application/x-tar', 'content-disposition': contentDisposition(name), 'cache-control': 'no-store' });
-          if (req.method === 'HEAD') return void res.end();
-          const tar = tarOfFolder(o.index, o.content, e.path);
-          const sent = pipeline(tar.stream, res).catch((err: Error) => err);
-          // the revision stays held while the producer reads it; if it failed, the response is cut
-          // short, so the client never takes a truncated archive for a whole one
-          const failure = await tar.finished;
-          if (failure) res.destroy(failure);
-          const unsent = await sent;
-          if (unsent && !failure) throw unsent;
-        });
+        return this.withEntry(url, (o, e) => sendFolderAsTar(req, res, o, e));
       case 'jobs':
         return sendJson(res, 200, this.jobs.list());
       case 'logs':

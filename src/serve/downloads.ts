@@ -13,6 +13,7 @@ import { type Pack, pack } from 'tar-stream';
 import type { RevisionContent } from '../browse/file-content.js';
 import type { RevisionIndex } from '../browse/revision-index.js';
 import type { FileEntry } from '../format/file-list.js';
+import type { Revision } from '../format/revision.js';
 import { drained, HttpError } from './http.js';
 import { percentEncodeName } from './url-names.js';
 
@@ -74,6 +75,22 @@ export async function sendFileContent(req: IncomingMessage, res: ServerResponse,
   await pipeline(Readable.from(content.read(e, start, end), { objectMode: false }), res);
 }
 
+/** A folder of a revision as a .tar download, named after the folder (or the revision, for its top). */
+export async function sendFolderAsTar(req: IncomingMessage, res: ServerResponse, o: { revision: Revision; index: RevisionIndex; content: RevisionContent }, e: FileEntry): Promise<void> {
+  if (e.type !== 'dir') throw new HttpError(400, `${e.path || 'the top folder'} is not a folder`);
+  const name = `${e.path === '' ? `${o.revision.snapshotId}-${o.revision.revision}` : path.posix.basename(e.path)}.tar`;
+  res.writeHead(200, { 'content-type': 'application/x-tar', 'content-disposition': contentDisposition(name), 'cache-control': 'no-store' });
+  if (req.method === 'HEAD') return void res.end();
+  const tar = tarOfFolder(o.index, o.content, e.path);
+  const sent = pipeline(tar.stream, res).catch((err: Error) => err);
+  // the revision stays held while the producer reads it; if it failed, the response is cut short,
+  // so the client never takes a truncated archive for a whole one
+  const failure = await tar.finished;
+  if (failure) res.destroy(failure);
+  const unsent = await sent;
+  if (unsent && !failure) throw unsent;
+}
+
 /** A name tar keeps in its 32-byte owner fields; a longer one (or one with NUL) is left out, never let overflow into the next field. */
 const tarOwnerName = (name: string | undefined) => (name !== undefined && !name.includes('\0') && Buffer.byteLength(name) < 32 ? name : undefined);
 
@@ -82,7 +99,7 @@ const tarOwnerName = (name: string | undefined) => (name !== undefined && !name.
  * own. `finished` settles once the producer has stopped (the caller holds the revision open until
  * then), with the error that stopped it, if any: content that fails its check, or a consumer gone.
  */
-export function tarOfFolder(index: RevisionIndex, content: RevisionContent, folder: string): { stream: Pack; finished: Promise<Error | undefined> } {
+function tarOfFolder(index: RevisionIndex, content: RevisionContent, folder: string): { stream: Pack; finished: Promise<Error | undefined> } {
   const tar = pack();
   const top = folder === '' ? '' : path.posix.basename(folder);
   const nameOf = (p: string) => {
