@@ -3,7 +3,7 @@
 // one-line message.
 
 import { percentEncodeName } from '../../src/serve/url-names.js';
-import type { Diff, Job, JobRequest, LogFile, Overview, Revision, Session, TreePage } from './types';
+import type { Diff, Job, JobRequest, LogFile, Overview, Revision, Session, TreeIndexing, TreePage } from './types';
 
 export class ApiError extends Error {
   constructor(
@@ -83,8 +83,9 @@ export function getDiff(storage: string, id: string, from: number, to: number): 
   return getJson<Diff>('/api/diff', { storage, id, from, to });
 }
 
-export function getTree(storage: string, id: string, revision: number, path: string, offset: number, limit: number): Promise<TreePage> {
-  return getJson<TreePage>('/api/tree', { storage, id, r: revision, path, offset, limit });
+/** A page of a folder, or (while the revision's index is first built) how far along that is. */
+export function getTree(storage: string, id: string, revision: number, path: string, offset: number, limit: number): Promise<TreePage | TreeIndexing> {
+  return getJson<TreePage | TreeIndexing>('/api/tree', { storage, id, r: revision, path, offset, limit });
 }
 
 export function fileUrl(storage: string, id: string, revision: number, path: string): string {

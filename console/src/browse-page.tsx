@@ -125,7 +125,11 @@ function FolderTable({ storage, id, revision, path, ...rest }: FolderTableProps)
   return (
     <div class="folder">
       <p class="muted folder-count" data-testid="folder-count">
-        {folder.total === undefined ? '\u00a0' : `${humanCount(folder.total)} entries`}
+        {folder.total !== undefined
+          ? `${humanCount(folder.total)} entries`
+          : folder.indexing !== undefined
+            ? `indexing this revision for browsing: ${humanCount(folder.indexing)} entries so far…`
+            : '\u00a0'}
       </p>
       <EntryTable folder={folder} onOpen={(entry) => navigate({ page: 'browse', id, revision, path: entry.path })} {...rest} />
     </div>

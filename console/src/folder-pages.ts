@@ -19,13 +19,19 @@ export interface FolderPages {
   indexOf: (name: string) => number;
   /** bumped whenever a page arrives */
   version: number;
+  /** while the revision is first indexed: the entries indexed so far */
+  indexing: number | undefined;
 }
+
+/** How often to ask again while a revision is being indexed. */
+const INDEXING_POLL_MS = 500;
 
 export function useFolderPages(storage: string, id: string, revision: number, path: string): FolderPages {
   const entries = useRef<(Entry | undefined)[]>([]);
   const requested = useRef(new Set<number>());
   const [total, setTotal] = useState<number>();
   const [version, setVersion] = useState(0);
+  const [indexing, setIndexing] = useState<number>();
   const alive = useRef(true);
 
   const load = useCallback(
@@ -35,6 +41,13 @@ export function useFolderPages(storage: string, id: string, revision: number, pa
       getTree(storage, id, revision, path, page * pageSize, pageSize).then(
         (result) => {
           if (!alive.current) return;
+          if ('state' in result) {
+            setIndexing(result.entries);
+            requested.current.delete(page);
+            setTimeout(() => alive.current && load(page), INDEXING_POLL_MS);
+            return;
+          }
+          setIndexing(undefined);
           result.entries.forEach((entry, i) => {
             entries.current[page * pageSize + i] = entry;
           });
@@ -75,5 +88,6 @@ export function useFolderPages(storage: string, id: string, revision: number, pa
     ensure,
     indexOf: (name) => entries.current.findIndex((e) => e?.name === name),
     version,
+    indexing,
   };
 }

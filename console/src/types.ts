@@ -18,5 +18,6 @@ export type {
   Revision,
   RevisionStats,
   Session,
+  TreeIndexing,
   TreePage,
 } from '../../src/serve/wire.js';

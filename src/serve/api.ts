@@ -17,7 +17,7 @@ import type { Jobs } from './jobs.js';
 import { Overviews } from './overview.js';
 import { streamJobEvents } from './server-events.js';
 import type { ServedStorages } from './storages.js';
-import type { Diff, DiffItem, Entry, LogFile, Revision as RevisionView, Session, TreePage } from './wire.js';
+import type { Diff, DiffItem, Entry, LogFile, Revision as RevisionView, Session, TreeIndexing, TreePage } from './wire.js';
 
 const TREE_PAGE = 1000;
 const TREE_PAGE_MAX = 10_000;
@@ -105,9 +105,13 @@ export class Api {
     sendJson(res, 200, { items, truncated } satisfies Diff);
   }
 
-  private tree(res: ServerResponse, url: URL): Promise<void> {
+  private async tree(res: ServerResponse, url: URL): Promise<void> {
     const offset = integerOf(url.searchParams.get('offset') ?? '0', 'offset');
     const limit = Math.min(TREE_PAGE_MAX, integerOf(url.searchParams.get('limit') ?? String(TREE_PAGE), 'limit'));
+    // the first look into a large revision builds its index: the page is told how far along it is
+    const storage = this.storageOf(url);
+    const readiness = await this.storages.readiness(storage, this.idOf(url, storage), integerOf(required(url, 'r'), 'r'));
+    if (!readiness.ready) return sendJson(res, 202, { state: 'indexing', entries: readiness.entries } satisfies TreeIndexing);
     return this.withEntry(url, async (o, folder) => {
       if (folder.type !== 'dir') throw new HttpError(400, `${folder.path} is not a folder`);
       const { total, entries } = o.index.children(folder.path, offset, limit);

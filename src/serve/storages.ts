@@ -11,6 +11,9 @@ import type { Logger } from '../log.js';
 import { readPreferences, storagePreference } from '../storage/preferences.js';
 import { type OpenOptions, Repository } from '../storage/repository.js';
 
+/** How long a request waits for a revision to open before it is answered with the index's progress instead. */
+const QUICK_OPEN_MS = 300;
+
 /** Revisions open for browsing at once: each holds a SQLite handle and its chunk hashes (32 bytes a chunk). */
 const OPEN_REVISIONS = 4;
 
@@ -22,6 +25,12 @@ export interface OpenedRevision {
 
 interface HeldRevision {
   opened: Promise<OpenedRevision>;
+  /** opened, and its index built */
+  ready: boolean;
+  /** could not be opened: the next request reports why and is then forgotten */
+  failed?: boolean;
+  /** entries indexed so far, while it is built */
+  indexed: { entries: number };
   users: number;
   /** pushed out by newer ones: closed when its last user is done */
   dropped: boolean;
@@ -118,18 +127,7 @@ export class ServedStorages {
    * few stay open; one pushed out is closed once nothing uses it (a folder still streaming as a tar).
    */
   async withRevision<T>(storage: string, snapshotId: string, revision: number, use: (o: OpenedRevision) => Promise<T>): Promise<T> {
-    const key = `${storage}\n${snapshotId}\n${revision}`;
-    let held = this.revisions.get(key);
-    if (held) this.revisions.delete(key);
-    else held = { opened: this.openRevision(storage, snapshotId, revision), users: 0, dropped: false };
-    this.revisions.set(key, held);
-    held.opened.catch(() => this.revisions.get(key) === held && this.revisions.delete(key));
-    for (const [k, old] of this.revisions) {
-      if (this.revisions.size <= OPEN_REVISIONS) break;
-      this.revisions.delete(k);
-      old.dropped = true;
-      if (old.users === 0) closeHeld(old);
-    }
+    const held = this.hold(storage, snapshotId, revision);
     held.users++;
     try {
       return await use(await held.opened);
@@ -138,11 +136,49 @@ export class ServedStorages {
     }
   }
 
-  private async openRevision(storage: string, snapshotId: string, revision: number): Promise<OpenedRevision> {
+  /**
+   * Whether a revision is ready to browse, starting to open it if need be; while its index is being
+   * built, how many entries are in so far (a revision of millions takes seconds the first time).
+   */
+  async readiness(storage: string, snapshotId: string, revision: number): Promise<{ ready: true } | { ready: false; entries: number }> {
+    const held = this.hold(storage, snapshotId, revision);
+    // most revisions open at once: only a slow one is answered with its progress
+    await Promise.race([held.opened.catch(() => {}), new Promise((resolve) => setTimeout(resolve, QUICK_OPEN_MS))]);
+    if (held.failed) await held.opened; // its error, as any request would get it
+    return held.ready ? { ready: true } : { ready: false, entries: held.indexed.entries };
+  }
+
+  /** The revision's place among those held open (made the newest), opened on first use. */
+  private hold(storage: string, snapshotId: string, revision: number): HeldRevision {
+    const key = `${storage}\n${snapshotId}\n${revision}`;
+    let held = this.revisions.get(key);
+    if (held) {
+      this.revisions.delete(key);
+      if (held.failed) return held; // its failure is reported once; the next request tries again
+    } else {
+      const indexed = { entries: 0 };
+      const fresh: HeldRevision = { opened: this.openRevision(storage, snapshotId, revision, indexed), indexed, users: 0, dropped: false, ready: false };
+      fresh.opened.then(
+        () => (fresh.ready = true),
+        () => (fresh.failed = true),
+      );
+      held = fresh;
+    }
+    this.revisions.set(key, held);
+    for (const [k, old] of this.revisions) {
+      if (this.revisions.size <= OPEN_REVISIONS) break;
+      this.revisions.delete(k);
+      old.dropped = true;
+      if (old.users === 0) closeHeld(old);
+    }
+    return held;
+  }
+
+  private async openRevision(storage: string, snapshotId: string, revision: number, indexed: { entries: number }): Promise<OpenedRevision> {
     const repo = this.repo(storage);
     const r = (await this.revisionsOf(storage, snapshotId)).find((x) => x.revision === revision);
     if (!r) throw new DbkError('NOT_FOUND', `revision ${revision} of '${snapshotId}' does not exist`);
-    const [index, content] = await Promise.all([RevisionIndex.open(repo, r), RevisionContent.open(repo, r, this.chunkCache)]);
+    const [index, content] = await Promise.all([RevisionIndex.open(repo, r, (p) => (indexed.entries = p.entries)), RevisionContent.open(repo, r, this.chunkCache)]);
     return { revision: r, index, content };
   }
 

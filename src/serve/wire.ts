@@ -84,6 +84,13 @@ export interface Entry {
   target?: string;
 }
 
+/** /api/tree's answer (202) while the revision's browse index is built: ask again shortly. */
+export interface TreeIndexing {
+  state: 'indexing';
+  /** entries of the file list indexed so far */
+  entries: number;
+}
+
 export interface TreePage {
   path: string;
   total: number;
