@@ -55,7 +55,7 @@ export class Jobs {
     private readonly log?: Logger,
   ) {}
 
-  /** Starts a job from a request body; a storage already running one answers 409. */
+  /** Starts a job from a request body; 409 while a job runs on its storage, or (a backup or restore) while another backup or restore runs. */
   start(body: Record<string, unknown>): Job {
     const storage = typeof body.storage === 'string' ? body.storage : (this.storages.list[0]?.name ?? '');
     this.storages.repo(storage); // NOT_FOUND for a storage that is not here
