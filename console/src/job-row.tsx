@@ -31,7 +31,7 @@ export function JobRow({ job, log, showStorage, onChange }: Props) {
   const { progress } = job;
   const took = job.endedAt ? duration(job.endedAt - job.startedAt) : undefined;
   return (
-    <li class={`job job-${job.state}`} data-testid={`job-${job.kind}`} data-job-id={job.id} data-state={job.state}>
+    <li class={`card job job-${job.state}`} data-testid={`job-${job.kind}`} data-job-id={job.id} data-state={job.state}>
       <div class="job-head">
         <span class="job-kind">
           {kindNames[job.kind] ?? job.kind}

@@ -11,7 +11,7 @@ interface Props {
 export function PrunePlan({ job, onConfirm, onDiscard }: Props) {
   const plan: string[] = Array.isArray(job.result?.plan) ? job.result.plan : [];
   return (
-    <section class="prune-plan-box" aria-labelledby="plan-title">
+    <section class="card prune-plan-box" aria-labelledby="plan-title">
       <h2 id="plan-title">Prune plan (dry run)</h2>
       {job.state === 'running' && <p class="muted">Working out what the prune would remove…</p>}
       {job.state === 'failed' && <p class="job-error">The dry run failed: {job.error}</p>}
