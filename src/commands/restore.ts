@@ -9,7 +9,6 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import picomatch from 'picomatch';
 import { isDbkError, usage } from '../errors.js';
-import { Fifo } from '../fifo.js';
 import { entryProblem, type FileEntry, mtimeMsOf } from '../format/file-list.js';
 import type { ChunkHash } from '../format/ids.js';
 import { displayName, globFromDisplay, nameFromBytes, osPath } from '../format/names.js';
@@ -125,7 +124,7 @@ async function survey(repo: Repository, rev: Revision, select: (e: FileEntry) =>
   const check = new RevisionPathCheck();
   const unseen = new Set(paths);
   const out: Survey = { ordered: true, linkGroups: new Set(), files: 0, bytes: 0, missing: [] };
-  for await (const e of repo.fileListEntries(rev)) {
+  for await (const entries of repo.fileListBatches(rev)) for (const e of entries) {
     unseen.delete(e.path);
     if (out.ordered && !check.add(e)) out.ordered = false;
     if (e.linkOf !== undefined) out.linkGroups.add(e.linkOf);
@@ -140,9 +139,10 @@ async function survey(repo: Repository, rev: Revision, select: (e: FileEntry) =>
   return out;
 }
 
-async function* inBatches<T>(items: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
+/** The items of `pieces` again, `size` at a time. */
+async function* inBatches<T>(pieces: AsyncIterable<T[]>, size: number): AsyncGenerator<T[]> {
   let batch: T[] = [];
-  for await (const item of items) {
+  for await (const piece of pieces) for (const item of piece) {
     batch.push(item);
     if (batch.length === size) {
       yield batch;
@@ -162,7 +162,6 @@ interface Run {
   attributes: RestoredAttributes;
   warnings: Warnings;
   broken: BrokenFiles;
-  inFlight: HandedToWriter;
   leaders: LinkLeaders;
   links: PendingLink[];
   folders: OpenFolders;
@@ -193,7 +192,6 @@ async function runRestore(repo: Repository, o: RestoreOptions): Promise<RestoreR
     attributes: new RestoredAttributes(o),
     warnings: new Warnings(result),
     broken: new BrokenFiles(repo, hashes),
-    inFlight: new HandedToWriter(tree, writer, result),
     leaders: new LinkLeaders(found.linkGroups),
     links: [],
     folders: new OpenFolders(),
@@ -201,11 +199,18 @@ async function runRestore(repo: Repository, o: RestoreOptions): Promise<RestoreR
     lengths,
     progress: { files: 0, totalFiles: found.files, bytes: 0, totalBytes: found.bytes },
   };
-  writer.onFileFailure = (abs, reason) => run.inFlight.failed(abs, reason);
+  // a file is counted as restored when it is handed over: one that then fails is taken off
+  writer.onFileFailure = (f) => {
+    if (f.kind !== 'folder') {
+      result.restoredFiles--;
+      result.restoredBytes -= f.bytes;
+    }
+    result.failed.push({ path: tree.rel(f.path), reason: f.message });
+  };
   writer.onWarning = (abs, reason) => run.warnings.add(abs, reason);
   try {
     let index = 0;
-    for await (const batch of inBatches(repo.fileListEntries(rev), BATCH)) {
+    for await (const batch of inBatches(repo.fileListBatches(rev), BATCH)) {
       const chosen: Indexed[] = [];
       for (const e of batch) {
         const at = index++;
@@ -283,7 +288,6 @@ async function restoreBatch(run: Run, chosen: Indexed[]): Promise<void> {
 function setFolderAttributes(run: Run, folders: readonly FileEntry[]): void {
   for (const e of folders) {
     if (run.tree.failed(e.path)) continue;
-    run.inFlight.add(e);
     run.writer.folderAttributes(run.tree.abs(e.path), run.attributes.of(e));
   }
 }
@@ -340,10 +344,12 @@ async function filesToWrite(tree: SafeTree, files: FileEntry[], o: RestoreOption
   const out: ToWrite[] = [];
   const placeable: FileEntry[] = [];
   for (const e of files) {
-    await perFile(result, e.path, async () => {
-      await tree.prepareParent(e.path);
-      placeable.push(e);
-    });
+    if (tree.parentReady(e.path)) placeable.push(e);
+    else
+      await perFile(result, e.path, async () => {
+        await tree.prepareParent(e.path);
+        placeable.push(e);
+      });
   }
   files = placeable;
   // in a folder this restore made, nothing is there to compare with: no need to look
@@ -398,10 +404,9 @@ async function writeFiles(run: Run, files: ToWrite[]): Promise<void> {
     const e = w.entry;
     o.signal?.throwIfAborted();
     try {
-      await writer.room();
-      run.inFlight.add(e);
-      await restoring.restore(e, w.exists);
-      run.inFlight.add(e);
+      if (writer.backlogged) await writer.room();
+      const handing = restoring.restore(e, w.exists, tree.abs(e.path));
+      if (handing) await handing;
       result.restoredFiles++;
       result.restoredBytes += e.size;
     } catch (err) {
@@ -444,51 +449,6 @@ async function perFile(result: RestoreResult, rel: string, work: () => Promise<v
     await work();
   } catch (e) {
     failedFile(result, rel, e);
-  }
-}
-
-/**
- * What was handed to the writer thread and may still fail there: a failure is reported by
- * absolute path after the file was counted as restored, so it is taken off the count and listed
- * with its reason. Kept only until the writer has answered the message that carried it.
- */
-class HandedToWriter {
-  /** each entry, and the last message that carries a job of it */
-  private readonly byPath = new Map<string, { e: FileEntry; until: number }>();
-  /** what was handed over, in order, with the message it goes out in */
-  private readonly handed = new Fifo<{ abs: string; message: number }>();
-
-  constructor(
-    private readonly tree: SafeTree,
-    private readonly writer: FileWriter,
-    private readonly result: RestoreResult,
-  ) {
-    writer.onAnswered = () => this.forgetAnswered();
-  }
-
-  /** Called before an entry's jobs are handed over, and again after the last (a long file's go out in several messages). */
-  add(e: FileEntry): void {
-    const abs = this.tree.abs(e.path);
-    const message = this.writer.sentMessages;
-    this.byPath.set(abs, { e, until: message });
-    this.handed.push({ abs, message });
-  }
-
-  failed(abs: string, reason: string): void {
-    const e = this.byPath.get(abs)?.e;
-    if (e?.type !== 'dir') {
-      this.result.restoredFiles--;
-      this.result.restoredBytes -= e?.size ?? 0;
-    }
-    this.result.failed.push({ path: e?.path ?? abs, reason });
-  }
-
-  private forgetAnswered(): void {
-    const answered = this.writer.answeredMessages;
-    while ((this.handed.peek()?.message ?? answered) < answered) {
-      const { abs } = this.handed.shift()!;
-      if ((this.byPath.get(abs)?.until ?? answered) < answered) this.byPath.delete(abs);
-    }
   }
 }
 
@@ -580,7 +540,6 @@ async function restoreSymlink(run: Run, e: FileEntry): Promise<void> {
     return;
   }
   if (st) await fs.rm(osPath(abs), { recursive: st.isDirectory() });
-  run.inFlight.add(e);
   writer.symlink(abs, e.target ?? '', attributes.of(e));
   result.restoredFiles++;
 }

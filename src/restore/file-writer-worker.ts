@@ -9,7 +9,7 @@ import { osPath } from '../format/names.js';
 import { setLinkTimes, setTimes } from '../tree/native-fs.js';
 import { RESTORE_TEMP_PREFIX, UNFINISHED_MODE } from '../tree/unfinished-file.js';
 import { writeXattrs } from './attributes.js';
-import type { FileAttributes, PlacedFile, RingSpan, WriterJob, WriterReport, WriterSetup } from './file-writer.js';
+import type { FileAttributes, PlacedFile, RingSpan, WriterFailure, WriterJob, WriterReport, WriterSetup } from './file-writer.js';
 
 /** O_EXCL: never over what is there, nor a symlink in its place (parent folders are SafeTree's) */
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
@@ -202,17 +202,19 @@ function run(job: WriterJob): void {
 }
 
 /** The file, link or folder a job writes, for its failure report. */
-function pathOf(job: WriterJob): string {
+function subjectOf(job: WriterJob): Pick<WriterFailure, 'path' | 'kind' | 'bytes'> {
   switch (job.op) {
     case 'whole':
     case 'open':
-      return job.file.target;
+      return { path: job.file.target, kind: 'file', bytes: job.file.size };
     case 'symlink':
-      return job.path;
+      return { path: job.path, kind: 'link', bytes: 0 };
     case 'folder':
-      return job.target;
-    default:
-      return open.get(job.id)?.file.target ?? '';
+      return { path: job.target, kind: 'folder', bytes: 0 };
+    default: {
+      const file = open.get(job.id)?.file;
+      return { path: file?.target ?? '', kind: 'file', bytes: file?.size ?? 0 };
+    }
   }
 }
 
@@ -220,13 +222,13 @@ parentPort!.on('message', (jobs: WriterJob[]) => {
   warnings = [];
   const report: WriterReport = { failures: [], warnings };
   for (const job of jobs) {
-    const target = pathOf(job);
+    const subject = subjectOf(job);
     try {
       run(job);
     } catch (e) {
       if (job.op === 'append') open.delete(job.id); // discarded: the rest of it is dropped
       const err = e as NodeJS.ErrnoException;
-      report.failures.push({ id: job.id, path: target, message: err.message, ...(err.code ? { code: err.code } : {}) });
+      report.failures.push({ ...subject, message: err.message, ...(err.code ? { code: err.code } : {}) });
     }
   }
   parentPort!.postMessage(report);

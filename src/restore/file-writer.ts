@@ -1,17 +1,25 @@
-// Puts restored files, symlinks and folder attributes on disk from a worker thread that makes synchronous system
-// calls. Through the thread pool each call costs the main thread about 40 µs and every file takes
-// six or seven of them (open, write, chown, chmod, utimes, close, rename): for 100,000 small files
-// that was most of a restore. The worker creates each file with O_EXCL (never through a symlink,
-// never over something that appeared meanwhile),
-// sets its owner, mode and times on the open descriptor, and renames a temporary file into place
-// only where that is needed: over an existing file, or for a file streamed piece by piece.
+// Puts restored files, symlinks and folder attributes on disk from worker threads that make
+// synchronous system calls. Through the thread pool each call costs the main thread about 40 µs
+// and every file takes six or seven of them (open, write, chown, chmod, utimes, close, rename): for
+// 100,000 small files that was most of a restore. A worker creates each file with O_EXCL (never
+// through a symlink, never over something that appeared meanwhile), sets its owner, mode and times
+// on the open descriptor, and renames a temporary file into place only where that is needed: over
+// an existing file, or for a file streamed piece by piece.
+//
+// Restoring tiny files is the kernel creating inodes, and one thread doing that was the whole
+// restore's pace. So there are several writers (lanes), and each takes whole folders in turn:
+// files of one folder would contend for its lock, files of two folders are made side by side.
+// A folder's attributes wait until everything handed over before them is done, in every lane.
 //
 // Content is never copied on its way: the chunks are decoded straight into a ring of shared
-// memory that the writer owns (reserve()), jobs name spans of it, and a chunk's span is given
-// back (release()) once every job reading it is handed over; it is free again once the worker
-// has done them. Nothing is allocated per chunk or per file.
+// memory that the writers share (reserve()), jobs name spans of it, and a chunk's span is given
+// back (release()) once every job reading it is handed over; it is free again once every lane
+// has done the jobs posted with it or before. Nothing is allocated per chunk or per file.
 
+import { availableParallelism } from 'node:os';
+import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { Fifo } from '../fifo.js';
 import type { ExtendedAttribute } from '../format/file-list.js';
 import { ContentRing } from '../storage/content-ring.js';
 import { workerFile } from '../storage/worker-file.js';
@@ -41,6 +49,8 @@ export interface PlacedFile extends FileAttributes {
   viaTemp: boolean;
   /** a folder in the target's place may be removed (restore's overwrite) */
   replaceFolder: boolean;
+  /** the file's length, given back with its failure (it was counted as restored when handed over) */
+  size: number;
 }
 
 /** Bytes of the ring. */
@@ -69,9 +79,20 @@ export interface WriterSetup {
   ring: SharedArrayBuffer;
 }
 
+/** A file, link or folder the writer could not write (and removed what it wrote of it). */
+export interface WriterFailure {
+  /** absolute */
+  path: string;
+  kind: 'file' | 'link' | 'folder';
+  /** a file's length (PlacedFile.size), else 0 */
+  bytes: number;
+  message: string;
+  code?: string;
+}
+
 /** The worker's answer to each message of jobs, in order: what failed, each a file (or link, or folder) of its own. */
 export interface WriterReport {
-  failures: { id: number; path: string; message: string; code?: string }[];
+  failures: WriterFailure[];
   /** written, but an attribute could not be set (an extended attribute the target file system refuses) */
   warnings: { path: string; message: string }[];
 }
@@ -79,49 +100,72 @@ export interface WriterReport {
 /** The writer thread is gone: nothing more can be written. Any other failure belongs to one file. */
 export class WriterStopped extends Error {}
 
-/** jobs are posted when this many wait, or when they read this many bytes: the worker is never idle long */
+/** jobs are posted when this many wait, or when they read this many bytes: the workers are never idle long */
 const BATCH_JOBS = 256;
 const BATCH_BYTES = 1 << 20;
-/** messages the worker may have yet to answer before room() waits: 16 × 256 jobs */
-const MAX_UNANSWERED = 16;
+/** posts a lane may have yet to answer before room() waits: 8 × 256 jobs each */
+const MAX_UNANSWERED_PER_LANE = 8;
+/** writers beyond the cores only contend; beyond four, for the locks of the file system */
+export const WRITER_LANES = Math.max(1, Math.min(4, availableParallelism()));
+
+/** One writer thread, and its jobs waiting to be posted. */
+interface Lane {
+  worker: Worker;
+  jobs: WriterJob[];
+  /** the post each message sent to it and not yet answered belongs to, oldest first */
+  posts: Fifo<number>;
+}
+
+/** What went out at one flush: messages to one or more lanes, and the ring bytes freed once all of them (and all before) are answered. */
+interface Post {
+  released: number;
+  unanswered: number;
+}
 
 export class FileWriter {
   /** ring space was freed */
   onFreed: () => void = () => {};
   /**
-   * Told of each file, link or folder that could not be written (absolute path, reason); the
-   * writer goes on with the others. Without it the first such failure stops the writer.
+   * Told of each file, link or folder that could not be written; the writer goes on with the
+   * others. Without it the first such failure stops the writer.
    */
-  onFileFailure: ((path: string, reason: string) => void) | undefined;
+  onFileFailure: ((f: WriterFailure) => void) | undefined;
   /** Told of each file written without one of its attributes (absolute path, reason). */
   onWarning: (path: string, reason: string) => void = () => {};
-  private readonly worker: Worker;
   private readonly ring: ContentRing;
-  private jobs: WriterJob[] = [];
+  private readonly lanes: Lane[];
+  /** the lane a new folder's files go to next, and the folder the last file was in */
+  private lane = 0;
+  private folder: string | undefined;
+  /** the lane of each file opened and not yet finished */
+  private readonly laneOfOpen = new Map<number, Lane>();
+  /** folder jobs waiting for every post before them to be answered: `after` posts */
+  private deferred = new Fifo<{ after: number; job: WriterJob }>();
   /** content bytes the waiting jobs read */
   private jobBytes = 0;
-  /** ring bytes released since the last post: freed when the worker answers the next one */
+  /** ring bytes released since the last post: freed when it and every post before it are answered */
   private released = 0;
-  /** ring bytes each posted message frees when answered, oldest first */
-  private readonly posted: number[] = [];
+  /** posts not yet all answered, oldest first; the first is post number answeredMessages */
+  private readonly posts = new Fifo<Post>();
   private nextId = 1;
-  /** messages posted to the worker, and answered by it (in the order posted) */
-  sentMessages = 0;
-  answeredMessages = 0;
-  /** the worker answered a message: what it held is written, or reported as failed */
-  onAnswered: () => void = () => {};
+  /** posts sent to the workers, and those answered by every lane (the oldest first) */
+  private sentMessages = 0;
+  private answeredMessages = 0;
   private failure: Error | undefined;
-  /** the worker is gone, or going */
+  /** a worker is gone, or all are going */
   private stopped = false;
   private waiting: (() => void)[] = [];
 
-  constructor(ringBytes: number) {
+  constructor(ringBytes: number, lanes = WRITER_LANES) {
     this.ring = new ContentRing(ringBytes);
     const setup: WriterSetup = { ring: this.ring.memory };
-    this.worker = new Worker(workerFile('restore/file-writer-worker.js'), { workerData: setup });
-    this.worker.on('message', (r: WriterReport) => this.take(r));
-    this.worker.on('error', (e) => this.fail(e));
-    this.worker.on('exit', (code) => this.fail(new Error(`the file writer stopped (exit code ${code})`)));
+    this.lanes = Array.from({ length: lanes }, () => {
+      const lane: Lane = { worker: new Worker(workerFile('restore/file-writer-worker.js'), { workerData: setup }), jobs: [], posts: new Fifo() };
+      lane.worker.on('message', (r: WriterReport) => this.take(lane, r));
+      lane.worker.on('error', (e) => this.fail(e));
+      lane.worker.on('exit', (code) => this.fail(new Error(`the file writer stopped (exit code ${code})`)));
+      return lane;
+    });
   }
 
   /** The shared memory that reserved spans are offsets into. */
@@ -155,7 +199,7 @@ export class FileWriter {
       const r = this.tryReserve(length);
       if (r) return r;
       this.flush(true); // jobs and releases waiting to be posted hold ring space too
-      if (this.posted.length === 0) throw new Error(`the file writer's ring holds no ${length} bytes that will be freed`);
+      if (this.posts.length === 0) throw new Error(`the file writer's ring holds no ${length} bytes that will be freed`);
       await this.waitForReport();
     }
   }
@@ -167,6 +211,7 @@ export class FileWriter {
 
   writeWhole(file: PlacedFile, content: RingSpan[]): void {
     this.push(
+      this.laneFor(file.target),
       { op: 'whole', id: this.nextId++, file, content },
       content.reduce((n, s) => n + s.length, 0),
     );
@@ -175,94 +220,153 @@ export class FileWriter {
   /** Starts a file written piece by piece; returns its id for append() and finish(). */
   open(file: PlacedFile): number {
     const id = this.nextId++;
-    this.push({ op: 'open', id, file });
+    const lane = this.laneFor(file.target);
+    this.laneOfOpen.set(id, lane);
+    this.push(lane, { op: 'open', id, file });
     return id;
   }
 
   append(id: number, content: RingSpan): void {
-    this.push({ op: 'append', id, content }, content.length);
+    this.push(this.laneOf(id), { op: 'append', id, content }, content.length);
   }
 
   /** Ends a file opened with open(): puts it in place, or with `commit` false removes what was written. */
   finish(id: number, commit: boolean): void {
-    this.push({ op: 'close', id, commit });
+    const lane = this.laneOf(id);
+    this.laneOfOpen.delete(id);
+    this.push(lane, { op: 'close', id, commit });
   }
 
-  /** Makes a symlink at `path` (absolute) that reads `linkText`. */
-  /** A symlink, with its own owner (as root) and time. */
+  /** A symlink at `path` (absolute) that reads `linkText`, with its own owner (as root) and time. */
   symlink(path: string, linkText: string, a: FileOwner): void {
-    this.push({ op: 'symlink', id: this.nextId++, path, linkText, owner: { uid: a.uid, gid: a.gid, mtimeS: a.mtimeS, mtimeNs: a.mtimeNs } });
-  }
-
-  /** Sets a folder's owner, mode and times (after what goes into it, which would change its mtime). */
-  folderAttributes(target: string, attributes: FileAttributes): void {
-    this.push({ op: 'folder', id: this.nextId++, target, attributes });
+    this.push(this.laneFor(path), { op: 'symlink', id: this.nextId++, path, linkText, owner: { uid: a.uid, gid: a.gid, mtimeS: a.mtimeS, mtimeNs: a.mtimeNs } });
   }
 
   /**
-   * Waits while the worker has many messages to answer: tiny files take little of the ring, and
+   * Sets a folder's owner, mode and times after what goes into it, which would change its mtime:
+   * once every job handed over before this, in every lane, is done.
+   */
+  folderAttributes(target: string, attributes: FileAttributes): void {
+    const waitingToPost = this.lanes.some((l) => l.jobs.length > 0);
+    const job: WriterJob = { op: 'folder', id: this.nextId++, target, attributes };
+    this.deferred.push({ after: this.sentMessages + (waitingToPost ? 1 : 0), job });
+    this.postDeferred();
+  }
+
+  /**
+   * Waits while the workers have many messages to answer: tiny files take little of the ring, and
    * without this a restore of millions would hand over their jobs far faster than they are written.
    */
   async room(): Promise<void> {
-    while (this.sentMessages - this.answeredMessages > MAX_UNANSWERED && !this.failure && !this.stopped) await this.waitForReport();
+    while (this.backlogged) await this.waitForReport();
+  }
+
+  /** room() would wait. */
+  get backlogged(): boolean {
+    return this.sentMessages - this.answeredMessages > MAX_UNANSWERED_PER_LANE * this.lanes.length && !this.failure && !this.stopped;
   }
 
   /** Waits until everything handed over is written; throws the first failure. */
   async drain(): Promise<void> {
-    this.flush(true);
-    while (this.posted.length > 0 && !this.failure) await this.waitForReport();
+    for (;;) {
+      this.postDeferred();
+      this.flush(true);
+      if (this.posts.length === 0 && this.deferred.length === 0) break;
+      if (this.failure) break;
+      await this.waitForReport();
+    }
     this.throwFailure();
   }
 
   /**
-   * Stops the writer. Jobs posted already are carried out (a file is never cut short under its
+   * Stops the writers. Jobs posted already are carried out (a file is never cut short under its
    * name by stopping the thread mid-write), jobs not posted are dropped, and files streamed under
    * a temporary name and not finished are removed.
    */
   async close(): Promise<void> {
     if (!this.stopped) {
-      this.jobs = [];
-      this.worker.postMessage([{ op: 'abandon', id: 0 } satisfies WriterJob]);
-      this.posted.push(0);
-      while (this.posted.length > 0 && !this.stopped) await new Promise<void>((resolve) => this.waiting.push(resolve));
+      this.deferred = new Fifo();
+      for (const lane of this.lanes) lane.jobs = [{ op: 'abandon', id: 0 }];
+      this.post();
+      while (this.posts.length > 0 && !this.stopped) await new Promise<void>((resolve) => this.waiting.push(resolve));
     }
     this.stopped = true;
-    await this.worker.terminate();
+    await Promise.all(this.lanes.map((l) => l.worker.terminate()));
   }
 
-  private push(job: WriterJob, bytes = 0): void {
+  /** The lane of a new file, link or folder: the last one's while the folder stays the same, the next one's from a new folder on. */
+  private laneFor(target: string): Lane {
+    const folder = path.dirname(target);
+    if (folder !== this.folder) {
+      this.folder = folder;
+      this.lane = (this.lane + 1) % this.lanes.length;
+    }
+    return this.lanes[this.lane]!;
+  }
+
+  private laneOf(id: number): Lane {
+    const lane = this.laneOfOpen.get(id);
+    if (!lane) throw new Error(`the file writer has no open file ${id}`);
+    return lane;
+  }
+
+  private push(lane: Lane, job: WriterJob, bytes = 0): void {
     this.throwFailure();
-    this.jobs.push(job);
+    lane.jobs.push(job);
     this.jobBytes += bytes;
-    if (this.jobs.length >= BATCH_JOBS || this.jobBytes >= BATCH_BYTES) this.flush(false);
+    if (lane.jobs.length >= BATCH_JOBS || this.jobBytes >= BATCH_BYTES) this.flush(false);
   }
 
   /** Posts the jobs waiting; with `always`, an empty message too, to carry the releases back. */
   private flush(always: boolean): void {
     this.throwFailure();
-    if (this.jobs.length === 0 && !(always && this.released > 0)) return;
-    this.worker.postMessage(this.jobs);
-    this.sentMessages++;
-    this.posted.push(this.released);
-    this.jobs = [];
+    if (this.lanes.every((l) => l.jobs.length === 0) && !(always && this.released > 0)) return;
+    this.post();
+  }
+
+  /** Sends each lane its waiting jobs (the first lane an empty message if none wait) as one post. */
+  private post(): void {
+    const number = this.sentMessages++;
+    const sending = this.lanes.filter((l) => l.jobs.length > 0);
+    if (sending.length === 0) sending.push(this.lanes[0]!);
+    for (const lane of sending) {
+      lane.worker.postMessage(lane.jobs);
+      lane.posts.push(number);
+      lane.jobs = [];
+    }
+    this.posts.push({ released: this.released, unanswered: sending.length });
     this.jobBytes = 0;
     this.released = 0;
   }
 
-  private take(r: WriterReport): void {
-    this.ring.free(this.posted.shift() ?? 0);
+  private take(lane: Lane, r: WriterReport): void {
     for (const w of r.warnings) this.onWarning(w.path, w.message);
     for (const f of r.failures) {
-      if (this.onFileFailure) this.onFileFailure(f.path, f.message);
+      if (this.onFileFailure) this.onFileFailure(f);
       else this.failure ??= Object.assign(new Error(f.message), f.code ? { code: f.code } : {});
     }
-    this.answeredMessages++;
-    this.onAnswered();
+    const number = lane.posts.shift()!;
+    this.posts.at(number - this.answeredMessages)!.unanswered--;
+    let answered = false;
+    while (this.posts.peek()?.unanswered === 0) {
+      this.ring.free(this.posts.shift()!.released);
+      this.answeredMessages++;
+      answered = true;
+    }
+    if (answered) this.postDeferred();
     this.notify();
     this.onFreed();
   }
 
-  /** The worker died (or was stopped): nothing more will be written or answered. */
+  /** Hands the folder jobs whose posts before them are all answered to the current lane. */
+  private postDeferred(): void {
+    if (this.stopped) return;
+    while ((this.deferred.peek()?.after ?? Number.POSITIVE_INFINITY) <= this.answeredMessages) {
+      this.lanes[this.lane]!.jobs.push(this.deferred.shift()!.job); // posted with the next jobs, or by drain(): never from a worker's answer, which must not throw
+    }
+  }
+
+  /** A worker died (or was stopped): nothing more will be written or answered. */
   private fail(e: Error): void {
     if (!this.stopped) this.failure ??= new WriterStopped(e.message, { cause: e });
     this.stopped = true;

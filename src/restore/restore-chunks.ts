@@ -33,7 +33,7 @@ export function planChunkLoads(files: readonly FileEntry[], hashes: readonly Chu
 }
 
 export class RestoreChunks {
-  private readonly loading = new Map<number, { span: Reserved; done: Promise<void> }>();
+  private readonly loading = new Map<number, { span: Reserved; done: Promise<void>; decoded: boolean }>();
   private started = 0;
   private released = 0;
   /** get() is waiting for room for the next load: fill() must not start it meanwhile */
@@ -66,6 +66,12 @@ export class RestoreChunks {
     return load.span;
   }
 
+  /** Load k's span if the chunk is decoded there already (get() without waiting), else undefined. */
+  ready(k: number): RingSpan | undefined {
+    const load = this.loading.get(k);
+    return load?.decoded ? load.span : undefined;
+  }
+
   /** Every job reading the loads below `k` is handed over: their spans go back to the ring. */
   releaseBelow(k: number): void {
     for (const end = Math.min(k, this.started); this.released < end; this.released++) {
@@ -85,8 +91,11 @@ export class RestoreChunks {
 
   private start(span: Reserved): void {
     const { hash } = this.loads[this.started]!;
-    const done = this.repo.readChunkInto(hash, { memory: this.writer.memory, offset: span.offset, length: span.length });
-    done.catch(() => {}); // surfaced by get()
-    this.loading.set(this.started++, { span, done });
+    const load = { span, done: this.repo.readChunkInto(hash, { memory: this.writer.memory, offset: span.offset, length: span.length }), decoded: false };
+    load.done.then(
+      () => void (load.decoded = true),
+      () => {}, // surfaced by get()
+    );
+    this.loading.set(this.started++, load);
   }
 }

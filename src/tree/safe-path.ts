@@ -78,7 +78,19 @@ export class SafeTree {
   ) {}
 
   abs(rel: string): string {
-    return path.join(this.root, ...rel.split('/'));
+    return path.join(this.root, rel);
+  }
+
+  /** abs() undone: the relative path, with `/` between names. */
+  rel(abs: string): string {
+    return path.relative(this.root, abs).split(path.sep).join('/');
+  }
+
+  /** Whether the parent folders of `rel` are made and checked already: prepareParent() would have nothing to do. */
+  parentReady(rel: string): boolean {
+    const slash = rel.lastIndexOf('/');
+    // a folder is marked ready only after every folder above it
+    return slash === -1 || this.verified.get(rel.slice(0, slash)) === true;
   }
 
   /**

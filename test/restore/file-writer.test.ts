@@ -15,6 +15,7 @@ const placed = (target: string, over: Partial<PlacedFile> = {}): PlacedFile => (
   target,
   viaTemp: false,
   replaceFolder: false,
+  size: 0,
   mode: 0o640,
   uid: process.getuid?.() ?? 0,
   gid: process.getgid?.() ?? 0,
@@ -142,6 +143,53 @@ describe('FileWriter', () => {
     await writer.close();
     expect(readdirSync(dir)).toEqual(['whole']);
     expect(readFileSync(path.join(dir, 'whole')).equals(whole)).toBe(true);
+  });
+
+  it("with several writer threads, sets each folder's times after all of its entries, whichever thread wrote them", async () => {
+    const dir = fresh();
+    writer = new FileWriter(RING, 3);
+    const expected = new Map<string, Buffer>();
+    const folderTime = (i: number) => ({ mode: 0o750, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, mtimeS: 1_500_000_000 + i, mtimeNs: 0 });
+    async function file(name: string) {
+      const data = seededBytes(100 + (expected.size % 300), name);
+      expected.set(name, data);
+      pushed(writer.writeWhole(placed(name), [await inRing(data)]));
+    }
+    // walk order: F/a…, F/G/b…, F/c, so the files of F go to one thread before G and another
+    // after; the many before are still being written when the folder's attributes are handed over
+    const folders: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const f = path.join(dir, `F${i}`);
+      const g = path.join(f, 'G');
+      mkdirSync(g, { recursive: true });
+      for (let j = 0; j < 200; j++) await file(path.join(f, `a${j}`));
+      for (let j = 0; j < 2; j++) await file(path.join(g, `b${j}`));
+      await file(path.join(f, 'c'));
+      writer.symlink(path.join(f, 'link'), 'a0', { uid: 0, gid: 0, mtimeS: 1_000_000_000, mtimeNs: 0 });
+      writer.folderAttributes(g, folderTime(2 * i));
+      writer.folderAttributes(f, folderTime(2 * i + 1));
+      folders.push(g, f);
+      await writer.room();
+    }
+    await writer.drain();
+    for (const [name, data] of expected) expect(readFileSync(name).equals(data), name).toBe(true);
+    for (const [i, folder] of folders.entries()) {
+      expect(lstatSync(folder).mtimeMs, folder).toBe((1_500_000_000 + i) * 1000);
+      expect(lstatSync(folder).mode & 0o777).toBe(0o750);
+    }
+  });
+
+  it('close() with several writer threads removes what each left unfinished', async () => {
+    const dir = fresh();
+    writer = new FileWriter(RING, 2);
+    for (const name of ['one', 'two']) {
+      mkdirSync(path.join(dir, name));
+      const id = writer.open(placed(path.join(dir, name, 'streamed'), { viaTemp: true }));
+      pushed(writer.append(id, await inRing(seededBytes(100_000, name))));
+    }
+    await writer.close();
+    expect(readdirSync(path.join(dir, 'one'))).toEqual([]);
+    expect(readdirSync(path.join(dir, 'two'))).toEqual([]);
   });
 
   it("sets a folder's attributes on the folder, never through a symlink in its place", async () => {
