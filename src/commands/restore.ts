@@ -124,15 +124,16 @@ async function survey(repo: Repository, rev: Revision, select: (e: FileEntry) =>
   const check = new RevisionPathCheck();
   const unseen = new Set(paths);
   const out: Survey = { ordered: true, linkGroups: new Set(), files: 0, bytes: 0, missing: [] };
-  for await (const entries of repo.fileListBatches(rev)) for (const e of entries) {
-    unseen.delete(e.path);
-    if (out.ordered && !check.add(e)) out.ordered = false;
-    if (e.linkOf !== undefined) out.linkGroups.add(e.linkOf);
-    if (e.type === 'file' && select(e)) {
-      out.files++;
-      out.bytes += e.size;
+  for await (const entries of repo.fileListBatches(rev))
+    for (const e of entries) {
+      unseen.delete(e.path);
+      if (out.ordered && !check.add(e)) out.ordered = false;
+      if (e.linkOf !== undefined) out.linkGroups.add(e.linkOf);
+      if (e.type === 'file' && select(e)) {
+        out.files++;
+        out.bytes += e.size;
+      }
     }
-  }
   // a list out of walk order (none that dbk wrote) is checked whole
   if (!out.ordered) checkRevisionPaths(await repo.readFileList(rev));
   out.missing = [...unseen];
@@ -142,13 +143,14 @@ async function survey(repo: Repository, rev: Revision, select: (e: FileEntry) =>
 /** The items of `pieces` again, `size` at a time. */
 async function* inBatches<T>(pieces: AsyncIterable<T[]>, size: number): AsyncGenerator<T[]> {
   let batch: T[] = [];
-  for await (const piece of pieces) for (const item of piece) {
-    batch.push(item);
-    if (batch.length === size) {
-      yield batch;
-      batch = [];
+  for await (const piece of pieces)
+    for (const item of piece) {
+      batch.push(item);
+      if (batch.length === size) {
+        yield batch;
+        batch = [];
+      }
     }
-  }
   if (batch.length > 0) yield batch;
 }
 

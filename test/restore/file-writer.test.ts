@@ -2,7 +2,7 @@
 // often the ring wraps; attributes are set; a file is created only where nothing is, replaced only
 // through a temporary name, never written through a symlink; a failure reaches drain().
 
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileWriter, type PlacedFile, type Reserved, type RingSpan } from '../../src/restore/file-writer.js';
@@ -177,6 +177,25 @@ describe('FileWriter', () => {
       expect(lstatSync(folder).mtimeMs, folder).toBe((1_500_000_000 + i) * 1000);
       expect(lstatSync(folder).mode & 0o777).toBe(0o750);
     }
+  });
+
+  // a new file takes a setgid folder's group, not the thread's: the writer chowns only where the two differ
+  it.skipIf(process.getuid?.() !== 0)('gives a file its recorded owner, in a setgid folder too, and changes nothing where the owner is already right', async () => {
+    const dir = fresh();
+    const setgid = path.join(dir, 'setgid');
+    mkdirSync(setgid);
+    chownSync(setgid, 0, 4321);
+    chmodSync(setgid, 0o2775);
+    writer = new FileWriter(RING);
+    const owners = [
+      [path.join(setgid, 'root'), 0, 0],
+      [path.join(setgid, 'group of the folder'), 0, 4321],
+      [path.join(dir, 'root'), 0, 0],
+      [path.join(dir, 'other'), 1234, 5678],
+    ] as const;
+    for (const [target, uid, gid] of owners) pushed(writer.writeWhole(placed(target, { uid, gid, size: 1 }), [await inRing(Buffer.from('x'))]));
+    await writer.drain();
+    for (const [target, uid, gid] of owners) expect([lstatSync(target).uid, lstatSync(target).gid], target).toEqual([uid, gid]);
   });
 
   it('close() with several writer threads removes what each left unfinished', async () => {
