@@ -1,6 +1,7 @@
 // The few file system calls Node does not offer, for backup and restore to keep what the file
 // system holds (see src/tree/native-fs.ts, which wraps and documents them):
 //   futimens/lutimens  modification time to the nanosecond (Node passes a double of seconds)
+//   giveOwner          fchown where fstat says the owner differs (no Stats object made in Node)
 //   mknod              fifos and device nodes
 //   l/f list, get, set extended attributes (POSIX ACLs are extended attributes too)
 //   user and group names of ids and back, through the C library's account sources (NSS)
@@ -135,6 +136,17 @@ static napi_value Futimens(napi_env env, napi_callback_info info) {
   struct timespec times[2];
   if (!args(env, info, 3, argv) || !number(env, argv[0], &fd) || !read_times(env, argv + 1, times)) return NULL;
   if (futimens((int)fd, times) != 0) return throw_errno(env, "futimens");
+  return undefined(env);
+}
+
+// giveOwner(fd, uid, gid): a chown only where the file's owner or group differs from these
+static napi_value GiveOwner(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  double fd, uid, gid;
+  struct stat st;
+  if (!args(env, info, 3, argv) || !number(env, argv[0], &fd) || !number(env, argv[1], &uid) || !number(env, argv[2], &gid)) return NULL;
+  if (fstat((int)fd, &st) != 0) return throw_errno(env, "fstat");
+  if ((st.st_uid != (uid_t)uid || st.st_gid != (gid_t)gid) && fchown((int)fd, (uid_t)uid, (gid_t)gid) != 0) return throw_errno(env, "fchown");
   return undefined(env);
 }
 
@@ -344,6 +356,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"futimens", NULL, Futimens, NULL, NULL, NULL, napi_default, NULL},
       {"lutimens", NULL, Lutimens, NULL, NULL, NULL, napi_default, NULL},
+      {"giveOwner", NULL, GiveOwner, NULL, NULL, NULL, napi_default, NULL},
       {"mknod", NULL, Mknod, NULL, NULL, NULL, napi_default, NULL},
       {"xattrs", NULL, Xattrs, NULL, NULL, NULL, napi_default, NULL},
       {"setXattr", NULL, SetXattr, NULL, NULL, NULL, napi_default, NULL},

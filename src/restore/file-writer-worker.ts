@@ -2,11 +2,11 @@
 // order with synchronous calls, reading content from the shared ring, and reports what failed.
 
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, ftruncateSync, lchownSync, lstatSync, openSync, renameSync, rmSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, ftruncateSync, lchownSync, lstatSync, openSync, renameSync, rmSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { osPath } from '../format/names.js';
-import { setLinkTimes, setTimes } from '../tree/native-fs.js';
+import { giveOwner, setLinkTimes, setTimes } from '../tree/native-fs.js';
 import { RESTORE_TEMP_PREFIX, UNFINISHED_MODE } from '../tree/unfinished-file.js';
 import { writeXattrs } from './attributes.js';
 import type { FileAttributes, PlacedFile, RingSpan, WriterFailure, WriterJob, WriterReport, WriterSetup } from './file-writer.js';
@@ -110,20 +110,10 @@ function isFolder(p: string): boolean {
 
 /** Owner (which clears setuid bits and capabilities), mode, extended attributes (ACLs among them), times. */
 function setAttributes(fd: number, a: FileAttributes, target: string): void {
-  if (asRoot) giveOwner(fd, a);
+  if (asRoot) ignoreFailure(() => giveOwner(fd, a.uid, a.gid));
   fchmodSync(fd, a.mode);
   for (const message of writeXattrs(fd, a.xattrs, asRoot)) warnings.push({ path: target, message });
   setTimes(fd, a.mtimeS, a.mtimeNs);
-}
-
-/**
- * A file is made with this thread's owner, or its folder's group where the folder is setgid: a
- * chown only where that differs from the one recorded. For files owned by the one restoring them
- * it was a tenth of the writer threads' time, and an fstat costs little beside it.
- */
-function giveOwner(fd: number, a: FileAttributes): void {
-  const st = fstatSync(fd);
-  if (st.uid !== a.uid || st.gid !== a.gid) ignoreFailure(() => fchownSync(fd, a.uid, a.gid));
 }
 
 /** This message's warnings, sent with its report. */

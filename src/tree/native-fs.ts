@@ -8,13 +8,14 @@
 // Where the module could not be built, times fall back to Node's (microseconds) and extended
 // attributes and special files are not kept; `nativeMissing` says so, for a warning.
 
-import { futimesSync, lutimesSync } from 'node:fs';
+import { fchownSync, fstatSync, futimesSync, lutimesSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { bytesOfName, nameFromBytes, osPath } from '../format/names.js';
 
 interface NativeFs {
   futimens(fd: number, seconds: number, nanoseconds: number): void;
   lutimens(path: string | Buffer, seconds: number, nanoseconds: number): void;
+  giveOwner(fd: number, uid: number, gid: number): void;
   mknod(path: string | Buffer, mode: number, device: number): void;
   xattrs(target: number | string | Buffer): [Buffer, Buffer][];
   setXattr(target: number | string | Buffer, name: Buffer, value: Buffer): void;
@@ -46,6 +47,17 @@ export const nativeMissing = native ? undefined : 'the native module (build/Rele
 export function setTimes(fd: number, seconds: number, nanoseconds: number): void {
   if (native) native.futimens(fd, seconds, nanoseconds);
   else futimesSync(fd, seconds + nanoseconds / 1e9, seconds + nanoseconds / 1e9);
+}
+
+/**
+ * Gives an open file this owner and group, with a chown only where they differ: a file is made
+ * with its maker's owner (or a setgid folder's group), and for files owned by the one restoring
+ * them the chown was a tenth of the restore's writing.
+ */
+export function giveOwner(fd: number, uid: number, gid: number): void {
+  if (native) return native.giveOwner(fd, uid, gid);
+  const st = fstatSync(fd);
+  if (st.uid !== uid || st.gid !== gid) fchownSync(fd, uid, gid);
 }
 
 /** The same for a path that is not followed: a symlink's own times. */
