@@ -15,11 +15,13 @@
 # folder of its own under the work dir (`dbk init -repository CORPUS`), and so does the .dbk/ of the
 # folder dbk restores into, which therefore holds exactly the restored tree.
 #
-# Storages and restored trees go to a fresh ext4 file system for each corpus (a loop device, when
-# this runs as root): ext4 passes over inodes freed in the last minutes when it makes files, so
-# a restore right after a tree of 60,000 files was deleted spent twice the kernel time of one into
-# a fresh file system; whichever tool came after the deletions paid for them. Nothing is deleted
-# between the tools' runs, and the corpus is read into the page cache again before dbk's run.
+# Storages go to a fresh ext4 file system for each corpus, and each tool's restore to one of its
+# own made just before it (loop devices, when this runs as root): ext4 passes over inodes freed in
+# the last minutes when it makes files, so a restore right after a tree of 60,000 files was
+# deleted spent twice the kernel time of one into a fresh file system, and a restore among the
+# million files another tool restored was slower too; whichever tool came later paid for them.
+# Nothing is deleted between the tools' runs, and the corpus is read into the page cache again
+# before dbk's run.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)

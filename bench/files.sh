@@ -12,8 +12,9 @@
 #   --borg     run borg too
 #
 # As bench/core.sh (bench/lib.sh): every tool reads the corpus in place, from the page cache (read
-# before restic's run and again before dbk's); restic runs first, then dbk; storages and restores go
-# to a fresh ext4 file system (a loop device, when this runs as root), here with an inode every 8 KiB.
+# before restic's run and again before dbk's); restic runs first, then dbk; storages go to a fresh
+# ext4 file system and each tool's restore to one of its own (loop devices, when this runs as root),
+# here with an inode every 8 KiB.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)

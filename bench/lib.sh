@@ -48,6 +48,7 @@ run_dbk() {
   sync
   line dbk initial "$(timed_dbk "$base/backup" "$logs-initial.log" backup -stats -threads "$threads")" "$storage"
   line dbk unchanged "$(timed_dbk "$base/backup" "$logs-unchanged.log" backup -stats -threads "$threads")" "$storage"
+  fresh_restore_fs dbk
   (cd "$base/restore" && dbk init -repository "$dest" bench "$storage" >/dev/null)
   sync
   line dbk restore "$(timed_dbk "$base/restore" "$logs-restore.log" restore -r 1 -threads "$threads")" "$storage"
@@ -79,13 +80,35 @@ fresh_fs() {
   mkdir -p "$work/fs"
 }
 
-release_fs() {
-  local dev
-  dev=$(findmnt -n -o SOURCE "$work/fs" 2>/dev/null || true)
-  if [ -n "$dev" ]; then
-    umount "$work/fs"
-    losetup -d "$dev" 2>/dev/null || true
+# Each tool restores into a fresh file system of its own at $work/fs/restored/TOOL, made just
+# before: a restore into the one holding the storages and the trees restored before it made
+# files among a million others' inodes, and the tool that came last paid for it.
+fresh_restore_fs() {
+  local at=$work/fs/restored/$1 image=$work/restore-$1.img dev
+  mkdir -p "$at"
+  if [ "$(id -u)" -eq 0 ] && truncate -s 24G "$image" && mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 ${mkfs_opts[@]+"${mkfs_opts[@]}"} "$image" &&
+    dev=$(losetup --direct-io=on -f --show "$image") && mount "$dev" "$at"; then
+    rmdir "$at/lost+found"
+    return
   fi
+  rm -f "$image"
+}
+
+unmount() {
+  local dev
+  dev=$(findmnt -n -o SOURCE "$1" 2>/dev/null || true)
+  [ -n "$dev" ] || return 0
+  umount "$1"
+  losetup -d "$dev" 2>/dev/null || true
+}
+
+release_fs() {
+  local tool
+  for tool in restic borg dbk; do
+    unmount "$work/fs/restored/$tool"
+    rm -f "$work/restore-$tool.img"
+  done
+  unmount "$work/fs"
   rm -rf "${work:?}/fs" "$work/fs.img"
 }
 
@@ -108,6 +131,8 @@ bench_corpus() {
   load=$(cut -d' ' -f1 /proc/loadavg)
   bash "$root/bench/peers.sh" backup "$src" "$work/fs/repos" | tee -a "$out" >&2
   sync
+  local peer
+  for peer in ${PEERS:-restic borg}; do fresh_restore_fs "$peer"; done
   bash "$root/bench/peers.sh" restore "$work/fs/repos" "$work/fs/restored" | tee -a "$out" >&2
   warm "$src" # the peers' restores wrote twice the corpus since it was read
   run_dbk "$name" "$src" | tee -a "$out" >&2

@@ -72,8 +72,9 @@ restore)
   install_missing
   work=$(realpath "$2")
   dest=$3
-  rm -rf "$dest/restic" "$dest/borg"
   mkdir -p "$dest/restic" "$dest/borg"
+  # emptied, not removed: each may be a file system of its own (bench/lib.sh)
+  find "$dest/restic" "$dest/borg" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
   dest=$(realpath "$dest")
   if runs restic; then
     sync
