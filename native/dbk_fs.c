@@ -145,6 +145,11 @@ static napi_value GiveOwner(napi_env env, napi_callback_info info) {
   double fd, uid, gid;
   struct stat st;
   if (!args(env, info, 3, argv) || !number(env, argv[0], &fd) || !number(env, argv[1], &uid) || !number(env, argv[2], &gid)) return NULL;
+  // (uid_t)-1 means "leave it": an id must be a real one
+  if (!(uid >= 0 && uid < 4294967295.0 && gid >= 0 && gid < 4294967295.0)) {
+    napi_throw_range_error(env, NULL, "an owner or group id out of range");
+    return NULL;
+  }
   if (fstat((int)fd, &st) != 0) return throw_errno(env, "fstat");
   if ((st.st_uid != (uid_t)uid || st.st_gid != (gid_t)gid) && fchown((int)fd, (uid_t)uid, (gid_t)gid) != 0) return throw_errno(env, "fchown");
   return undefined(env);

@@ -201,14 +201,11 @@ async function runRestore(repo: Repository, o: RestoreOptions): Promise<RestoreR
     lengths,
     progress: { files: 0, totalFiles: found.files, bytes: 0, totalBytes: found.bytes },
   };
-  // a file is counted as restored when it is handed over: one that then fails is taken off
-  writer.onFileFailure = (f) => {
-    if (f.kind !== 'folder') {
-      result.restoredFiles--;
-      result.restoredBytes -= f.bytes;
-    }
-    result.failed.push({ path: tree.rel(f.path), reason: f.message });
+  writer.onWritten = (files, bytes) => {
+    result.restoredFiles += files;
+    result.restoredBytes += bytes;
   };
+  writer.onFileFailure = (f) => result.failed.push({ path: tree.rel(f.path), reason: f.message });
   writer.onWarning = (abs, reason) => run.warnings.add(abs, reason);
   try {
     let index = 0;
@@ -409,8 +406,6 @@ async function writeFiles(run: Run, files: ToWrite[]): Promise<void> {
       if (writer.backlogged) await writer.room();
       const handing = restoring.restore(e, w.exists, tree.abs(e.path));
       if (handing) await handing;
-      result.restoredFiles++;
-      result.restoredBytes += e.size;
     } catch (err) {
       if (!run.broken.add(err, e)) failedFile(result, e.path, err);
     }
@@ -543,7 +538,6 @@ async function restoreSymlink(run: Run, e: FileEntry): Promise<void> {
   }
   if (st) await fs.rm(osPath(abs), { recursive: st.isDirectory() });
   writer.symlink(abs, e.target ?? '', attributes.of(e));
-  result.restoredFiles++;
 }
 
 /**

@@ -9,7 +9,7 @@ import { osPath } from '../format/names.js';
 import { giveOwner, setLinkTimes, setTimes } from '../tree/native-fs.js';
 import { RESTORE_TEMP_PREFIX, UNFINISHED_MODE } from '../tree/unfinished-file.js';
 import { writeXattrs } from './attributes.js';
-import type { FileAttributes, PlacedFile, RingSpan, WriterFailure, WriterJob, WriterReport, WriterSetup } from './file-writer.js';
+import type { FileAttributes, PlacedFile, RingSpan, WriterJob, WriterReport, WriterSetup } from './file-writer.js';
 
 /** O_EXCL: never over what is there, nor a symlink in its place (parent folders are SafeTree's) */
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
@@ -116,8 +116,14 @@ function setAttributes(fd: number, a: FileAttributes, target: string): void {
   setTimes(fd, a.mtimeS, a.mtimeNs);
 }
 
-/** This message's warnings, sent with its report. */
+/** This message's warnings and what it wrote, sent with its report. */
 let warnings: WriterReport['warnings'] = [];
+let written: WriterReport['written'] = { files: 0, bytes: 0 };
+
+function wrote(o: Open): void {
+  written.files++;
+  written.bytes += o.at;
+}
 
 /** A descriptor is closed once only: its number may be another thread's file a moment later. */
 function closeOnce(o: Open): void {
@@ -157,6 +163,7 @@ function run(job: WriterJob): void {
         for (const s of job.content) append(o, view(s));
         complete(o);
       });
+      wrote(o);
       return;
     }
     case 'open':
@@ -172,8 +179,10 @@ function run(job: WriterJob): void {
       const o = open.get(job.id);
       if (!o) return;
       open.delete(job.id);
-      if (job.commit) guarded(o, () => complete(o));
-      else discard(o);
+      if (job.commit) {
+        guarded(o, () => complete(o));
+        wrote(o);
+      } else discard(o);
       return;
     }
     case 'folder': {
@@ -197,38 +206,38 @@ function run(job: WriterJob): void {
       } catch {
         // not every file system keeps a symlink's own times
       }
+      written.files++;
       return;
   }
 }
 
 /** The file, link or folder a job writes, for its failure report. */
-function subjectOf(job: WriterJob): Pick<WriterFailure, 'path' | 'kind' | 'bytes'> {
+function pathOf(job: WriterJob): string {
   switch (job.op) {
     case 'whole':
     case 'open':
-      return { path: job.file.target, kind: 'file', bytes: job.file.size };
+      return job.file.target;
     case 'symlink':
-      return { path: job.path, kind: 'link', bytes: 0 };
+      return job.path;
     case 'folder':
-      return { path: job.target, kind: 'folder', bytes: 0 };
-    default: {
-      const file = open.get(job.id)?.file;
-      return { path: file?.target ?? '', kind: 'file', bytes: file?.size ?? 0 };
-    }
+      return job.target;
+    default:
+      return open.get(job.id)?.file.target ?? '';
   }
 }
 
 parentPort!.on('message', (jobs: WriterJob[]) => {
   warnings = [];
-  const report: WriterReport = { failures: [], warnings };
+  written = { files: 0, bytes: 0 };
+  const report: WriterReport = { written, failures: [], warnings };
   for (const job of jobs) {
-    const subject = subjectOf(job);
+    const target = pathOf(job);
     try {
       run(job);
     } catch (e) {
       if (job.op === 'append') open.delete(job.id); // discarded: the rest of it is dropped
       const err = e as NodeJS.ErrnoException;
-      report.failures.push({ ...subject, message: err.message, ...(err.code ? { code: err.code } : {}) });
+      report.failures.push({ path: target, message: err.message, ...(err.code ? { code: err.code } : {}) });
     }
   }
   parentPort!.postMessage(report);

@@ -49,8 +49,6 @@ export interface PlacedFile extends FileAttributes {
   viaTemp: boolean;
   /** a folder in the target's place may be removed (restore's overwrite) */
   replaceFolder: boolean;
-  /** the file's length, given back with its failure (it was counted as restored when handed over) */
-  size: number;
 }
 
 /** Bytes of the ring. */
@@ -83,15 +81,14 @@ export interface WriterSetup {
 export interface WriterFailure {
   /** absolute */
   path: string;
-  kind: 'file' | 'link' | 'folder';
-  /** a file's length (PlacedFile.size), else 0 */
-  bytes: number;
   message: string;
   code?: string;
 }
 
-/** The worker's answer to each message of jobs, in order: what failed, each a file (or link, or folder) of its own. */
+/** The worker's answer to each message of jobs, in order: what it wrote, and what failed, each a file (or link, or folder) of its own. */
 export interface WriterReport {
+  /** files and symlinks put in place, and the files' bytes */
+  written: { files: number; bytes: number };
   failures: WriterFailure[];
   /** written, but an attribute could not be set (an extended attribute the target file system refuses) */
   warnings: { path: string; message: string }[];
@@ -111,6 +108,8 @@ export const WRITER_LANES = Math.max(1, Math.min(4, availableParallelism()));
 /** One writer thread, and its jobs waiting to be posted. */
 interface Lane {
   worker: Worker;
+  /** the thread runs: it has not failed, exited or been stopped */
+  alive: boolean;
   jobs: WriterJob[];
   /** the post each message sent to it and not yet answered belongs to, oldest first */
   posts: Fifo<number>;
@@ -132,6 +131,8 @@ export class FileWriter {
   onFileFailure: ((f: WriterFailure) => void) | undefined;
   /** Told of each file written without one of its attributes (absolute path, reason). */
   onWarning: (path: string, reason: string) => void = () => {};
+  /** Told of files and symlinks put in place (counted once there, not when handed over, so a file that fails is never counted). */
+  onWritten: (files: number, bytes: number) => void = () => {};
   private readonly ring: ContentRing;
   private readonly lanes: Lane[];
   /** the lane a new folder's files go to next, and the folder the last file was in */
@@ -160,10 +161,10 @@ export class FileWriter {
     this.ring = new ContentRing(ringBytes);
     const setup: WriterSetup = { ring: this.ring.memory };
     this.lanes = Array.from({ length: lanes }, () => {
-      const lane: Lane = { worker: new Worker(workerFile('restore/file-writer-worker.js'), { workerData: setup }), jobs: [], posts: new Fifo() };
+      const lane: Lane = { worker: new Worker(workerFile('restore/file-writer-worker.js'), { workerData: setup }), alive: true, jobs: [], posts: new Fifo() };
       lane.worker.on('message', (r: WriterReport) => this.take(lane, r));
-      lane.worker.on('error', (e) => this.fail(e));
-      lane.worker.on('exit', (code) => this.fail(new Error(`the file writer stopped (exit code ${code})`)));
+      lane.worker.on('error', (e) => this.fail(lane, e));
+      lane.worker.on('exit', (code) => this.fail(lane, new Error(`the file writer stopped (exit code ${code})`)));
       return lane;
     });
   }
@@ -281,16 +282,16 @@ export class FileWriter {
   /**
    * Stops the writers. Jobs posted already are carried out (a file is never cut short under its
    * name by stopping the thread mid-write), jobs not posted are dropped, and files streamed under
-   * a temporary name and not finished are removed.
+   * a temporary name and not finished are removed: by every thread still running, if one failed.
    */
   async close(): Promise<void> {
-    if (!this.stopped) {
-      this.deferred = new Fifo();
-      for (const lane of this.lanes) lane.jobs = [{ op: 'abandon', id: 0 }];
-      this.post();
-      while (this.posts.length > 0 && !this.stopped) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    }
     this.stopped = true;
+    this.deferred = new Fifo();
+    const live = this.lanes.filter((l) => l.alive);
+    for (const lane of this.lanes) lane.jobs = lane.alive ? [{ op: 'abandon', id: 0 }] : [];
+    if (live.length > 0) this.post();
+    while (live.some((l) => l.alive && l.posts.length > 0)) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    for (const lane of this.lanes) lane.alive = false;
     await Promise.all(this.lanes.map((l) => l.worker.terminate()));
   }
 
@@ -340,6 +341,7 @@ export class FileWriter {
   }
 
   private take(lane: Lane, r: WriterReport): void {
+    if (r.written.files > 0) this.onWritten(r.written.files, r.written.bytes);
     for (const w of r.warnings) this.onWarning(w.path, w.message);
     for (const f of r.failures) {
       if (this.onFileFailure) this.onFileFailure(f);
@@ -358,18 +360,23 @@ export class FileWriter {
     this.onFreed();
   }
 
-  /** Hands the folder jobs whose posts before them are all answered to the current lane. */
+  /**
+   * Hands the folder jobs whose posts before them are all answered to the first lane, always the
+   * same one: folders deepest first, as they were handed over (a folder's own attributes may
+   * take away the access its subfolders' need).
+   */
   private postDeferred(): void {
     if (this.stopped) return;
     while ((this.deferred.peek()?.after ?? Number.POSITIVE_INFINITY) <= this.answeredMessages) {
-      this.lanes[this.lane]!.jobs.push(this.deferred.shift()!.job); // posted with the next jobs, or by drain(): never from a worker's answer, which must not throw
+      this.lanes[0]!.jobs.push(this.deferred.shift()!.job); // posted with the next jobs, or by drain(): never from a worker's answer, which must not throw
     }
   }
 
-  /** A worker died (or was stopped): nothing more will be written or answered. */
-  private fail(e: Error): void {
+  /** A worker died (or was stopped): nothing more will be written, nor answered by it. */
+  private fail(lane: Lane, e: Error): void {
     if (!this.stopped) this.failure ??= new WriterStopped(e.message, { cause: e });
     this.stopped = true;
+    lane.alive = false;
     this.notify();
   }
 

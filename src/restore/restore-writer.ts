@@ -31,7 +31,7 @@ export class RestoreWriter {
    * tiny files spent a fifth of its main thread making and collecting promises.
    */
   restore(e: FileEntry, exists: boolean, target: string): Promise<void> | undefined {
-    const file: PlacedFile = { ...this.attributes.of(e), target, viaTemp: exists, replaceFolder: this.tree.replace, size: e.size };
+    const file: PlacedFile = { ...this.attributes.of(e), target, viaTemp: exists, replaceFolder: this.tree.replace };
     const r = e.range;
     if (r) this.chunks.releaseBelow(this.loadOf[r.startChunk]!);
     if (!this.tree.parentReady(e.path)) return this.tree.prepareParent(e.path).then(() => this.handOver(e, file));

@@ -15,7 +15,8 @@ import { bytesOfName, nameFromBytes, osPath } from '../format/names.js';
 interface NativeFs {
   futimens(fd: number, seconds: number, nanoseconds: number): void;
   lutimens(path: string | Buffer, seconds: number, nanoseconds: number): void;
-  giveOwner(fd: number, uid: number, gid: number): void;
+  /** missing from a module built before it was added */
+  giveOwner?(fd: number, uid: number, gid: number): void;
   mknod(path: string | Buffer, mode: number, device: number): void;
   xattrs(target: number | string | Buffer): [Buffer, Buffer][];
   setXattr(target: number | string | Buffer, name: Buffer, value: Buffer): void;
@@ -55,7 +56,7 @@ export function setTimes(fd: number, seconds: number, nanoseconds: number): void
  * them the chown was a tenth of the restore's writing.
  */
 export function giveOwner(fd: number, uid: number, gid: number): void {
-  if (native) return native.giveOwner(fd, uid, gid);
+  if (native?.giveOwner) return native.giveOwner(fd, uid, gid);
   const st = fstatSync(fd);
   if (st.uid !== uid || st.gid !== gid) fchownSync(fd, uid, gid);
 }

@@ -15,7 +15,6 @@ const placed = (target: string, over: Partial<PlacedFile> = {}): PlacedFile => (
   target,
   viaTemp: false,
   replaceFolder: false,
-  size: 0,
   mode: 0o640,
   uid: process.getuid?.() ?? 0,
   gid: process.getgid?.() ?? 0,
@@ -193,7 +192,7 @@ describe('FileWriter', () => {
       [path.join(dir, 'root'), 0, 0],
       [path.join(dir, 'other'), 1234, 5678],
     ] as const;
-    for (const [target, uid, gid] of owners) pushed(writer.writeWhole(placed(target, { uid, gid, size: 1 }), [await inRing(Buffer.from('x'))]));
+    for (const [target, uid, gid] of owners) pushed(writer.writeWhole(placed(target, { uid, gid }), [await inRing(Buffer.from('x'))]));
     await writer.drain();
     for (const [target, uid, gid] of owners) expect([lstatSync(target).uid, lstatSync(target).gid], target).toEqual([uid, gid]);
   });
