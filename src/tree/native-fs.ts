@@ -56,7 +56,10 @@ export function setTimes(fd: number, seconds: number, nanoseconds: number): void
  * them the chown was a tenth of the restore's writing.
  */
 export function giveOwner(fd: number, uid: number, gid: number): void {
-  if (native?.giveOwner) return native.giveOwner(fd, uid, gid);
+  if (native?.giveOwner) {
+    native.giveOwner(fd, uid, gid);
+    return;
+  }
   const st = fstatSync(fd);
   if (st.uid !== uid || st.gid !== gid) fchownSync(fd, uid, gid);
 }
