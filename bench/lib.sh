@@ -70,11 +70,7 @@ run_dbk() {
 fresh_fs() {
   release_fs
   mkdir -p "$work/fs"
-  local dev
-  if [ "$(id -u)" -eq 0 ] && truncate -s 40G "$work/fs.img" && mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 ${mkfs_opts[@]+"${mkfs_opts[@]}"} "$work/fs.img" &&
-    dev=$(losetup --direct-io=on -f --show "$work/fs.img") && mount "$dev" "$work/fs"; then
-    return
-  fi
+  if loop_mount "$work/fs.img" 40G "$work/fs"; then return; fi
   echo "no loop mount here: storages and restores go to $work/fs on the file system that holds it" >&2
   release_fs
   mkdir -p "$work/fs"
@@ -84,14 +80,21 @@ fresh_fs() {
 # before: a restore into the one holding the storages and the trees restored before it made
 # files among a million others' inodes, and the tool that came last paid for it.
 fresh_restore_fs() {
-  local at=$work/fs/restored/$1 image=$work/restore-$1.img dev
+  local at=$work/fs/restored/$1 image=$work/restore-$1.img
   mkdir -p "$at"
-  if [ "$(id -u)" -eq 0 ] && truncate -s 24G "$image" && mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 ${mkfs_opts[@]+"${mkfs_opts[@]}"} "$image" &&
-    dev=$(losetup --direct-io=on -f --show "$image") && mount "$dev" "$at"; then
+  if loop_mount "$image" 24G "$at"; then
     rmdir "$at/lost+found"
     return
   fi
   rm -f "$image"
+}
+
+# A new ext4 file system in IMAGE (SIZE, sparse; with mkfs_opts) mounted on AT: as root only.
+loop_mount() {
+  local image=$1 size=$2 at=$3 dev
+  [ "$(id -u)" -eq 0 ] && truncate -s "$size" "$image" &&
+    mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 ${mkfs_opts[@]+"${mkfs_opts[@]}"} "$image" &&
+    dev=$(losetup --direct-io=on -f --show "$image") && mount "$dev" "$at"
 }
 
 unmount() {
