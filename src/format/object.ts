@@ -91,8 +91,13 @@ export function encodeObjectInto(plain: Uint8Array, o: EncodeOptions, out: Uint8
 
 let compressContext: zstdBinding.CCtx | undefined;
 
-/** A cipher's output is a new buffer each call: a megabyte, not a whole chunk of up to 16 MiB, waits for the collector. */
-const CIPHER_PIECE = 1 << 20;
+/**
+ * A cipher's output is a new buffer each call, zero-filled first. Small pieces keep that buffer in
+ * the core's cache and let the allocator hand the same memory back call after call: encoding
+ * 839 MB of the `small` corpus in a worker took 1.7-1.9 s of CPU with 8 KiB pieces, 3.5 s with
+ * 1 MiB ones, a third of that in the kernel (fresh pages for every megabyte).
+ */
+const CIPHER_PIECE = 8 << 10;
 
 /**
  * Encrypts or decrypts `bytes` over themselves. The output never overtakes the input (a cipher may hold a
