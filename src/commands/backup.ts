@@ -9,6 +9,7 @@ import { ChunkUploader, type UploadStats } from '../backup/chunk-uploader.js';
 import { type BackupEntry, FileListWriter, type Waiting } from '../backup/file-list-writer.js';
 import { IncompleteBackup } from '../backup/incomplete.js';
 import { PreviousFiles } from '../backup/previous-files.js';
+import { ScanAhead } from '../backup/scan-ahead.js';
 import { listedChunks, StoredChunks } from '../backup/stored-chunks.js';
 import { StreamReader } from '../backup/stream-reader.js';
 import { BackupAnnouncement, makeSureOfChunks, runningBackups } from '../catalog/running-backups.js';
@@ -63,14 +64,32 @@ export interface BackupResult extends UploadStats {
 }
 
 export async function backup(o: BackupOptions): Promise<BackupResult> {
-  const repo = await Repository.open(o);
+  const scanned: ScanReport = { problems: [], skipped: [] };
+  const walk = startWalk(o, scanned);
   try {
-    repo.useAllCoresForCodec();
-    if (nativeMissing) repo.log.warn(`extended attributes and owner names are not backed up: ${nativeMissing}`);
-    return await runBackup(repo, o);
+    const repo = await Repository.open(o);
+    try {
+      repo.useAllCoresForCodec();
+      if (nativeMissing) repo.log.warn(`extended attributes and owner names are not backed up: ${nativeMissing}`);
+      return await runBackup(repo, o, { walk, scanned });
+    } finally {
+      await repo.close();
+    }
   } finally {
-    await repo.close();
+    await walk.close();
   }
+}
+
+/** The walk of the tree, under way while the storage is opened (see scan-ahead.ts), and what it could not back up. */
+interface Walk {
+  walk: ScanAhead;
+  scanned: ScanReport;
+}
+
+function startWalk(o: BackupOptions, scanned: ScanReport): ScanAhead {
+  const { repoDir, rootDir } = Repository.folders(o);
+  const entries = scanTree(rootDir, Filters.load(repoDir), { xattrs: o.xattrs ?? true, accounts: new Accounts() }, scanned);
+  return new ScanAhead(entries[Symbol.asyncIterator]());
 }
 
 /** The id's newest revision: its chunks, and its file list as a stream. */
@@ -105,12 +124,12 @@ const sameTime = (a: ScannedEntry, b: FileEntry) => Math.abs((a.mtimeS - b.mtime
 const unchanged = (s: ScannedEntry, p: FileEntry | undefined, lengths: readonly number[]): p is FileEntry =>
   p !== undefined && p.type === 'file' && p.size === s.size && sameTime(s, p) && p.range !== undefined && entryProblem(p, lengths) === undefined;
 
-async function runBackup(repo: Repository, o: BackupOptions): Promise<BackupResult> {
-  if (o.dryRun) return backUp(repo, o, undefined);
+async function runBackup(repo: Repository, o: BackupOptions, walk: Walk): Promise<BackupResult> {
+  if (o.dryRun) return backUp(repo, o, walk, undefined);
   // before the previous revision or any chunk is looked at: from now on, no prune deletes what this backup may use
   const announcement = await BackupAnnouncement.announce(repo, repo.snapshotId);
   try {
-    return await backUp(repo, o, announcement);
+    return await backUp(repo, o, walk, announcement);
   } finally {
     await announcement.withdraw();
   }
@@ -125,7 +144,7 @@ const MAX_UNREAD_FILES = 4096;
  */
 const MAX_WAITING_ENTRIES = 32_768;
 
-async function backUp(repo: Repository, o: BackupOptions, announcement: BackupAnnouncement | undefined): Promise<BackupResult> {
+async function backUp(repo: Repository, o: BackupOptions, { walk, scanned }: Walk, announcement: BackupAnnouncement | undefined): Promise<BackupResult> {
   const startTime = now();
   // this repository's backups killed before they could withdraw their announcements hold up prune: not for long
   const clearing = announcement && runningBackups(repo).catch((e: unknown) => repo.log.debug(`could not look for dead backups: ${(e as Error).message}`));
@@ -136,7 +155,6 @@ async function backUp(repo: Repository, o: BackupOptions, announcement: BackupAn
   const list = new FileListWriter(repo, sequence, o.dryRun ?? false);
   const { chunkSizes, keys } = repo.config;
   const reader = new StreamReader({ root: repo.rootDir, chunkSizes, chunkSeed: keys.chunkSeed, hashKey: keys.hashKey });
-  const scanned: ScanReport = { problems: [], skipped: [] };
   const job: Job = { repo, o, previous, list, reader, sequence, uploader, reading: new Fifo(), progress: { files: 0, totalFiles: 0, bytes: 0, totalBytes: 0 }, readBytes: 0, readFiles: 0 };
 
   const consuming = consumeStream(job).catch((e: unknown) => {
@@ -145,7 +163,7 @@ async function backUp(repo: Repository, o: BackupOptions, announcement: BackupAn
   });
   let walkFailure: { e: unknown } | undefined;
   try {
-    await walkTree(job, scanTree(repo.rootDir, Filters.load(repo.repoDir), { xattrs: o.xattrs ?? true, accounts: new Accounts() }, scanned), leftoversToSkip, scanned);
+    await walkTree(job, walk, leftoversToSkip, scanned);
   } catch (e) {
     walkFailure = { e };
   }

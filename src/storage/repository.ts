@@ -91,6 +91,12 @@ export class Repository {
     this.chunkLimit = pLimit(threads);
   }
 
+  /** The folder holding .dbk/ and the folder backed up, known before the storage is opened. */
+  static folders(o: Pick<OpenOptions, 'repoDir'>): { repoDir: string; rootDir: string } {
+    const repoDir = path.resolve(o.repoDir);
+    return { repoDir, rootDir: readPreferences(repoDir).root ?? repoDir };
+  }
+
   static async open(o: OpenOptions): Promise<Repository> {
     const repoDir = path.resolve(o.repoDir);
     const prefs = readPreferences(repoDir);
