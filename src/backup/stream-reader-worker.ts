@@ -4,17 +4,16 @@
 // the ring: when the one under way reaches the end, its bytes so far are copied to the start. The
 // reader waits when the ring is full of bytes the consumer has not given back.
 
-import { closeSync, constants, openSync, readSync } from 'node:fs';
+import { readSync } from 'node:fs';
 import * as path from 'node:path';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { CutFinder } from '../chunking/fastcdc.js';
 import { osPath } from '../format/names.js';
+import { closeFile, readStart } from '../tree/native-fs.js';
 import type { FileFed } from './stream-hasher.js';
 import { FREED, SENT, STOP, type StreamCommand, type StreamMessage, type StreamReaderInput } from './stream-reader.js';
 
 const READ_SIZE = 4 << 20;
-/** a fifo put where the scan saw a file would block a plain open until a writer came */
-const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
 /** file results are posted with the next chunk, or on their own when this many wait */
 const FILES_PER_MESSAGE = 512;
 const U32 = 2 ** 32;
@@ -68,30 +67,31 @@ function wrap(): void {
 
 /**
  * Reads one file to its end. A read shorter than asked at the size the scan saw is the end
- * of a regular file, so a small file takes three calls: open, read, close.
+ * of a regular file, so a small file takes one call (readStart: open, read, close).
  */
 function readFile(file: string, expected: number): FileFed {
   let fed = 0;
   let fd: number | undefined;
   try {
-    fd = openSync(osPath(file), OPEN_FLAGS);
-    for (;;) {
+    for (let first = true; ; first = false) {
       if (produced % size === 0 && produced > chunkStart) wrap();
       const at = produced % size;
       // whatever fits now: a consumer may hold its chunks until it sees the next one
       const want = Math.min(READ_SIZE, size - at, waitForRoom(1));
-      const n = readSync(fd, ring, at, want, null);
+      let n: number;
+      if (first) ({ read: n, fd } = readStart(osPath(file), ring, at, want, expected));
+      else n = readSync(fd!, ring, at, want, null);
       if (n === 0) break;
       cut(at, at + n);
       fed += n;
-      if (n < want && fed >= expected) break;
+      if (fd === undefined || (n < want && fed >= expected)) break;
     }
     return { fed };
   } catch (e) {
     if (e instanceof Stopped) throw e;
     return { fed, error: (e as Error).message };
   } finally {
-    if (fd !== undefined) closeSync(fd);
+    if (fd !== undefined) closeFile(fd);
   }
 }
 

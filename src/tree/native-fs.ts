@@ -5,10 +5,14 @@
 // three: fs-xattr offers extended attributes by path only, where restore sets them through the
 // descriptor it has open (never through a symlink put in its place).
 //
+// A backup's walk and reader also call it for what Node offers at a cost: an lstat without a
+// Stats object, and a file opened, read and closed in one call (see lstatEntry, readStart).
+//
 // Where the module could not be built, times fall back to Node's (microseconds) and extended
-// attributes and special files are not kept; `nativeMissing` says so, for a warning.
+// attributes and special files are not kept; `nativeMissing` says so, for a warning. The walk
+// and the reader then use Node's calls.
 
-import { fchownSync, fstatSync, futimesSync, lutimesSync } from 'node:fs';
+import { type BigIntStats, closeSync, constants, fchownSync, fstatSync, futimesSync, lstatSync, lutimesSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { bytesOfName, nameFromBytes, osPath } from '../format/names.js';
 
@@ -18,6 +22,10 @@ interface NativeFs {
   /** missing from a module built before it was added */
   giveOwner?(fd: number, uid: number, gid: number): void;
   mknod(path: string | Buffer, mode: number, device: number): void;
+  /** these two are missing from a module built before they were added */
+  lstat?(path: string | Buffer, out: Float64Array): void;
+  readStart?(path: string | Buffer, into: Uint8Array, offset: number, length: number, expected: number, out: Float64Array): void;
+  closeFile?(fd: number): void;
   xattrs(target: number | string | Buffer): [Buffer, Buffer][];
   setXattr(target: number | string | Buffer, name: Buffer, value: Buffer): void;
   userName(uid: number): string | undefined;
@@ -43,6 +51,78 @@ const native = load();
 
 /** Why extended attributes, special files and nanoseconds are not kept here, or undefined. */
 export const nativeMissing = native ? undefined : 'the native module (build/Release/dbk_fs.node) is not built: run npm install';
+
+/** What the walk of a backup records of an entry, from an lstat (a symlink's own). */
+export interface EntryStat {
+  /** type and permission bits */
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtimeS: number;
+  /** 0 to 999,999,999, after mtimeS (which is rounded down, before 1970 too) */
+  mtimeNs: number;
+  rdev: number;
+  /** for a file with more than one name: "device:inode", the same for each */
+  linkKey?: string;
+}
+
+const statOut = new Float64Array(12);
+const NS_PER_S = 1_000_000_000n;
+
+/** `path` as osPath() gives it. */
+export function lstatEntry(path: string | Buffer): EntryStat {
+  if (!native?.lstat) return entryStatOf(lstatSync(path, { bigint: true }));
+  native.lstat(path, statOut);
+  const s = statOut;
+  const st: EntryStat = { mode: s[0]!, uid: s[2]!, gid: s[3]!, size: s[4]!, mtimeS: s[5]!, mtimeNs: s[6]!, rdev: s[7]! };
+  if (s[1]! > 1) st.linkKey = `${u64(s[8]!, s[9]!)}:${u64(s[10]!, s[11]!)}`;
+  return st;
+}
+
+const u64 = (high: number, low: number) => (BigInt(high) << 32n) | BigInt(low);
+
+function entryStatOf(st: BigIntStats): EntryStat {
+  const ns = st.mtimeNs;
+  const mtimeS = Number(ns / NS_PER_S) - (ns % NS_PER_S < 0n ? 1 : 0);
+  const out: EntryStat = { mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid), size: Number(st.size), mtimeS, mtimeNs: Number(ns - BigInt(mtimeS) * NS_PER_S), rdev: Number(st.rdev) };
+  if (st.nlink > 1n) out.linkKey = `${st.dev}:${st.ino}`;
+  return out;
+}
+
+const readOut = new Float64Array(2);
+/** not blocking: a fifo put where the walk saw a file would block a plain open until a writer came */
+const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+
+/**
+ * Opens a file to back up and reads it once into into[offset, offset + length). Returns the bytes
+ * read, and the descriptor to read on and close with closeFile(), unless that read ended the file: it read
+ * nothing, or fewer bytes than asked and at least the `expected` size (the size the walk saw).
+ * `path` as osPath() gives it.
+ */
+export function readStart(path: string | Buffer, into: Uint8Array, offset: number, length: number, expected: number): { read: number; fd?: number } {
+  if (native?.readStart) {
+    native.readStart(path, into, offset, length, expected, readOut);
+    return readOut[1]! < 0 ? { read: readOut[0]! } : { read: readOut[0]!, fd: readOut[1]! };
+  }
+  const fd = openSync(path, READ_FLAGS);
+  let read: number;
+  try {
+    read = readSync(fd, into, offset, length, null);
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+  if (read > 0 && (read === length || read < expected)) return { read, fd };
+  closeSync(fd);
+  return { read };
+}
+
+/** Closes a descriptor readStart() left open. */
+export function closeFile(fd: number): void {
+  if (native?.readStart && native.closeFile) native.closeFile(fd);
+  else closeSync(fd);
+}
 
 /** Sets a file's access and modification times to the nanosecond through its descriptor. */
 export function setTimes(fd: number, seconds: number, nanoseconds: number): void {

@@ -10,14 +10,14 @@
 // read as plain names and paths made by concatenation: Dirent objects and path.join() took a
 // quarter of a scan of /usr/lib (60,000 entries, each an lstat anyway, which also gives the type).
 
-import { type BigIntStats, lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { constants, readdirSync, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { EntryType, FileEntry } from '../format/file-list.js';
 import { nameFromBytes, osPath } from '../format/names.js';
 import { DBK_DIR } from '../storage/preferences.js';
 import type { Filters } from './filters.js';
-import { type Accounts, readXattrs } from './native-fs.js';
+import { type Accounts, lstatEntry, readXattrs } from './native-fs.js';
 
 /** What the scan learns of an entry: a file-list entry before its content is read. */
 export type ScannedEntry = Omit<FileEntry, 'range' | 'hash' | 'linkOf'> & {
@@ -157,28 +157,26 @@ function scanEntry(walk: Walk, rel: string): ScannedEntry | undefined {
   const { filters, out } = walk;
   const full = osPath(walk.base + rel);
   try {
-    const st = lstatSync(full, { bigint: true });
-    const type = entryType(st);
+    const st = lstatEntry(full);
+    const type = entryType(st.mode);
     if (!filters.includes(type === 'dir' ? `${rel}/` : rel)) return undefined;
     if (!type) {
       out.skipped.push({ path: rel, reason: 'a socket (made by the program that listens on it)' });
       return undefined;
     }
-    const ns = st.mtimeNs;
-    const mtimeS = Number(ns / NS_PER_S) - (ns % NS_PER_S < 0n ? 1 : 0);
     const entry: ScannedEntry = {
       path: rel,
       type,
-      mode: Number(st.mode) & 0o7777,
-      mtimeS,
-      mtimeNs: Number(ns - BigInt(mtimeS) * NS_PER_S),
-      size: type === 'file' ? Number(st.size) : 0,
-      uid: Number(st.uid),
-      gid: Number(st.gid),
+      mode: st.mode & 0o7777,
+      mtimeS: st.mtimeS,
+      mtimeNs: st.mtimeNs,
+      size: type === 'file' ? st.size : 0,
+      uid: st.uid,
+      gid: st.gid,
     };
     if (type === 'symlink') entry.target = nameFromBytes(readlinkSync(full, { encoding: 'buffer' }));
-    if (type === 'file' && st.nlink > 1n) entry.inode = `${st.dev}:${st.ino}`;
-    if (type === 'chardev' || type === 'blockdev') entry.rdev = Number(st.rdev);
+    if (type === 'file' && st.linkKey !== undefined) entry.inode = st.linkKey;
+    if (type === 'chardev' || type === 'blockdev') entry.rdev = st.rdev;
     addOwnerNames(entry, walk.options.accounts);
     if (walk.options.xattrs) addXattrs(entry, walk.base + rel, out);
     return entry;
@@ -188,8 +186,6 @@ function scanEntry(walk: Walk, rel: string): ScannedEntry | undefined {
     return undefined;
   }
 }
-
-const NS_PER_S = 1_000_000_000n;
 
 /** An entry whose extended attributes cannot be read is backed up without them, and that is said. */
 function addXattrs(entry: ScannedEntry, full: string, out: ScanReport): void {
@@ -208,12 +204,22 @@ function addOwnerNames(entry: ScannedEntry, accounts: Accounts | undefined): voi
   if (group !== undefined) entry.group = group;
 }
 
-function entryType(st: BigIntStats): EntryType | undefined {
-  if (st.isFile()) return 'file';
-  if (st.isDirectory()) return 'dir';
-  if (st.isSymbolicLink()) return 'symlink';
-  if (st.isFIFO()) return 'fifo';
-  if (st.isCharacterDevice()) return 'chardev';
-  if (st.isBlockDevice()) return 'blockdev';
-  return undefined;
+/** The type an entry's mode bits say; undefined for a socket. */
+function entryType(mode: number): EntryType | undefined {
+  switch (mode & constants.S_IFMT) {
+    case constants.S_IFREG:
+      return 'file';
+    case constants.S_IFDIR:
+      return 'dir';
+    case constants.S_IFLNK:
+      return 'symlink';
+    case constants.S_IFIFO:
+      return 'fifo';
+    case constants.S_IFCHR:
+      return 'chardev';
+    case constants.S_IFBLK:
+      return 'blockdev';
+    default:
+      return undefined;
+  }
 }
