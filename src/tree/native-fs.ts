@@ -1,5 +1,4 @@
-// File system calls Node does not offer, from dbk's small native module (native/dbk_fs.c, built
-// by `npm install` with node-gyp): times to the nanosecond, fifos and device nodes, extended
+// File system calls Node does not offer, from dbk's small native module (src/native-module.ts): times to the nanosecond, fifos and device nodes, extended
 // attributes. Node sets times through a double of seconds (a quarter of a microsecond off, and
 // libuv keeps only microseconds) and has no mknod or xattr call. No maintained binding covers the
 // three: fs-xattr offers extended attributes by path only, where restore sets them through the
@@ -13,41 +12,8 @@
 // and the reader then use Node's calls.
 
 import { type BigIntStats, closeSync, constants, fchownSync, fstatSync, futimesSync, lstatSync, lutimesSync, openSync, readSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { bytesOfName, nameFromBytes, osPath } from '../format/names.js';
-
-interface NativeFs {
-  futimens(fd: number, seconds: number, nanoseconds: number): void;
-  lutimens(path: string | Buffer, seconds: number, nanoseconds: number): void;
-  /** missing from a module built before it was added */
-  giveOwner?(fd: number, uid: number, gid: number): void;
-  mknod(path: string | Buffer, mode: number, device: number): void;
-  /** these two are missing from a module built before they were added */
-  lstat?(path: string | Buffer, out: Float64Array): void;
-  readStart?(path: string | Buffer, into: Uint8Array, offset: number, length: number, expected: number, out: Float64Array): void;
-  closeFile?(fd: number): void;
-  xattrs(target: number | string | Buffer): [Buffer, Buffer][];
-  setXattr(target: number | string | Buffer, name: Buffer, value: Buffer): void;
-  userName(uid: number): string | undefined;
-  groupName(gid: number): string | undefined;
-  userId(name: Buffer): number | undefined;
-  groupId(name: Buffer): number | undefined;
-}
-
-function load(): NativeFs | undefined {
-  const require = createRequire(import.meta.url);
-  // from src/tree (the tests) and from dist/src/tree
-  for (const candidate of ['../../build/Release/dbk_fs.node', '../../../build/Release/dbk_fs.node']) {
-    try {
-      return require(candidate) as NativeFs;
-    } catch {
-      // the next place
-    }
-  }
-  return undefined;
-}
-
-const native = load();
+import { native } from '../native-module.js';
 
 /** Why extended attributes, special files and nanoseconds are not kept here, or undefined. */
 export const nativeMissing = native ? undefined : 'the native module (build/Release/dbk_fs.node) is not built: run npm install';

@@ -2,9 +2,11 @@
 // stream is split into pieces; sizes stay within bounds and cluster around the average.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { Chunker, CutFinder } from '../../src/chunking/fastcdc.js';
 import type { ChunkSizes } from '../../src/format/config.js';
+import { native } from '../../src/native-module.js';
+import { nativeMissing } from '../../src/tree/native-fs.js';
 import { seededBytes } from '../support/engine.js';
 
 const sizes: ChunkSizes = { average: 4096, minimum: 1024, maximum: 16384 };
@@ -14,7 +16,7 @@ const data = seededBytes(1 << 20, 'chunker');
 
 /** Chunk lengths of `input` fed in pieces of the given sizes (cycled), then finished. */
 function cut(input: Buffer, pieceSizes: number[] = [input.length], s: ChunkSizes = sizes, seed: Uint8Array = seedA): Buffer[] {
-  const c = new Chunker(s, seed);
+  const c = new Chunker(s, seed, implementation);
   const out: Buffer[] = [];
   for (let pos = 0, i = 0; pos < input.length; i++) {
     const n = Math.max(1, pieceSizes[i % pieceSizes.length]!);
@@ -36,7 +38,22 @@ function expectWithinBounds(chunks: Buffer[], s: ChunkSizes, total: number): voi
   });
 }
 
-describe('chunker', () => {
+it('scans in the native module where that is built', () => {
+  if (nativeMissing === undefined) expect(native?.gearScan).toBeTypeOf('function');
+});
+
+/** The loop the chunkers below use: the native one (where the module is built), then the JavaScript one; both must find the same cuts. */
+let implementation = { inJavaScript: false };
+
+describe.each([
+  { name: 'native loop', inJavaScript: false },
+  { name: 'JavaScript loop', inJavaScript: true },
+])('chunker, $name', ({ inJavaScript }) => {
+  implementation = { inJavaScript }; // for what is cut while the tests are collected
+  beforeEach(() => {
+    implementation = { inJavaScript };
+  });
+
   const whole = cut(data);
 
   it('reproduces the stream exactly', () => {
@@ -102,7 +119,7 @@ describe('chunker', () => {
   });
 
   it('finishes with nothing when nothing was fed, and with the whole input when it is below the minimum', () => {
-    expect(new Chunker(sizes, seedA).finish()).toBeUndefined();
+    expect(new Chunker(sizes, seedA, implementation).finish()).toBeUndefined();
     const small = randomBytes(500);
     expect(cut(small, [7]).map((c) => c.equals(small))).toEqual([true]);
   });
@@ -110,7 +127,7 @@ describe('chunker', () => {
   it('cuts where it always has: a storage deduplicates against the cut points of its earlier backups', () => {
     // lengths recorded from the byte-at-a-time implementation this one replaced
     const golden = (s: ChunkSizes, n: number) => {
-      const c = new Chunker(s, Buffer.alloc(32, 3));
+      const c = new Chunker(s, Buffer.alloc(32, 3), implementation);
       const ls = lengths(c.push(seededBytes(n, 'golden')));
       const last = c.finish();
       if (last) ls.push(last.length);
@@ -125,7 +142,7 @@ describe('chunker', () => {
     for (const shift of [0, 1, 2, 3, 5]) {
       const memory = new Uint8Array(new SharedArrayBuffer(data.length + 8));
       memory.set(data, shift);
-      const finder = new CutFinder(sizes, seedA);
+      const finder = new CutFinder(sizes, seedA, implementation);
       const found: number[] = [];
       for (let start = shift, pos = shift; pos < shift + data.length; ) {
         const end = Math.min(shift + data.length, pos + 3001); // pieces that split words
