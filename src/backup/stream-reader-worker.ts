@@ -1,17 +1,19 @@
 // Worker thread body of the stream reader (see stream-reader.ts): reads each file with
-// synchronous calls straight into the shared ring, finds the cuts there, and posts each chunk's
-// place in the ring after the reports of the files finished before it. A chunk is contiguous in
+// synchronous calls straight into the shared ring, finds the cuts there, hashes each file
+// (SHA-256, as it is read) and each chunk (keyed, once it is cut), and posts each chunk's place
+// in the ring and its hash after the reports of the files finished before it. A chunk is contiguous in
 // the ring: when the one under way reaches the end, its bytes so far are copied to the start. The
 // reader waits when the ring is full of bytes the consumer has not given back.
 
+import { createHash, type Hash, hash } from 'node:crypto';
 import { readSync } from 'node:fs';
 import * as path from 'node:path';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { CutFinder } from '../chunking/fastcdc.js';
+import { chunkHashOf } from '../crypto/keys.js';
 import { osPath } from '../format/names.js';
 import { closeFile, readStart } from '../tree/native-fs.js';
-import type { FileFed } from './stream-hasher.js';
-import { FREED, SENT, STOP, type StreamCommand, type StreamMessage, type StreamReaderInput } from './stream-reader.js';
+import { type FileFed, FREED, SENT, STOP, type StreamCommand, type StreamMessage, type StreamReaderInput } from './stream-reader.js';
 
 const READ_SIZE = 4 << 20;
 /** file results are posted with the next chunk, or on their own when this many wait */
@@ -52,7 +54,9 @@ function waitForRoom(bytes: number): number {
 
 /** The chunk under way ends at stream offset `end`. */
 function emit(end: number): void {
-  post({ chunk: { offset: chunkStart % size, length: end - chunkStart, end } });
+  const offset = chunkStart % size;
+  const length = end - chunkStart;
+  post({ chunk: { offset, length, end, hash: chunkHashOf(input.hashKey, ring.subarray(offset, offset + length)) } });
   chunkStart = end;
 }
 
@@ -66,12 +70,14 @@ function wrap(): void {
 }
 
 /**
- * Reads one file to its end. A read shorter than asked at the size the scan saw is the end
- * of a regular file, so a small file takes one call (readStart: open, read, close).
+ * Reads one file to its end, hashing it as it goes. A read shorter than asked at the size the
+ * scan saw is the end of a regular file, so a small file takes one call (readStart: open, read,
+ * close) and one hash.
  */
 function readFile(file: string, expected: number): FileFed {
   let fed = 0;
   let fd: number | undefined;
+  let sha: Hash | undefined;
   try {
     for (let first = true; ; first = false) {
       if (produced % size === 0 && produced > chunkStart) wrap();
@@ -82,11 +88,17 @@ function readFile(file: string, expected: number): FileFed {
       if (first) ({ read: n, fd } = readStart(osPath(file), ring, at, want, expected));
       else n = readSync(fd!, ring, at, want, null);
       if (n === 0) break;
+      const bytes = ring.subarray(at, at + n);
+      const ended = fd === undefined || (n < want && fed + n >= expected);
+      // a file read in one go (most are) is hashed in one call, with no hash object
+      const digest = first && ended ? hash('sha256', bytes, 'hex') : undefined;
+      if (digest === undefined) (sha ??= createHash('sha256')).update(bytes);
       cut(at, at + n);
       fed += n;
-      if (fd === undefined || (n < want && fed >= expected)) break;
+      if (digest !== undefined) return { fed, sha256: digest };
+      if (ended) break;
     }
-    return { fed };
+    return { fed, sha256: sha ? sha.digest('hex') : EMPTY_SHA256 };
   } catch (e) {
     if (e instanceof Stopped) throw e;
     return { fed, error: (e as Error).message };
@@ -94,6 +106,8 @@ function readFile(file: string, expected: number): FileFed {
     if (fd !== undefined) closeFile(fd);
   }
 }
+
+const EMPTY_SHA256 = createHash('sha256').digest('hex');
 
 /** Finds the cuts in ring[from, to), the bytes just read, and emits the chunks they end. */
 function cut(from: number, to: number): void {

@@ -2,23 +2,38 @@
 // content-defined chunks in a worker thread. The worker reads with synchronous calls straight into
 // a ring of shared memory and finds the cuts there: through the thread pool every call would cost
 // the main thread about 40 µs, and a buffer per chunk or file, passed between threads and
-// collected later, was most of what a backup spent on memory. Reading and cutting keep that thread
-// busy, so the main thread hashes: each chunk (keyed) and each file (SHA-256, from the chunks). A
-// chunk's bytes stay in the ring until the consumer releases them (once they are encoded, or at
-// once when the storage has the chunk), in any order; the ring is given back oldest first.
+// collected later, was most of what a backup spent on memory. The worker hashes too, each file
+// (SHA-256) as it reads it and each chunk (keyed) once it is cut: the main thread hands every
+// chunk on and every stored one back, and a backup went at its pace (with the hashing taken off
+// it, the small corpus backed up in 5.8 s rather than 6.5). A chunk's bytes stay in the ring
+// until the consumer releases them (once they are encoded, or at once when the storage has the
+// chunk), in any order; the ring is given back oldest first.
 
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
-import { chunkHashOf } from '../crypto/keys.js';
+import { Fifo } from '../fifo.js';
 import type { ChunkSizes } from '../format/config.js';
 import type { ChunkHash } from '../format/ids.js';
 import { ReleaseInOrder } from '../storage/release-in-order.js';
 import { workerFile } from '../storage/worker-file.js';
-import { type FileFed, type FileRead, StreamHasher } from './stream-hasher.js';
 
-export type { FileRead } from './stream-hasher.js';
+/** What the reader says of a file: the bytes it put into the stream, and their SHA-256 (hex) or why it failed. */
+export interface FileFed {
+  fed: number;
+  sha256?: string;
+  error?: string;
+}
+
+/** A file's outcome: its bytes in the stream, and its SHA-256 or why it failed. */
+export interface FileRead {
+  fed: number;
+  hash?: Buffer;
+  error?: string;
+}
 
 export interface StreamReaderInput {
   root: string;
+  /** the key of chunk hashes */
+  hashKey: Uint8Array;
   /** where the files to read come from, a batch at a time (a StreamCommand each) */
   commands: MessagePort;
   chunkSizes: ChunkSizes;
@@ -44,9 +59,10 @@ export interface RingChunk {
   offset: number;
   length: number;
   end: number;
+  hash: ChunkHash;
 }
 
-/** Worker to main thread, in stream order; file results ride along with the next message. */
+/** Worker to main thread, in stream order: the files finished before the chunk, if any; file results ride along with the next chunk. */
 export type StreamMessage = { chunk?: RingChunk; files: FileFed[]; end?: true };
 
 /**
@@ -131,6 +147,7 @@ export class StreamReader {
     if (this.worker || this.ended) return;
     const input: StreamReaderInput = {
       root: this.o.root,
+      hashKey: this.o.hashKey,
       commands: this.channel.port2,
       chunkSizes: this.o.chunkSizes,
       chunkSeed: this.o.chunkSeed,
@@ -145,7 +162,7 @@ export class StreamReader {
   }
 
   async *events(): AsyncGenerator<StreamEvent> {
-    const hasher = new StreamHasher();
+    const files = new FilesInStream();
     // chunks released in any order give the ring back up to the oldest one still held
     const giveBack = new ReleaseInOrder<number>((end) => {
       Atomics.store(this.shared, FREED, (end % 2 ** 32) | 0);
@@ -156,12 +173,12 @@ export class StreamReader {
         const m = await this.inbox.take();
         this.reported += m.files.length;
         if (m.files.length > 0) this.wakeFeeders();
-        for (const read of hasher.addReports(m.files)) yield { kind: 'file', read };
+        files.add(m.files);
+        for (let read = files.complete(); read; read = files.complete()) yield { kind: 'file', read };
         if (m.chunk) {
-          const data = Buffer.from(this.ring, m.chunk.offset, m.chunk.length);
-          const done = hasher.addChunk(data);
-          yield { kind: 'chunk', data, hash: chunkHashOf(this.o.hashKey, data), release: giveBack.add(m.chunk.end) };
-          for (const read of done) yield { kind: 'file', read };
+          files.chunked(m.chunk.length);
+          yield { kind: 'chunk', data: Buffer.from(this.ring, m.chunk.offset, m.chunk.length), hash: m.chunk.hash, release: giveBack.add(m.chunk.end) };
+          for (let read = files.complete(); read; read = files.complete()) yield { kind: 'file', read };
         }
         if (m.end) return;
       }
@@ -184,6 +201,39 @@ export class StreamReader {
     this.channel.port1.close();
     this.wakeFeeders();
     await this.worker?.terminate();
+  }
+}
+
+/**
+ * The files the reader reported, until the chunks that hold their bytes have come: a file's
+ * entry takes its range in the chunk sequence, so it waits for the chunk its last byte is in.
+ * Small files pile up in the chunk under way; a large one is cut many times before it ends.
+ */
+class FilesInStream {
+  private readonly waiting = new Fifo<{ read: FileRead; end: number }>();
+  /** stream offsets: the end of the files reported, and of the chunks that came */
+  private fedEnd = 0;
+  private chunkedEnd = 0;
+
+  add(reports: readonly FileFed[]): void {
+    for (const { fed, sha256, error } of reports) {
+      this.fedEnd += fed;
+      // a hash kept for every file of a backup: in the shared buffer pool, not in an ArrayBuffer of its own
+      const read: FileRead = error !== undefined ? { fed, error } : { fed, hash: Buffer.from(sha256!, 'hex') };
+      this.waiting.push({ read, end: this.fedEnd });
+    }
+  }
+
+  chunked(length: number): void {
+    this.chunkedEnd += length;
+  }
+
+  /** The next file whose bytes have all come, in stream order, or undefined. */
+  complete(): FileRead | undefined {
+    const next = this.waiting.peek();
+    if (next === undefined || next.end > this.chunkedEnd) return undefined;
+    this.waiting.shift();
+    return next.read;
   }
 }
 
