@@ -2,7 +2,6 @@
 // storage's odb_token setting names. Works before init (to get a token for it) and after.
 
 import type { Command } from 'commander';
-import { odbLogin } from '../../backends/onedrive/login.js';
 import { makeSettings } from '../settings.js';
 import { findRepository, readPreferences } from '../storage/preferences.js';
 import { printJson } from './context.js';
@@ -26,6 +25,7 @@ export function register(program: Command): void {
       const settings = makeSettings(name, stored ?? {});
       const base = repoDir ?? process.cwd();
       const tokenFile = tokenArg ?? settings.get('odb_token') ?? '.dbk/odb-token.json';
+      const { odbLogin } = await import('../../backends/onedrive/login.js');
       const r = await odbLogin({
         settings,
         tokenFile,

@@ -1,7 +1,7 @@
 // dbk serve: the web console and read-only WebDAV of every revision, until Ctrl-C.
 
 import type { Command } from 'commander';
-import { DEFAULT_LISTEN, startServer } from '../serve/server.js';
+import { DEFAULT_LISTEN } from '../serve/defaults.js';
 import { globalFlags, interruption, parseInteger, repoDir, stderrLogger, terminalPrompt } from './context.js';
 
 interface Flags {
@@ -27,6 +27,8 @@ export function register(program: Command): void {
     .option('--threads <n>', 'parallel storage operations (default: the threads setting, else 4)')
     .action(async (f: Flags, cmd: Command) => {
       const ask = terminalPrompt();
+      // loaded here, not with the command line: the console and WebDAV are a third of every command's start-up
+      const { startServer } = await import('../serve/server.js');
       const server = await startServer({
         repoDir: repoDir(),
         log: stderrLogger(globalFlags(cmd)),

@@ -14,6 +14,7 @@ import type { OpenOptions } from '../storage/repository.js';
 import { Access, isLoopbackHost } from './access.js';
 import { Api } from './api.js';
 import { DAV_PREFIX, handleDav } from './dav.js';
+import { DEFAULT_LISTEN } from './defaults.js';
 import { HttpError, sendError } from './http.js';
 import { Jobs } from './jobs.js';
 import { serveConsoleFile } from './static-files.js';
@@ -42,8 +43,6 @@ export interface RunningServer {
   token: string;
   close(): Promise<void>;
 }
-
-export const DEFAULT_LISTEN = '127.0.0.1:8421';
 
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const { host, port } = parseListen(o.listen ?? DEFAULT_LISTEN);
