@@ -204,22 +204,14 @@ function addOwnerNames(entry: ScannedEntry, accounts: Accounts | undefined): voi
   if (group !== undefined) entry.group = group;
 }
 
+const TYPE_BITS = new Map<number, EntryType>([
+  [constants.S_IFREG, 'file'],
+  [constants.S_IFDIR, 'dir'],
+  [constants.S_IFLNK, 'symlink'],
+  [constants.S_IFIFO, 'fifo'],
+  [constants.S_IFCHR, 'chardev'],
+  [constants.S_IFBLK, 'blockdev'],
+]);
+
 /** The type an entry's mode bits say; undefined for a socket. */
-function entryType(mode: number): EntryType | undefined {
-  switch (mode & constants.S_IFMT) {
-    case constants.S_IFREG:
-      return 'file';
-    case constants.S_IFDIR:
-      return 'dir';
-    case constants.S_IFLNK:
-      return 'symlink';
-    case constants.S_IFIFO:
-      return 'fifo';
-    case constants.S_IFCHR:
-      return 'chardev';
-    case constants.S_IFBLK:
-      return 'blockdev';
-    default:
-      return undefined;
-  }
-}
+const entryType = (mode: number): EntryType | undefined => TYPE_BITS.get(mode & constants.S_IFMT);
