@@ -1,9 +1,9 @@
 // Worker thread body of the stream reader (see stream-reader.ts): reads each file with
 // synchronous calls straight into the shared ring, finds the cuts there, hashes each file
 // (SHA-256, as it is read) and each chunk (keyed, once it is cut), and posts each chunk's place
-// in the ring and its hash after the reports of the files finished before it. A chunk is contiguous in
-// the ring: when the one under way reaches the end, its bytes so far are copied to the start. The
-// reader waits when the ring is full of bytes the consumer has not given back.
+// in the ring and its hash after the reports of the files finished before it. A chunk is
+// contiguous in the ring: when the one under way reaches the end, its bytes so far are copied to
+// the start. The reader waits when the ring is full of bytes the consumer has not given back.
 
 import { createHash, type Hash, hash } from 'node:crypto';
 import { readSync } from 'node:fs';

@@ -1,5 +1,5 @@
-// File system calls Node does not offer, from dbk's small native module (src/native-module.ts): times to the nanosecond, fifos and device nodes, extended
-// attributes. Node sets times through a double of seconds (a quarter of a microsecond off, and
+// File system calls Node does not offer, from dbk's small native module (src/native-module.ts):
+// times to the nanosecond, fifos and device nodes, extended attributes. Node sets times through a double of seconds (a quarter of a microsecond off, and
 // libuv keeps only microseconds) and has no mknod or xattr call. No maintained binding covers the
 // three: fs-xattr offers extended attributes by path only, where restore sets them through the
 // descriptor it has open (never through a symlink put in its place).
@@ -36,7 +36,7 @@ export interface EntryStat {
 const statOut = new Float64Array(12);
 const NS_PER_S = 1_000_000_000n;
 
-/** `path` as osPath() gives it. */
+/** An entry's lstat (a symlink's own), `path` as osPath() gives it. */
 export function lstatEntry(path: string | Buffer): EntryStat {
   if (!native?.lstat) return entryStatOf(lstatSync(path, { bigint: true }));
   native.lstat(path, statOut);
