@@ -62,9 +62,9 @@ const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
 
 /**
  * Opens a file to back up and reads it once into into[offset, offset + length). Returns the bytes
- * read, and the descriptor to read on and close with closeFile(), unless that read ended the file: it read
- * nothing, or fewer bytes than asked and at least the `expected` size (the size the walk saw).
- * `path` as osPath() gives it.
+ * read, and the descriptor to read on and close with closeFile(), unless that read ended the
+ * file: it read nothing, or fewer bytes than asked and at least the `expected` size (the size the
+ * walk saw). `path` as osPath() gives it.
  */
 export function readStart(path: string | Buffer, into: Uint8Array, offset: number, length: number, expected: number): { read: number; fd?: number } {
   if (native?.readStart) {
