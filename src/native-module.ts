@@ -1,7 +1,8 @@
 // dbk's small native module (native/dbk_fs.c, built by `npm install` with node-gyp), loaded once
 // in each thread that uses it: the file system calls Node does not offer or offers at a cost
-// (tree/native-fs.ts wraps them), and the chunker's hot loop (chunking/fastcdc.ts). Everything
-// that calls it works without it, more slowly or keeping less: see nativeMissing in native-fs.ts.
+// (tree/native-fs.ts wraps them), the chunker's hot loop (chunking/fastcdc.ts) and AES-GCM in
+// place (format/object.ts). Everything that calls it works without it, more slowly or keeping
+// less: see nativeMissing in native-fs.ts.
 
 import { createRequire } from 'node:module';
 
@@ -17,6 +18,11 @@ export interface NativeModule {
   closeFile?(fd: number): void;
   /** the chunker's hot loop (src/chunking/fastcdc.ts); missing from a module built before it was added */
   gearScan?(data: Uint8Array, start: number, end: number, mask: number, gear: Int32Array, state: Int32Array): number;
+  /**
+   * AES-256-GCM over `data` itself (src/format/object.ts): encrypting writes `tag` and returns
+   * true; decrypting returns whether `tag` matched. Missing from a module built before it was added.
+   */
+  aesGcm?(encrypt: boolean, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, data: Uint8Array, tag: Uint8Array): boolean;
   xattrs(target: number | string | Buffer): [Buffer, Buffer][];
   setXattr(target: number | string | Buffer, name: Buffer, value: Buffer): void;
   userName(uid: number): string | undefined;
