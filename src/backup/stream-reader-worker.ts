@@ -56,7 +56,8 @@ function waitForRoom(bytes: number): number {
 function emit(end: number): void {
   const offset = chunkStart % size;
   const length = end - chunkStart;
-  post({ chunk: { offset, length, end, hash: chunkHashOf(input.hashKey, ring.subarray(offset, offset + length)) } });
+  const hash = input.hashKey && chunkHashOf(input.hashKey, ring.subarray(offset, offset + length));
+  post({ chunk: { offset, length, end, ...(hash ? { hash } : {}) } });
   chunkStart = end;
 }
 

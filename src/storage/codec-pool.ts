@@ -1,5 +1,5 @@
-// A small pool of worker threads that encode (compress, encrypt) and decode objects, so the CPU
-// work of a backup or restore spreads over the cores while the main thread chunks and hashes.
+// A small pool of worker threads that encode (compress, encrypt) and decode objects, and hash a
+// backup's chunks, so the CPU work of a backup or restore spreads over the cores.
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -10,7 +10,9 @@ import { workerFile } from './worker-file.js';
 export type CodecRequest =
   | { id: number; op: 'encode'; data: Uint8Array; kind: ObjectKind; key?: Uint8Array; compressionLevel: number; into?: SharedSpan }
   | { id: number; op: 'decode'; data: Uint8Array; kind: ObjectKind; key?: Uint8Array; maxLength: number; what: string; verify?: HashCheck }
-  | { id: number; op: 'decodeInto'; data: Uint8Array; kind: ObjectKind; key?: Uint8Array; what: string; verify?: HashCheck; into: SharedSpan };
+  | { id: number; op: 'decodeInto'; data: Uint8Array; kind: ObjectKind; key?: Uint8Array; what: string; verify?: HashCheck; into: SharedSpan }
+  /** a chunk's keyed hash (crypto/keys.ts), with the hash key: the answer is its bytes */
+  | { id: number; op: 'hash'; data: Uint8Array; key: Uint8Array };
 
 /** Bytes of shared memory a worker writes its result into (the answer's data is then empty, its length the bytes written). */
 export interface SharedSpan {

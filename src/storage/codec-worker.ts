@@ -1,11 +1,12 @@
 // Worker thread body for the codec pool: compression and encryption of outgoing objects,
-// decryption and decompression of incoming ones, off the main thread so they overlap with
-// chunking, hashing and I/O.
+// decryption and decompression of incoming ones, and the keyed hashes of a backup's chunks, off
+// the main thread and the reader's so they overlap with reading, chunking and I/O.
 
 import { parentPort } from 'node:worker_threads';
 import { chunkHashOf } from '../crypto/keys.js';
 import { corrupt, DbkError } from '../errors.js';
 import { decodeObject, decodeObjectInto, encodeObject, encodeObjectInto } from '../format/object.js';
+import { native } from '../native-module.js';
 import type { CodecRequest, CodecResponse, HashCheck, SharedSpan } from './codec-pool.js';
 import { GarbageBudget } from './worker-garbage.js';
 
@@ -27,6 +28,8 @@ function run(req: CodecRequest): Uint8Array | number {
       verified(req, into);
       return into.length;
     }
+    case 'hash':
+      return Buffer.from(chunkHashOf(req.key, req.data), 'hex');
   }
 }
 
@@ -47,8 +50,11 @@ function verified<T extends Uint8Array>(req: { verify?: HashCheck; what: string 
 
 const garbage = new GarbageBudget();
 
-/** What a request leaves behind: its input, unless shared, and the cipher's output, a piece at a time. */
-const leftBehind = (req: CodecRequest) => (isShared(req.data) ? 1 : 2) * req.data.length;
+/** Node's cipher, used where the native module is not built, leaves its output behind, a piece at a time. */
+const CIPHER_LEAVES = native?.aesGcm ? 0 : 1;
+
+/** What a request leaves behind: its input, unless shared, and what the cipher left. */
+const leftBehind = (req: CodecRequest) => ((isShared(req.data) ? 0 : 1) + (req.op === 'hash' ? 0 : CIPHER_LEAVES)) * req.data.length;
 
 parentPort?.on('message', (req: CodecRequest) => {
   let res: CodecResponse;

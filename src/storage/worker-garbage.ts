@@ -1,10 +1,11 @@
 // Collections for worker threads that make big buffers and few JS objects. V8 frees an
 // ArrayBuffer's memory only when it collects, and it collects when its young generation fills or
 // external memory has grown by about 64 MB: a codec worker, whose big allocations are the chunk it
-// is handed and the cipher's output, carried up to 64 MB of spent buffers, as much as the rest of
-// a backup's buffers together. Such a worker counts the bytes it leaves behind and runs a young
-// collection every few megabytes; of a heap this small that costs well under a millisecond (a full
-// collection cost ten, and half a second of a 10 s backup).
+// is handed and Node's cipher's output (the native module's works in place), carried up to 64 MB
+// of spent buffers, as much as the rest of a backup's buffers together. Such a worker counts the
+// bytes it leaves behind and runs a young collection every few megabytes; of a heap this small
+// that costs well under a millisecond (a full collection cost ten, and half a second of a 10 s
+// backup).
 //
 // The collector is reached the way V8 offers it to code that sets flags at run time: --expose-gc,
 // then a new context, whose global `gc` it is.

@@ -6,10 +6,12 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { type FileRead, readStream } from '../../src/backup/stream-reader.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type FileRead, readStream, type StreamOptions } from '../../src/backup/stream-reader.js';
 import { Chunker } from '../../src/chunking/fastcdc.js';
 import { chunkHashOf } from '../../src/crypto/keys.js';
+import type { ChunkHash } from '../../src/format/ids.js';
+import { CodecPool } from '../../src/storage/codec-pool.js';
 import { seededBytes } from '../support/engine.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -22,7 +24,7 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
  * Every chunk and file result of a stream. Chunks are held a while and released out of order,
  * their bytes read only then: the ring must not reuse a chunk's bytes before its release.
  */
-async function readAll(root: string, files: { path: string; size: number }[], ringBytes?: number) {
+async function readAll(root: string, files: { path: string; size: number }[], o: Pick<StreamOptions, 'ringBytes' | 'hashChunk'> = {}) {
   const chunks: { data: Buffer; hash: string }[] = [];
   const reads: FileRead[] = [];
   const held: { index: number; view: Buffer; release: () => void }[] = [];
@@ -31,7 +33,7 @@ async function readAll(root: string, files: { path: string; size: number }[], ri
     chunks[h!.index]!.data = Buffer.from(h!.view);
     h!.release();
   };
-  for await (const e of readStream({ root, files, chunkSizes, chunkSeed, hashKey, ...(ringBytes ? { ringBytes } : {}) })) {
+  for await (const e of readStream({ root, files, chunkSizes, chunkSeed, hashKey, ...o })) {
     if (e.kind === 'file') {
       reads.push(e.read);
       continue;
@@ -52,7 +54,14 @@ describe('readStream', () => {
     return bytes;
   };
 
-  it('cuts the files, in order, into the chunks of the whole stream, with their hashes and the files’ hashes', async () => {
+  const hashedElsewhere = [
+    { where: 'in the reader', hashChunk: undefined },
+    { where: 'in a codec worker', hashChunk: (data: Uint8Array) => pool.run({ op: 'hash', data, key: hashKey }).then((h) => h.toString('hex') as ChunkHash) },
+  ];
+  const pool = new CodecPool(2);
+  afterAll(() => pool.close());
+
+  it.each(hashedElsewhere)('cuts the files, in order, into the chunks of the whole stream, with their hashes ($where) and the files’ hashes', async ({ hashChunk }) => {
     const files = [
       { name: 'b', size: 1 },
       { name: 'empty', size: 0 },
@@ -66,7 +75,7 @@ describe('readStream', () => {
     const { chunks, reads } = await readAll(
       root,
       files.map((f) => ({ path: f.name, size: f.size })),
-      10 * chunkSizes.maximum + 4099,
+      { ringBytes: 10 * chunkSizes.maximum + 4099, ...(hashChunk ? { hashChunk } : {}) },
     );
 
     const whole = new Chunker(chunkSizes, chunkSeed);
