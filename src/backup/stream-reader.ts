@@ -14,6 +14,7 @@ import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { Fifo } from '../fifo.js';
 import type { ChunkSizes } from '../format/config.js';
 import type { ChunkHash } from '../format/ids.js';
+import { Inbox } from '../inbox.js';
 import { ReleaseInOrder } from '../storage/release-in-order.js';
 import { workerFile } from '../storage/worker-file.js';
 
@@ -254,34 +255,6 @@ class FilesInStream {
     if (next === undefined || next.end > this.chunkedEnd) return undefined;
     this.waiting.shift();
     return next.read;
-  }
-}
-
-/** Messages waiting to be taken, or the error that ends them. */
-class Inbox<T> {
-  private readonly queue: T[] = [];
-  private waiting: { resolve: (m: T) => void; reject: (e: Error) => void } | undefined;
-  private failure: Error | undefined;
-
-  put(m: T): void {
-    if (this.waiting) {
-      this.waiting.resolve(m);
-      this.waiting = undefined;
-    } else {
-      this.queue.push(m);
-    }
-  }
-
-  fail(e: Error): void {
-    this.failure ??= e;
-    this.waiting?.reject(this.failure);
-    this.waiting = undefined;
-  }
-
-  take(): Promise<T> {
-    if (this.queue.length > 0) return Promise.resolve(this.queue.shift()!);
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
   }
 }
 

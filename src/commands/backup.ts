@@ -12,6 +12,7 @@ import { PreviousFiles } from '../backup/previous-files.js';
 import { ScanAhead } from '../backup/scan-ahead.js';
 import { listedChunks, StoredChunks } from '../backup/stored-chunks.js';
 import { StreamReader } from '../backup/stream-reader.js';
+import { walkInThread } from '../backup/walk-thread.js';
 import { BackupAnnouncement, makeSureOfChunks, runningBackups } from '../catalog/running-backups.js';
 import { now } from '../clock.js';
 import { DbkError, isDbkError } from '../errors.js';
@@ -21,9 +22,8 @@ import { entryProblem } from '../format/file-list.js';
 import type { ChunkHash, ChunkId } from '../format/ids.js';
 import { MAX_REVISION_CHUNKS, type Revision } from '../format/revision.js';
 import { type OpenOptions, Repository } from '../storage/repository.js';
-import { Filters } from '../tree/filters.js';
-import { Accounts, nativeMissing } from '../tree/native-fs.js';
-import { type ScannedEntry, type ScanProblem, type ScanReport, scanTree } from '../tree/scanner.js';
+import { nativeMissing } from '../tree/native-fs.js';
+import type { ScannedEntry, ScanProblem, ScanReport } from '../tree/scanner.js';
 import { isRestoreLeftover, restoreUnfinished } from '../tree/unfinished-file.js';
 
 export interface BackupProgress {
@@ -88,8 +88,7 @@ interface Walk {
 
 function startWalk(o: BackupOptions, scanned: ScanReport): ScanAhead {
   const { repoDir, rootDir } = Repository.folders(o);
-  const entries = scanTree(rootDir, Filters.load(repoDir), { xattrs: o.xattrs ?? true, accounts: new Accounts() }, scanned);
-  return new ScanAhead(entries[Symbol.asyncIterator]());
+  return new ScanAhead(walkInThread(rootDir, repoDir, { xattrs: o.xattrs ?? true }, scanned));
 }
 
 /** The id's newest revision: its chunks, and its file list as a stream. */
