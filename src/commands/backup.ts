@@ -2,7 +2,10 @@
 // into content-defined chunks, upload what the storage lacks, and write the revision.
 
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
+import * as path from 'node:path';
+import { CACHE_FILE } from '../../cache/cache-db.js';
 import { cacheWrittenRevision } from '../backup/backup-cache-hook.js';
 import { ChunkSequenceBuilder } from '../backup/chunk-sequence.js';
 import { ChunkUploader, type UploadStats } from '../backup/chunk-uploader.js';
@@ -22,8 +25,9 @@ import { entryProblem } from '../format/file-list.js';
 import type { ChunkHash, ChunkId } from '../format/ids.js';
 import { MAX_REVISION_CHUNKS, type Revision } from '../format/revision.js';
 import { type OpenOptions, Repository } from '../storage/repository.js';
-import { nativeMissing } from '../tree/native-fs.js';
-import type { ScannedEntry, ScanProblem, ScanReport } from '../tree/scanner.js';
+import { Filters } from '../tree/filters.js';
+import { Accounts, nativeMissing } from '../tree/native-fs.js';
+import { type ScannedEntry, type ScanProblem, type ScanReport, scanTree } from '../tree/scanner.js';
 import { isRestoreLeftover, restoreUnfinished } from '../tree/unfinished-file.js';
 
 export interface BackupProgress {
@@ -86,9 +90,19 @@ interface Walk {
   scanned: ScanReport;
 }
 
+/**
+ * The walk goes on a thread of its own where the backup is likely to keep most files, because this
+ * repository has used the storage before (its cache is there): such a backup is the walk, and the
+ * thread took 13 % off the unchanged backup of the `small` corpus. A first backup reads every file
+ * and keeps both cores busy doing it; passing the entries between threads cost it about 0.3 s of
+ * CPU, 4 % of its time.
+ */
 function startWalk(o: BackupOptions, scanned: ScanReport): ScanAhead {
-  const { repoDir, rootDir } = Repository.folders(o);
-  return new ScanAhead(walkInThread(rootDir, repoDir, { xattrs: o.xattrs ?? true }, scanned));
+  const { repoDir, rootDir, cacheDir } = Repository.folders(o);
+  const xattrs = o.xattrs ?? true;
+  const inThread = existsSync(path.join(cacheDir, CACHE_FILE));
+  const walk = inThread ? walkInThread(rootDir, repoDir, { xattrs }, scanned) : scanTree(rootDir, Filters.load(repoDir), { xattrs, accounts: new Accounts() }, scanned);
+  return new ScanAhead(walk);
 }
 
 /** The id's newest revision: its chunks, and its file list as a stream. */

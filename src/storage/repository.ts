@@ -91,10 +91,15 @@ export class Repository {
     this.chunkLimit = pLimit(threads);
   }
 
-  /** The folder holding .dbk/ and the folder backed up, known before the storage is opened. */
-  static folders(o: Pick<OpenOptions, 'repoDir'>): { repoDir: string; rootDir: string } {
+  /**
+   * The folder holding .dbk/, the folder backed up, and the local cache folder of the storage,
+   * known before the storage is opened.
+   */
+  static folders(o: Pick<OpenOptions, 'repoDir' | 'storageName'>): { repoDir: string; rootDir: string; cacheDir: string } {
     const repoDir = path.resolve(o.repoDir);
-    return { repoDir, rootDir: readPreferences(repoDir).root ?? repoDir };
+    const prefs = readPreferences(repoDir);
+    const pref = storagePreference(prefs, o.storageName);
+    return { repoDir, rootDir: prefs.root ?? repoDir, cacheDir: cacheDirOf(repoDir, pref.name, makeSettings(pref.name, pref.settings)) };
   }
 
   static async open(o: OpenOptions): Promise<Repository> {
@@ -122,9 +127,13 @@ export class Repository {
     return this.preference.snapshotId;
   }
 
-  /** Local cache folder of this storage: the `cache_dir` setting, else .dbk/cache/<storage>. */
   get cacheDir(): string {
-    return this.settings.get('cache_dir') ?? path.join(this.repoDir, DBK_DIR, 'cache', this.storageName);
+    return cacheDirOf(this.repoDir, this.storageName, this.settings);
+  }
+
+  /** Small calls (stat, rename, delete) to keep under way at once: more than `threads` where the storage pipelines or batches them. */
+  get smallCalls(): number {
+    return Math.max(this.threads, this.backend.smallCallsInFlight ?? 0);
   }
 
   /**
@@ -132,11 +141,6 @@ export class Repository {
    * only add heaps and buffers waiting for GC). By default a core is left to the main thread and
    * a restore's file writer; a backup (see useAllCoresForCodec) takes one per core.
    */
-  /** Small calls (stat, rename, delete) to keep under way at once: more than `threads` where the storage pipelines or batches them. */
-  get smallCalls(): number {
-    return Math.max(this.threads, this.backend.smallCallsInFlight ?? 0);
-  }
-
   get codec(): CodecPool {
     this.codecPool ??= new CodecPool(Math.max(1, Math.min(this.threads, 4, availableParallelism() - (this.codecOnEveryCore ? 0 : 1))));
     return this.codecPool;
@@ -403,6 +407,9 @@ export class Repository {
     await this.backend.close();
   }
 }
+
+/** Local cache folder of a storage: the `cache_dir` setting, else .dbk/cache/<storage>. */
+const cacheDirOf = (repoDir: string, storageName: string, settings: Settings) => settings.get('cache_dir') ?? path.join(repoDir, DBK_DIR, 'cache', storageName);
 
 const revisionKeyOf = (k: Uint8Array) => subKey(k, 'revision');
 
