@@ -1,7 +1,8 @@
 // A backup's walk of the tree, on a thread of its own. An unchanged backup is the walk and the
 // file lists, and on the main thread the walk's lstat and llistxattr calls were half of its CPU
 // while the other core idled: here the main thread only takes the entries, a batch at a time.
-// The thread walks a bounded number of batches ahead of what was taken.
+// The thread walks a bounded number of batches ahead of what was taken. A first backup walks on
+// the main thread instead (see startWalk in commands/backup.ts).
 
 import { Worker } from 'node:worker_threads';
 import { Inbox } from '../inbox.js';
