@@ -117,10 +117,11 @@ function unseal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, data: Uint8
 }
 
 /**
- * Without the native module: a cipher's output is a new buffer each call, zero-filled first. Small pieces keep that buffer in
- * the core's cache and let the allocator hand the same memory back call after call: encoding
- * 839 MB of the `small` corpus in a worker took 1.7-1.9 s of CPU with 8 KiB pieces, 3.5 s with
- * 1 MiB ones, a third of that in the kernel (fresh pages for every megabyte).
+ * Without the native module: a cipher's output is a new buffer each call, zero-filled first.
+ * Small pieces keep that buffer in the core's cache and let the allocator hand the same memory
+ * back call after call: encoding 839 MB of the `small` corpus in a worker took 1.7-1.9 s of CPU
+ * with 8 KiB pieces, 3.5 s with 1 MiB ones, a third of that in the kernel (fresh pages for every
+ * megabyte).
  */
 const CIPHER_PIECE = 8 << 10;
 
