@@ -1,8 +1,9 @@
 // dbk's small native module (native/dbk_fs.c, built by `npm install` with node-gyp), loaded once
 // in each thread that uses it: the file system calls Node does not offer or offers at a cost
-// (tree/native-fs.ts wraps them), the chunker's hot loop (chunking/fastcdc.ts) and AES-GCM in
-// place (format/object.ts). Everything that calls it works without it, more slowly or keeping
-// less: see nativeMissing in native-fs.ts.
+// (tree/native-fs.ts wraps them), the chunker's hot loop (chunking/fastcdc.ts), AES-GCM in
+// place (format/object.ts) and the SHA-256 of a chunk's files (crypto/chunk-hashes.ts).
+// Everything that calls it works without it, more slowly or keeping less: see nativeMissing in
+// native-fs.ts.
 
 import { createRequire } from 'node:module';
 
@@ -23,6 +24,11 @@ export interface NativeModule {
    * true; decrypting returns whether `tag` matched. Missing from a module built before it was added.
    */
   aesGcm?(encrypt: boolean, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, data: Uint8Array, tag: Uint8Array): boolean;
+  /**
+   * The SHA-256 of data[start, start + length) for each pair of `ranges`, 32 bytes each into `out`
+   * (src/crypto/chunk-hashes.ts). Missing from a module built before it was added.
+   */
+  sha256Ranges?(data: Uint8Array, ranges: Uint32Array, out: Uint8Array): void;
   xattrs(target: number | string | Buffer): [Buffer, Buffer][];
   setXattr(target: number | string | Buffer, name: Buffer, value: Buffer): void;
   userName(uid: number): string | undefined;

@@ -1,16 +1,18 @@
 // Worker thread body of the stream reader (see stream-reader.ts): reads each file with
-// synchronous calls straight into the shared ring, finds the cuts there, hashes each file
-// (SHA-256, as it is read) and each chunk (keyed, once it is cut), and posts each chunk's place
-// in the ring and its hash after the reports of the files finished before it. A chunk is
-// contiguous in the ring: when the one under way reaches the end, its bytes so far are copied to
-// the start. The reader waits when the ring is full of bytes the consumer has not given back.
+// synchronous calls straight into the shared ring, finds the cuts there, and posts each chunk's
+// place in the ring after the reports of the files finished before it. A file that lies wholly
+// within one chunk is hashed with that chunk, where its place in the chunk goes (most files of a
+// backup, all but those a cut falls in or that take more than one read); the others are hashed
+// here as they are read. A chunk is contiguous in the ring: when the one under way reaches the
+// end, its bytes so far are copied to the start. The reader waits when the ring is full of bytes
+// the consumer has not given back.
 
 import { createHash, type Hash, hash } from 'node:crypto';
 import { readSync } from 'node:fs';
 import * as path from 'node:path';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { CutFinder } from '../chunking/fastcdc.js';
-import { chunkHashOf } from '../crypto/keys.js';
+import { chunkAndFileHashes } from '../crypto/chunk-hashes.js';
 import { osPath } from '../format/names.js';
 import { closeFile, readStart } from '../tree/native-fs.js';
 import { type FileFed, FREED, SENT, STOP, type StreamCommand, type StreamMessage, type StreamReaderInput } from './stream-reader.js';
@@ -31,6 +33,8 @@ const finder = new CutFinder(input.chunkSizes, input.chunkSeed);
 let chunkStart = 0;
 let produced = 0;
 let files: FileFed[] = [];
+/** the files within the chunk under way, to hash with it: pairs of start (from the chunk's) and length */
+let filesInChunk: number[] = [];
 
 function post(m: Omit<StreamMessage, 'files'>): void {
   const message: StreamMessage = { ...m, files };
@@ -56,8 +60,10 @@ function waitForRoom(bytes: number): number {
 function emit(end: number): void {
   const offset = chunkStart % size;
   const length = end - chunkStart;
-  const hash = input.hashKey && chunkHashOf(input.hashKey, ring.subarray(offset, offset + length));
-  post({ chunk: { offset, length, end, ...(hash ? { hash } : {}) } });
+  const files = Uint32Array.from(filesInChunk);
+  filesInChunk = [];
+  const hashes = input.hashKey && chunkAndFileHashes(input.hashKey, ring.subarray(offset, offset + length), files);
+  post({ chunk: { offset, length, end, files, ...(hashes ? { hashes } : {}) } });
   chunkStart = end;
 }
 
@@ -71,9 +77,9 @@ function wrap(): void {
 }
 
 /**
- * Reads one file to its end, hashing it as it goes. A read shorter than asked at the size the
- * scan saw is the end of a regular file, so a small file takes one call (readStart: open, read,
- * close) and one hash.
+ * Reads one file to its end. A read shorter than asked at the size the scan saw is the end of a
+ * regular file, so a small file takes one call (readStart: open, read, close). A file read in
+ * more than one piece is hashed as it is read.
  */
 function readFile(file: string, expected: number): FileFed {
   let fed = 0;
@@ -91,12 +97,11 @@ function readFile(file: string, expected: number): FileFed {
       if (n === 0) break;
       const bytes = ring.subarray(at, at + n);
       const ended = fd === undefined || (n < want && fed + n >= expected);
-      // a file read in one go (most are) is hashed in one call, with no hash object
-      const digest = first && ended ? hash('sha256', bytes, 'hex') : undefined;
-      if (digest === undefined) (sha ??= createHash('sha256')).update(bytes);
+      const start = produced;
+      if (!(first && ended)) (sha ??= createHash('sha256')).update(bytes);
       cut(at, at + n);
       fed += n;
-      if (digest !== undefined) return { fed, sha256: digest };
+      if (first && ended) return readWhole(start, bytes);
       if (ended) break;
     }
     return { fed, sha256: sha ? sha.digest('hex') : EMPTY_SHA256 };
@@ -106,6 +111,16 @@ function readFile(file: string, expected: number): FileFed {
   } finally {
     if (fd !== undefined) closeFile(fd);
   }
+}
+
+/**
+ * A file read in one piece, at stream offset `start`, cut already: hashed with the chunk under way
+ * if it lies within it, else here (a cut fell within it, or at its end), from the ring still.
+ */
+function readWhole(start: number, bytes: Uint8Array): FileFed {
+  if (start < chunkStart) return { fed: bytes.length, sha256: hash('sha256', bytes, 'hex') };
+  filesInChunk.push(start - chunkStart, bytes.length);
+  return { fed: bytes.length };
 }
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex');

@@ -2,15 +2,16 @@
 // content-defined chunks in a worker thread. The worker reads with synchronous calls straight into
 // a ring of shared memory and finds the cuts there: through the thread pool every call would cost
 // the main thread about 40 µs, and a buffer per chunk or file, passed between threads and
-// collected later, was most of what a backup spent on memory. The worker hashes too, each file
-// (SHA-256) as it reads it, and each chunk (keyed) once it is cut unless the codec workers are to
-// (hashChunk): not on the main thread, which hands every chunk on and every stored one back, and
-// a backup went at its pace (hashing off it took the small corpus's backup from 6.4 s to 5.7;
-// hashing the chunks in the codec workers took another 0.1 s off 4.9). A chunk's bytes stay in
+// collected later, was most of what a backup spent on memory. The hashing is off the main thread,
+// which hands every chunk on and every stored one back, and a backup went at its pace (hashing off
+// it took the small corpus's backup from 6.4 s to 5.7). Each chunk (keyed) and the files lying
+// within it (SHA-256) are hashed once it is cut, in the codec workers (hashChunk) or else in the
+// reader's; a file that a cut falls in is hashed by the reader as it reads it. A chunk's bytes stay in
 // the ring until the consumer releases them (once they are encoded, or at once when the storage
 // has the chunk), in any order; the ring is given back oldest first.
 
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { HASH_BYTES } from '../crypto/chunk-hashes.js';
 import { Fifo } from '../fifo.js';
 import type { ChunkSizes } from '../format/config.js';
 import type { ChunkHash } from '../format/ids.js';
@@ -18,7 +19,10 @@ import { Inbox } from '../inbox.js';
 import { ReleaseInOrder } from '../storage/release-in-order.js';
 import { workerFile } from '../storage/worker-file.js';
 
-/** What the reader says of a file: the bytes it put into the stream, and their SHA-256 (hex) or why it failed. */
+/**
+ * What the reader says of a file: the bytes it put into the stream, and their SHA-256 (hex) or
+ * why it failed; neither where the file lies within one chunk, whose hashes bring the file's.
+ */
 export interface FileFed {
   fed: number;
   sha256?: string;
@@ -61,15 +65,17 @@ export interface RingChunk {
   offset: number;
   length: number;
   end: number;
-  /** absent where the chunks are hashed on another thread */
-  hash?: ChunkHash;
+  /** the files within the chunk whose hashes come with its (FileFed), in order: pairs of start in the chunk and length */
+  files: Uint32Array;
+  /** the chunk's hashes (see chunkAndFileHashes), absent where they are taken on another thread */
+  hashes?: Uint8Array;
 }
 
 /** Worker to main thread, in stream order: the files finished before the chunk was cut, then the chunk, if any. */
 export type StreamMessage = { chunk?: RingChunk; files: FileFed[]; end?: true };
 
-/** A message as the main thread keeps it: with the chunk's hash under way where the worker did not hash it. */
-type Received = StreamMessage & { hashing?: Promise<ChunkHash> };
+/** A message as the main thread keeps it: with the chunk's hashes under way where the worker did not take them. */
+type Received = StreamMessage & { hashing?: Promise<Uint8Array> };
 
 /**
  * A chunk's bytes are a view of the ring, valid until release() is called; a consumer that
@@ -83,11 +89,12 @@ export interface StreamOptions {
   chunkSeed: Uint8Array;
   hashKey: Uint8Array;
   /**
-   * Hashes a chunk (with hashKey) elsewhere, a codec worker: the reader's thread is the busiest of
-   * a backup, and on two cores it held the others up (see stream-reader-worker.ts). The chunk's
-   * bytes stay in the ring until its hash has come. Without it, the reader hashes.
+   * Takes a chunk's hashes (chunkAndFileHashes, with hashKey) elsewhere, a codec worker: the
+   * reader's thread is the busiest of a backup, and on two cores it held the others up (see
+   * stream-reader-worker.ts). The chunk's bytes stay in the ring until its hashes have come.
+   * Without it, the reader hashes.
    */
-  hashChunk?: (data: Uint8Array) => Promise<ChunkHash>;
+  hashChunk?: (data: Uint8Array, files: Uint32Array) => Promise<Uint8Array>;
   /** bytes of the ring (default and at least twice the maximum chunk size, which the reader's wrapping needs) */
   ringBytes?: number;
 }
@@ -173,10 +180,10 @@ export class StreamReader {
     this.worker = worker;
   }
 
-  /** Starts the chunk's hash as soon as the chunk comes, so that chunks are hashed side by side. */
+  /** Starts the chunk's hashes as soon as the chunk comes, so that chunks are hashed side by side. */
   private received(m: StreamMessage): Received {
-    if (!m.chunk || m.chunk.hash !== undefined || !this.o.hashChunk) return m;
-    const hashing = this.o.hashChunk(new Uint8Array(this.ring, m.chunk.offset, m.chunk.length));
+    if (!m.chunk || m.chunk.hashes !== undefined || !this.o.hashChunk) return m;
+    const hashing = this.o.hashChunk(new Uint8Array(this.ring, m.chunk.offset, m.chunk.length), m.chunk.files);
     hashing.catch(() => {}); // awaited by events(), unless it stopped first
     return { ...m, hashing };
   }
@@ -196,8 +203,9 @@ export class StreamReader {
         files.add(m.files);
         for (let read = files.complete(); read; read = files.complete()) yield { kind: 'file', read };
         if (m.chunk) {
-          files.chunked(m.chunk.length);
-          const hash = m.chunk.hash ?? (await m.hashing!);
+          const hashes = m.chunk.hashes ?? (await m.hashing!);
+          files.chunked(m.chunk.length, Buffer.from(hashes.buffer, hashes.byteOffset, hashes.byteLength));
+          const hash = Buffer.from(hashes.buffer, hashes.byteOffset, HASH_BYTES).toString('hex') as ChunkHash;
           yield { kind: 'chunk', data: Buffer.from(this.ring, m.chunk.offset, m.chunk.length), hash, release: giveBack.add(m.chunk.end) };
           for (let read = files.complete(); read; read = files.complete()) yield { kind: 'file', read };
         }
@@ -232,6 +240,8 @@ export class StreamReader {
  */
 class FilesInStream {
   private readonly waiting = new Fifo<{ read: FileRead; end: number }>();
+  /** the files whose hashes come with their chunk's, in order */
+  private readonly unhashed = new Fifo<FileRead>();
   /** stream offsets: the end of the files reported, and of the chunks that came */
   private fedEnd = 0;
   private chunkedEnd = 0;
@@ -240,13 +250,20 @@ class FilesInStream {
     for (const { fed, sha256, error } of reports) {
       this.fedEnd += fed;
       // a hash kept for every file of a backup: in the shared buffer pool, not in an ArrayBuffer of its own
-      const read: FileRead = error !== undefined ? { fed, error } : { fed, hash: Buffer.from(sha256!, 'hex') };
+      const read: FileRead = error !== undefined ? { fed, error } : sha256 !== undefined ? { fed, hash: Buffer.from(sha256, 'hex') } : { fed };
+      if (error === undefined && sha256 === undefined) this.unhashed.push(read);
       this.waiting.push({ read, end: this.fedEnd });
     }
   }
 
-  chunked(length: number): void {
+  /** A chunk came, with its hashes: its own, then those of the files within it. */
+  chunked(length: number, hashes: Buffer): void {
     this.chunkedEnd += length;
+    for (let at = HASH_BYTES; at < hashes.length; at += HASH_BYTES) {
+      const read = this.unhashed.shift();
+      if (read === undefined) throw new Error('the stream reader sent hashes of more files than it read');
+      read.hash = hashes.subarray(at, at + HASH_BYTES);
+    }
   }
 
   /** The next file whose bytes have all come, in stream order, or undefined. */

@@ -167,7 +167,7 @@ async function backUp(repo: Repository, o: BackupOptions, { walk, scanned }: Wal
   const sequence = new ChunkSequenceBuilder(previous.hashes, previous.lengths);
   const list = new FileListWriter(repo, sequence, o.dryRun ?? false);
   const { chunkSizes, keys } = repo.config;
-  const hashChunk = (data: Uint8Array) => repo.codec.run({ op: 'hash', data, key: keys.hashKey }).then((h) => h.toString('hex') as ChunkHash);
+  const hashChunk = (data: Uint8Array, files: Uint32Array) => repo.codec.run({ op: 'hash', data, key: keys.hashKey, files });
   const reader = new StreamReader({ root: repo.rootDir, chunkSizes, chunkSeed: keys.chunkSeed, hashKey: keys.hashKey, hashChunk });
   const job: Job = { repo, o, previous, list, reader, sequence, uploader, reading: new Fifo(), progress: { files: 0, totalFiles: 0, bytes: 0, totalBytes: 0 }, readBytes: 0, readFiles: 0 };
 

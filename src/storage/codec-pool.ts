@@ -11,8 +11,8 @@ export type CodecRequest =
   | { id: number; op: 'encode'; data: Uint8Array; kind: ObjectKind; key?: Uint8Array; compressionLevel: number; into?: SharedSpan }
   | { id: number; op: 'decode'; data: Uint8Array; kind: ObjectKind; key?: Uint8Array; maxLength: number; what: string; verify?: HashCheck }
   | { id: number; op: 'decodeInto'; data: Uint8Array; kind: ObjectKind; key?: Uint8Array; what: string; verify?: HashCheck; into: SharedSpan }
-  /** a chunk's keyed hash (crypto/keys.ts), with the hash key: the answer is its bytes */
-  | { id: number; op: 'hash'; data: Uint8Array; key: Uint8Array };
+  /** a chunk's keyed hash and its files' (crypto/chunk-hashes.ts), with the hash key: the answer is their bytes */
+  | { id: number; op: 'hash'; data: Uint8Array; key: Uint8Array; files: Uint32Array };
 
 /** Bytes of shared memory a worker writes its result into (the answer's data is then empty, its length the bytes written). */
 export interface SharedSpan {

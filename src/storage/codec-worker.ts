@@ -1,8 +1,9 @@
 // Worker thread body for the codec pool: compression and encryption of outgoing objects,
-// decryption and decompression of incoming ones, and the keyed hashes of a backup's chunks, off
+// decryption and decompression of incoming ones, and the hashes of a backup's chunks and files, off
 // the main thread and the reader's so they overlap with reading, chunking and I/O.
 
 import { parentPort } from 'node:worker_threads';
+import { chunkAndFileHashes } from '../crypto/chunk-hashes.js';
 import { chunkHashOf } from '../crypto/keys.js';
 import { corrupt, DbkError } from '../errors.js';
 import { decodeObject, decodeObjectInto, encodeObject, encodeObjectInto } from '../format/object.js';
@@ -29,7 +30,7 @@ function run(req: CodecRequest): Uint8Array | number {
       return into.length;
     }
     case 'hash':
-      return Buffer.from(chunkHashOf(req.key, req.data), 'hex');
+      return chunkAndFileHashes(req.key, req.data, req.files);
   }
 }
 

@@ -10,7 +10,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type FileRead, readStream, type StreamOptions } from '../../src/backup/stream-reader.js';
 import { Chunker } from '../../src/chunking/fastcdc.js';
 import { chunkHashOf } from '../../src/crypto/keys.js';
-import type { ChunkHash } from '../../src/format/ids.js';
 import { CodecPool } from '../../src/storage/codec-pool.js';
 import { seededBytes } from '../support/engine.js';
 import { tempDir } from '../support/tmp.js';
@@ -56,7 +55,7 @@ describe('readStream', () => {
 
   const hashedElsewhere = [
     { where: 'in the reader', hashChunk: undefined },
-    { where: 'in a codec worker', hashChunk: (data: Uint8Array) => pool.run({ op: 'hash', data, key: hashKey }).then((h) => h.toString('hex') as ChunkHash) },
+    { where: 'in a codec worker', hashChunk: (data: Uint8Array, files: Uint32Array) => pool.run({ op: 'hash', data, key: hashKey, files }) },
   ];
   const pool = new CodecPool(2);
   afterAll(() => pool.close());
@@ -85,14 +84,17 @@ describe('readStream', () => {
     expect(reads.map((r) => [r.fed, Buffer.from(r.hash!).toString('hex'), r.error])).toEqual(bytes.map((b) => [b.length, sha256(b), undefined]));
   });
 
-  it('hashes files reported before their bytes arrive: more than a message of small files in one chunk, empty ones among them', async () => {
-    const sizes = Array.from({ length: 1500 }, (_, i) => (i % 7 === 0 ? 0 : (i * 7919) % 300));
+  // most files lie within a chunk, and are hashed with it: where the ring wraps, such a chunk's bytes move
+  it.each(hashedElsewhere)('hashes small files with their chunks ($where): more than a message of them in one chunk, empty ones among them, the ring wrapping', async ({ hashChunk }) => {
+    const sizes = Array.from({ length: 2500 }, (_, i) => (i % 7 === 0 ? 0 : i < 600 ? (i * 7919) % 300 : (i * 7919) % 3000));
     const bytes = sizes.map((size, i) => content(`small-${i}`, size));
     const { chunks, reads } = await readAll(
       root,
       sizes.map((size, i) => ({ path: `small-${i}`, size })),
+      { ringBytes: 6 * chunkSizes.maximum + 4099, ...(hashChunk ? { hashChunk } : {}) },
     );
     expect(chunks.length).toBeGreaterThan(1);
+    expect(sizes.reduce((a, b) => a + b)).toBeGreaterThan(6 * chunkSizes.maximum + 4099);
     expect(reads.map((r) => [r.fed, Buffer.from(r.hash!).toString('hex')])).toEqual(bytes.map((b) => [b.length, sha256(b)]));
   });
 
