@@ -201,18 +201,29 @@ static napi_value Lstat(napi_env env, napi_callback_info info) {
 // readStart(path, into Uint8Array, offset, length, expected, out Float64Array(2)): opens a file
 // to back up and reads it once into into[offset, offset + length), as a backup's reader starts
 // every file: one call where Node takes three (open, read, close), each costing more than its
-// system call. out = [bytes read, descriptor]: the descriptor is -1 when the read ended the file
-// (nothing read, or fewer bytes than asked and at least the `expected` size), and closed then;
-// otherwise it is open for the caller to read on and close.
+// system call. out = [bytes read, descriptor, has extended attributes]: the descriptor is -1
+// when the read ended the file (nothing read, or fewer bytes than asked and at least the
+// `expected` size), and closed then; otherwise it is open for the caller to read on and close.
+// With `xattrs` (an optional seventh argument) it also asks whether the file has extended
+// attributes, through the descriptor: where it has (or the asking failed), out[2] is 1 and the
+// descriptor stays open for the caller to read them. Without, out[2] is left as it was.
 static napi_value ReadStart(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
+  napi_value argv[7];
   napi_typedarray_type type;
   size_t into_len;
   void *into;
   double offset, length, expected, *out;
-  if (!args(env, info, 6, argv) || !number(env, argv[2], &offset) || !number(env, argv[3], &length) || !number(env, argv[4], &expected) ||
-      (out = float64s(env, argv[5], 2)) == NULL)
+  bool xattrs = false;
+  size_t argc = 7; // the seventh is optional: napi fills what is missing with undefined
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 6) {
+    napi_throw_type_error(env, NULL, "missing arguments");
     return NULL;
+  }
+  if (!number(env, argv[2], &offset) || !number(env, argv[3], &length) || !number(env, argv[4], &expected))
+    return NULL;
+  napi_valuetype flag;
+  if (napi_typeof(env, argv[6], &flag) == napi_ok && flag == napi_boolean) napi_get_value_bool(env, argv[6], &xattrs);
+  if ((out = float64s(env, argv[5], xattrs ? 3 : 2)) == NULL) return NULL;
   if (napi_get_typedarray_info(env, argv[1], &type, &into_len, &into, NULL, NULL) != napi_ok || type != napi_uint8_array) {
     napi_throw_type_error(env, NULL, "a Uint8Array was expected");
     return NULL;
@@ -236,7 +247,14 @@ static napi_value ReadStart(napi_env env, napi_callback_info info) {
     errno = e;
     return throw_errno(env, "read");
   }
-  if (n == 0 || ((double)n < length && (double)n >= expected)) {
+  // a file system that keeps none says so with ENOTSUP
+  int has_xattrs = 0;
+  if (xattrs) {
+    ssize_t names = flistxattr(fd, NULL, 0);
+    has_xattrs = names > 0 || (names < 0 && errno != ENOTSUP);
+    out[2] = has_xattrs;
+  }
+  if (!has_xattrs && (n == 0 || ((double)n < length && (double)n >= expected))) {
     close(fd);
     fd = -1;
   }

@@ -15,7 +15,8 @@ export interface NativeModule {
   mknod(path: string | Buffer, mode: number, device: number): void;
   /** these three are missing from a module built before they were added */
   lstat?(path: string | Buffer, out: Float64Array): void;
-  readStart?(path: string | Buffer, into: Uint8Array, offset: number, length: number, expected: number, out: Float64Array): void;
+  /** `xattrs` is ignored by a module built before it was added */
+  readStart?(path: string | Buffer, into: Uint8Array, offset: number, length: number, expected: number, out: Float64Array, xattrs?: boolean): void;
   closeFile?(fd: number): void;
   /** the chunker's hot loop (src/chunking/fastcdc.ts); missing from a module built before it was added */
   gearScan?(data: Uint8Array, start: number, end: number, mask: number, gear: Int32Array, state: Int32Array): number;

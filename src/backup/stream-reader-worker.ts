@@ -14,7 +14,7 @@ import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_thread
 import { CutFinder } from '../chunking/fastcdc.js';
 import { chunkAndFileHashes } from '../crypto/chunk-hashes.js';
 import { osPath } from '../format/names.js';
-import { closeFile, readStart } from '../tree/native-fs.js';
+import { closeFile, readStart, readXattrs } from '../tree/native-fs.js';
 import { type FileFed, FREED, SENT, STOP, type StreamCommand, type StreamMessage, type StreamReaderInput } from './stream-reader.js';
 
 const READ_SIZE = 4 << 20;
@@ -79,20 +79,23 @@ function wrap(): void {
 /**
  * Reads one file to its end. A read shorter than asked at the size the scan saw is the end of a
  * regular file, so a small file takes one call (readStart: open, read, close). A file read in
- * more than one piece is hashed as it is read.
+ * more than one piece is hashed as it is read. Its extended attributes, where the walk left them
+ * to the reader, are read through the same descriptor.
  */
 function readFile(file: string, expected: number): FileFed {
   let fed = 0;
   let fd: number | undefined;
+  let hasXattrs: boolean | undefined;
   let sha: Hash | undefined;
   try {
+    let whole: FileFed | undefined;
     for (let first = true; ; first = false) {
       if (produced % size === 0 && produced > chunkStart) wrap();
       const at = produced % size;
       // whatever fits now: a consumer may hold its chunks until it sees the next one
       const want = Math.min(READ_SIZE, size - at, waitForRoom(1));
       let n: number;
-      if (first) ({ read: n, fd } = readStart(osPath(file), ring, at, want, expected));
+      if (first) ({ read: n, fd, xattrs: hasXattrs } = readStart(osPath(file), ring, at, want, expected, input.xattrs));
       else n = readSync(fd!, ring, at, want, null);
       if (n === 0) break;
       const bytes = ring.subarray(at, at + n);
@@ -101,10 +104,12 @@ function readFile(file: string, expected: number): FileFed {
       if (!(first && ended)) (sha ??= createHash('sha256')).update(bytes);
       cut(at, at + n);
       fed += n;
-      if (first && ended) return readWhole(start, bytes);
+      if (first && ended) whole = readWhole(start, bytes);
       if (ended) break;
     }
-    return { fed, sha256: sha ? sha.digest('hex') : EMPTY_SHA256 };
+    const read = whole ?? { fed, sha256: sha ? sha.digest('hex') : EMPTY_SHA256 };
+    if (hasXattrs) addXattrs(read, fd ?? file);
+    return read;
   } catch (e) {
     if (e instanceof Stopped) throw e;
     return { fed, error: (e as Error).message };
@@ -121,6 +126,16 @@ function readWhole(start: number, bytes: Uint8Array): FileFed {
   if (start < chunkStart) return { fed: bytes.length, sha256: hash('sha256', bytes, 'hex') };
   filesInChunk.push(start - chunkStart, bytes.length);
   return { fed: bytes.length };
+}
+
+/** A file whose extended attributes cannot be read is backed up without them, and that is said. */
+function addXattrs(read: FileFed, target: number | string): void {
+  try {
+    const xattrs = readXattrs(target);
+    if (xattrs.length > 0) read.xattrs = xattrs;
+  } catch (e) {
+    read.xattrsError = (e as Error).message;
+  }
 }
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex');

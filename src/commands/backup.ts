@@ -27,7 +27,7 @@ import { MAX_REVISION_CHUNKS, type Revision } from '../format/revision.js';
 import { type OpenOptions, Repository } from '../storage/repository.js';
 import { Filters } from '../tree/filters.js';
 import { Accounts, nativeMissing } from '../tree/native-fs.js';
-import { type ScannedEntry, type ScanProblem, type ScanReport, scanTree } from '../tree/scanner.js';
+import { addXattrs, type ScannedEntry, type ScanProblem, type ScanReport, scanTree, withoutXattrs } from '../tree/scanner.js';
 import { isRestoreLeftover, restoreUnfinished } from '../tree/unfinished-file.js';
 
 export interface BackupProgress {
@@ -68,19 +68,18 @@ export interface BackupResult extends UploadStats {
 }
 
 export async function backup(o: BackupOptions): Promise<BackupResult> {
-  const scanned: ScanReport = { problems: [], skipped: [] };
-  const walk = startWalk(o, scanned);
+  const walk = startWalk(o);
   try {
     const repo = await Repository.open(o);
     try {
       repo.useAllCoresForCodec();
       if (nativeMissing) repo.log.warn(`extended attributes and owner names are not backed up: ${nativeMissing}`);
-      return await runBackup(repo, o, { walk, scanned });
+      return await runBackup(repo, o, walk);
     } finally {
       await repo.close();
     }
   } finally {
-    await walk.close();
+    await walk.walk.close();
   }
 }
 
@@ -88,6 +87,8 @@ export async function backup(o: BackupOptions): Promise<BackupResult> {
 interface Walk {
   walk: ScanAhead;
   scanned: ScanReport;
+  /** the walk leaves regular files' extended attributes to the backup (ScanOptions.leaveFileXattrs) */
+  fileXattrsLeft: boolean;
 }
 
 /**
@@ -97,12 +98,14 @@ interface Walk {
  * and keeps both cores busy doing it; passing the entries between threads cost it about 0.3 s of
  * CPU, 4 % of its time.
  */
-function startWalk(o: BackupOptions, scanned: ScanReport): ScanAhead {
+function startWalk(o: BackupOptions): Walk {
   const { repoDir, rootDir, cacheDir } = Repository.folders(o);
+  const scanned: ScanReport = { problems: [], skipped: [] };
   const xattrs = o.xattrs ?? true;
-  const inThread = existsSync(path.join(cacheDir, CACHE_FILE));
-  const walk = inThread ? walkInThread(rootDir, repoDir, { xattrs }, scanned) : scanTree(rootDir, Filters.load(repoDir), { xattrs, accounts: new Accounts() }, scanned);
-  return new ScanAhead(walk);
+  if (existsSync(path.join(cacheDir, CACHE_FILE))) return { walk: new ScanAhead(walkInThread(rootDir, repoDir, { xattrs }, scanned)), scanned, fileXattrsLeft: false };
+  // on the main thread, the files' attributes are best read by the reader's thread, or here where it does not read the file
+  const options = { xattrs, leaveFileXattrs: xattrs, accounts: new Accounts() };
+  return { walk: new ScanAhead(scanTree(rootDir, Filters.load(repoDir), options, scanned)), scanned, fileXattrsLeft: xattrs };
 }
 
 /** The id's newest revision: its chunks, and its file list as a stream. */
@@ -157,7 +160,7 @@ const MAX_UNREAD_FILES = 4096;
  */
 const MAX_WAITING_ENTRIES = 32_768;
 
-async function backUp(repo: Repository, o: BackupOptions, { walk, scanned }: Walk, announcement: BackupAnnouncement | undefined): Promise<BackupResult> {
+async function backUp(repo: Repository, o: BackupOptions, { walk, scanned, fileXattrsLeft }: Walk, announcement: BackupAnnouncement | undefined): Promise<BackupResult> {
   const startTime = now();
   // this repository's backups killed before they could withdraw their announcements hold up prune: not for long
   const clearing = announcement && runningBackups(repo).catch((e: unknown) => repo.log.debug(`could not look for dead backups: ${(e as Error).message}`));
@@ -168,8 +171,9 @@ async function backUp(repo: Repository, o: BackupOptions, { walk, scanned }: Wal
   const list = new FileListWriter(repo, sequence, o.dryRun ?? false);
   const { chunkSizes, keys } = repo.config;
   const hashChunk = (data: Uint8Array, files: Uint32Array) => repo.codec.run({ op: 'hash', data, key: keys.hashKey, files });
-  const reader = new StreamReader({ root: repo.rootDir, chunkSizes, chunkSeed: keys.chunkSeed, hashKey: keys.hashKey, hashChunk });
-  const job: Job = { repo, o, previous, list, reader, sequence, uploader, reading: new Fifo(), progress: { files: 0, totalFiles: 0, bytes: 0, totalBytes: 0 }, readBytes: 0, readFiles: 0 };
+  const reader = new StreamReader({ root: repo.rootDir, chunkSizes, chunkSeed: keys.chunkSeed, hashKey: keys.hashKey, hashChunk, xattrs: fileXattrsLeft });
+  const progress = { files: 0, totalFiles: 0, bytes: 0, totalBytes: 0 };
+  const job: Job = { repo, o, previous, list, reader, sequence, uploader, reading: new Fifo(), progress, readBytes: 0, readFiles: 0, scanned, fileXattrsLeft };
 
   const consuming = consumeStream(job).catch((e: unknown) => {
     list.fail(e); // a walk waiting for entries to be written waits no more
@@ -177,7 +181,7 @@ async function backUp(repo: Repository, o: BackupOptions, { walk, scanned }: Wal
   });
   let walkFailure: { e: unknown } | undefined;
   try {
-    await walkTree(job, walk, leftoversToSkip, scanned);
+    await walkTree(job, walk, leftoversToSkip);
   } catch (e) {
     walkFailure = { e };
   }
@@ -229,14 +233,17 @@ interface Job {
   progress: BackupProgress;
   readBytes: number;
   readFiles: number;
+  scanned: ScanReport;
+  /** files' extended attributes come from the reader, or are read here for a file it does not read */
+  fileXattrsLeft: boolean;
 }
 
 /**
  * The scan, entry by entry: each goes into the file list in order; a file unchanged since the
  * previous revision keeps its chunks, a changed one is fed to the reader.
  */
-async function walkTree(job: Job, batches: AsyncIterable<ScannedEntry[]>, leftoversToSkip: boolean, scanned: ScanReport): Promise<void> {
-  const { list, reader, o } = job;
+async function walkTree(job: Job, batches: AsyncIterable<ScannedEntry[]>, leftoversToSkip: boolean): Promise<void> {
+  const { list, reader, o, scanned } = job;
   const firstNames = new Set<string>();
   for await (const batch of batches) {
     const toRead: { path: string; size: number }[] = [];
@@ -249,6 +256,8 @@ async function walkTree(job: Job, batches: AsyncIterable<ScannedEntry[]>, leftov
       }
       const w: Waiting = { entry: e };
       if (e.type === 'file') await classify(job, w, firstNames, toRead);
+      // a file the reader does not read: its attributes, which the walk left, are read here
+      if (e.type === 'file' && job.fileXattrsLeft && !w.read) addXattrs(e, path.join(job.repo.rootDir, e.path), scanned);
       list.add(w);
     }
     reader.feed(toRead);
@@ -304,7 +313,7 @@ async function consumeStream(job: Job): Promise<void> {
       sequence.addStreamChunk(await uploader.add(event.data, event.hash, event.release), event.data.length);
       continue;
     }
-    const { fed, hash, error } = event.read;
+    const { fed, hash, error, xattrs, xattrsError } = event.read;
     const w = job.reading.shift()!;
     const read = w.read!;
     read.start = streamBytes;
@@ -323,6 +332,8 @@ async function consumeStream(job: Job): Promise<void> {
       job.readBytes += fed;
       w.entry.size = fed;
       w.entry.hash = hash;
+      if (xattrs) w.entry.xattrs = xattrs;
+      if (xattrsError !== undefined) job.scanned.problems.push(withoutXattrs(w.entry.path, xattrsError));
     }
     await list.flush();
   }

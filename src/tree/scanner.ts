@@ -44,6 +44,11 @@ export interface ScanResult extends ScanReport {
 export interface ScanOptions {
   /** read extended attributes (and with them POSIX ACLs) */
   xattrs?: boolean;
+  /**
+   * but not a regular file's: whoever reads the file reads them (a backup's reader, through the
+   * descriptor it reads with; see StreamOptions.xattrs), or, if nobody does, addXattrs
+   */
+  leaveFileXattrs?: boolean;
   /** record owners' names beside their ids */
   accounts?: Accounts;
 }
@@ -178,7 +183,7 @@ function scanEntry(walk: Walk, rel: string): ScannedEntry | undefined {
     if (type === 'file' && st.linkKey !== undefined) entry.inode = st.linkKey;
     if (type === 'chardev' || type === 'blockdev') entry.rdev = st.rdev;
     addOwnerNames(entry, walk.options.accounts);
-    if (walk.options.xattrs) addXattrs(entry, walk.base + rel, out);
+    if (walk.options.xattrs && !(type === 'file' && walk.options.leaveFileXattrs)) addXattrs(entry, walk.base + rel, out);
     return entry;
   } catch (e) {
     // what the filters leave out is not a problem, whatever its type was
@@ -188,14 +193,16 @@ function scanEntry(walk: Walk, rel: string): ScannedEntry | undefined {
 }
 
 /** An entry whose extended attributes cannot be read is backed up without them, and that is said. */
-function addXattrs(entry: ScannedEntry, full: string, out: ScanReport): void {
+export function addXattrs(entry: ScannedEntry, full: string | number, out: ScanReport): void {
   try {
     const xattrs = readXattrs(full);
     if (xattrs.length > 0) entry.xattrs = xattrs;
   } catch (e) {
-    out.problems.push({ path: entry.path, reason: `backed up without its extended attributes: ${(e as Error).message}` });
+    out.problems.push(withoutXattrs(entry.path, (e as Error).message));
   }
 }
+
+export const withoutXattrs = (path: string, reason: string): ScanProblem => ({ path, reason: `backed up without its extended attributes: ${reason}` });
 
 function addOwnerNames(entry: ScannedEntry, accounts: Accounts | undefined): void {
   const user = accounts?.userName(entry.uid);
