@@ -74,14 +74,17 @@ export class FileListWriter {
     this.shorter = [];
   }
 
-  /** Writes the entries at the head whose content is known. */
-  async flush(): Promise<void> {
+  /**
+   * Writes the entries at the head whose content is known; a promise only where that filled a
+   * write, to await (this runs for every file a backup reads, and a promise each was garbage).
+   */
+  flush(): Promise<void> | undefined {
     for (let w = this.waiting.peek(); w && !(w.read && !w.read.done); w = this.waiting.peek()) {
       this.waiting.shift();
       this.write(w);
     }
-    this.shorter = this.shorter.filter((s) => (this.length < s.below ? void s.resolve() : true));
-    if (this.encoder.pending >= WRITE_BYTES) await this.send();
+    if (this.shorter.length > 0) this.shorter = this.shorter.filter((s) => (this.length < s.below ? void s.resolve() : true));
+    return this.encoder.pending >= WRITE_BYTES ? this.send() : undefined;
   }
 
   /** The file list's metadata chunks and size, once every entry is written. */

@@ -22,9 +22,16 @@ export class PreviousFiles {
   /**
    * The previous entry at `path`, or undefined. Paths are asked in walk order; the entries passed
    * on the way are let go. A list that cannot be read to its end counts as ending there: the
-   * files after that point are read again, and that is said.
+   * files after that point are read again, and that is said. The answer comes at once where the
+   * list need not be read on for it (it has ended, as it has from the start for a first backup):
+   * a promise per file was a tenth of what a backup's main thread allocated.
    */
-  async find(path: string): Promise<FileEntry | undefined> {
+  find(path: string): FileEntry | undefined | Promise<FileEntry | undefined> {
+    if (this.ended && this.next === undefined) return undefined;
+    return this.findAhead(path);
+  }
+
+  private async findAhead(path: string): Promise<FileEntry | undefined> {
     for (;;) {
       if (this.next === undefined && !(await this.advance())) return undefined;
       const order = compareWalkOrder(this.next!.path, path);

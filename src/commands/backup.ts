@@ -14,7 +14,7 @@ import { IncompleteBackup } from '../backup/incomplete.js';
 import { PreviousFiles } from '../backup/previous-files.js';
 import { ScanAhead } from '../backup/scan-ahead.js';
 import { listedChunks, StoredChunks } from '../backup/stored-chunks.js';
-import { StreamReader } from '../backup/stream-reader.js';
+import { type FileRead, StreamReader } from '../backup/stream-reader.js';
 import { walkInThread } from '../backup/walk-thread.js';
 import { BackupAnnouncement, makeSureOfChunks, runningBackups } from '../catalog/running-backups.js';
 import { now } from '../clock.js';
@@ -255,7 +255,10 @@ async function walkTree(job: Job, batches: AsyncIterable<ScannedEntry[]>, leftov
         continue;
       }
       const w: Waiting = { entry: e };
-      if (e.type === 'file') await classify(job, w, firstNames, toRead);
+      if (e.type === 'file') {
+        const classifying = classify(job, w, firstNames, toRead);
+        if (classifying) await classifying;
+      }
       // a file the reader does not read: its attributes, which the walk left, are read here
       if (e.type === 'file' && job.fileXattrsLeft && !w.read) addXattrs(e, path.join(job.repo.rootDir, e.path), scanned);
       list.add(w);
@@ -268,15 +271,24 @@ async function walkTree(job: Job, batches: AsyncIterable<ScannedEntry[]>, leftov
   }
 }
 
-async function classify(job: Job, w: Waiting, firstNames: Set<string>, toRead: { path: string; size: number }[]): Promise<void> {
+/** What becomes of a file; a promise only where the previous file list must be read on to tell (see PreviousFiles.find). */
+function classify(job: Job, w: Waiting, firstNames: Set<string>, toRead: { path: string; size: number }[]): Promise<void> | undefined {
   const e = w.entry;
   if (e.inode !== undefined) {
     // the names of one file (hard links) share its content: read once, under its first name
     w.laterName = firstNames.has(e.inode);
-    if (w.laterName) return;
+    if (w.laterName) return undefined;
     firstNames.add(e.inode);
   }
-  const prev = await job.previous.files.find(e.path);
+  const prev = job.previous.files.find(e.path);
+  if (prev instanceof Promise) return prev.then((p) => decide(job, w, p, toRead));
+  decide(job, w, prev, toRead);
+  return undefined;
+}
+
+/** Kept from the previous revision (`prev`), or read. */
+function decide(job: Job, w: Waiting, prev: FileEntry | undefined, toRead: { path: string; size: number }[]): void {
+  const e = w.entry;
   if (e.size === 0) {
     e.hash = EMPTY_SHA256;
   } else if (!job.o.hash && unchanged(e, prev, job.previous.lengths)) {
@@ -305,7 +317,7 @@ async function keepListShort(job: Job, most: number): Promise<void> {
 
 /** The stream's events: chunks go to the uploader, each file's result to its entry. */
 async function consumeStream(job: Job): Promise<void> {
-  const { sequence, uploader, list, progress, o } = job;
+  const { sequence, uploader, list, o } = job;
   let streamBytes = 0; // bytes in the stream so far: where the next file starts
   for await (const event of job.reader.events()) {
     o.signal?.throwIfAborted();
@@ -313,30 +325,35 @@ async function consumeStream(job: Job): Promise<void> {
       sequence.addStreamChunk(await uploader.add(event.data, event.hash, event.release), event.data.length);
       continue;
     }
-    const { fed, hash, error, xattrs, xattrsError } = event.read;
-    const w = job.reading.shift()!;
-    const read = w.read!;
-    read.start = streamBytes;
-    streamBytes += fed;
-    read.end = streamBytes;
-    read.done = true;
-    progress.files++;
-    progress.bytes += fed;
-    o.onProgress?.(progress);
-    if (error !== undefined || hash === undefined) {
-      // the bytes already fed stay in the stream, unreferenced; the file is left out
-      list.problems.push({ path: w.entry.path, reason: error ?? 'not read' });
-      read.dropped = true;
-    } else {
-      job.readFiles++;
-      job.readBytes += fed;
-      w.entry.size = fed;
-      w.entry.hash = hash;
-      if (xattrs) w.entry.xattrs = xattrs;
-      if (xattrsError !== undefined) job.scanned.problems.push(withoutXattrs(w.entry.path, xattrsError));
-    }
-    await list.flush();
+    for (const read of event.reads) streamBytes = fileRead(job, read, streamBytes);
+    o.onProgress?.(job.progress);
+    const writing = list.flush();
+    if (writing) await writing;
   }
+}
+
+/** A file's result goes to its entry, whose bytes start at stream offset `start`; returns where they end. */
+function fileRead(job: Job, { fed, hash, error, xattrs, xattrsError }: FileRead, start: number): number {
+  const w = job.reading.shift()!;
+  const read = w.read!;
+  read.start = start;
+  read.end = start + fed;
+  read.done = true;
+  job.progress.files++;
+  job.progress.bytes += fed;
+  if (error !== undefined || hash === undefined) {
+    // the bytes already fed stay in the stream, unreferenced; the file is left out
+    job.list.problems.push({ path: w.entry.path, reason: error ?? 'not read' });
+    read.dropped = true;
+  } else {
+    job.readFiles++;
+    job.readBytes += fed;
+    w.entry.size = fed;
+    w.entry.hash = hash;
+    if (xattrs) w.entry.xattrs = xattrs;
+    if (xattrsError !== undefined) job.scanned.problems.push(withoutXattrs(w.entry.path, xattrsError));
+  }
+  return read.end;
 }
 
 const EMPTY_SHA256 = createHash('sha256').digest();

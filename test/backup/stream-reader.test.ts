@@ -33,8 +33,8 @@ async function readAll(root: string, files: { path: string; size: number }[], o:
     h!.release();
   };
   for await (const e of readStream({ root, files, chunkSizes, chunkSeed, hashKey, ...o })) {
-    if (e.kind === 'file') {
-      reads.push(e.read);
+    if (e.kind === 'files') {
+      reads.push(...e.reads);
       continue;
     }
     held.push({ index: chunks.length, view: e.data, release: e.release });
