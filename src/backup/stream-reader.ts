@@ -6,9 +6,9 @@
 // which hands every chunk on and every stored one back, and a backup went at its pace (hashing off
 // it took the small corpus's backup from 6.4 s to 5.7). Each chunk (keyed) and the files lying
 // within it (SHA-256) are hashed once it is cut, in the codec workers (hashChunk) or else in the
-// reader's; a file that a cut falls in is hashed by the reader as it reads it. A chunk's bytes stay in
-// the ring until the consumer releases them (once they are encoded, or at once when the storage
-// has the chunk), in any order; the ring is given back oldest first.
+// reader's thread; a file that a cut falls in is hashed by the reader as it reads it. A chunk's
+// bytes stay in the ring until the consumer releases them (once they are encoded, or at once when
+// the storage has the chunk), in any order; the ring is given back oldest first.
 
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { HASH_BYTES } from '../crypto/chunk-hashes.js';
@@ -108,7 +108,7 @@ export interface StreamOptions {
   ringBytes?: number;
   /**
    * Read each file's extended attributes, through the descriptor the file is read with: for a
-   * backup whose walk left them (see ScanOptions.xattrs), so that a file's path is looked up once,
+   * backup whose walk left them (ScanOptions.leaveFileXattrs), so that a file's path is looked up once,
    * not twice (an lstat and a list of attributes cost the main thread 10 and 6 µs a file).
    */
   xattrs?: boolean;
